@@ -1,0 +1,1 @@
+//! multiagents: named async workers in workflows, with everything recorded in SQLite.
