@@ -1,1 +1,6 @@
-//! multiagents: named async workers in workflows, with everything recorded in SQLite.
+//! multiagents: named async workers in workflows on tokio, with everything
+//! that happens recorded in an embedded SQLite database and the monitoring
+//! questions answered in SQL.
+
+pub mod clock;
+pub mod store;

@@ -1,0 +1,1 @@
+DELETE FROM worker_minute_histogram WHERE minute_us < ?1

@@ -1,0 +1,1 @@
+DELETE FROM workflows WHERE id = ?1

@@ -1,0 +1,1 @@
+INSERT INTO workers (name) VALUES (?1) ON CONFLICT (name) DO NOTHING

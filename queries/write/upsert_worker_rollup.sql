@@ -1,0 +1,15 @@
+INSERT INTO worker_minute_rollups (worker_id, event_type, minute_us, completed, failed, timeout, cancelled,
+                                   duration_sum_us, duration_min_us, duration_max_us, latency_sum_us,
+                                   latency_max_us, payload_sum_bytes)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+ON CONFLICT (minute_us, worker_id, event_type) DO UPDATE
+SET completed         = completed + excluded.completed,
+    failed            = failed + excluded.failed,
+    timeout           = timeout + excluded.timeout,
+    cancelled         = cancelled + excluded.cancelled,
+    duration_sum_us   = duration_sum_us + excluded.duration_sum_us,
+    duration_min_us   = min(coalesce(duration_min_us, excluded.duration_min_us), excluded.duration_min_us),
+    duration_max_us   = max(coalesce(duration_max_us, excluded.duration_max_us), excluded.duration_max_us),
+    latency_sum_us    = latency_sum_us + excluded.latency_sum_us,
+    latency_max_us    = max(coalesce(latency_max_us, excluded.latency_max_us), excluded.latency_max_us),
+    payload_sum_bytes = payload_sum_bytes + excluded.payload_sum_bytes

@@ -1,0 +1,10 @@
+INSERT INTO workflow_minute_rollups (workflow_name, minute_us, completed, failed, compensated, cancelled,
+                                     latency_sum_us, latency_max_us)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+ON CONFLICT (minute_us, workflow_name) DO UPDATE
+SET completed      = completed + excluded.completed,
+    failed         = failed + excluded.failed,
+    compensated    = compensated + excluded.compensated,
+    cancelled      = cancelled + excluded.cancelled,
+    latency_sum_us = latency_sum_us + excluded.latency_sum_us,
+    latency_max_us = max(coalesce(latency_max_us, excluded.latency_max_us), excluded.latency_max_us)

@@ -1,0 +1,94 @@
+//! Errors of the storage layer.
+
+use std::path::PathBuf;
+
+/// What can go wrong opening, migrating, reading or writing the database.
+///
+/// Variants name the file so that a command-line user sees which path was at
+/// fault without a backtrace.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file exists but does not start with the SQLite header.
+    #[error("{path}: not a SQLite database (refusing to touch it)")]
+    NotADatabase {
+        /// The offending file.
+        path: PathBuf,
+    },
+    /// The database was written by a newer multiagents.
+    #[error(
+        "{path}: schema version {found} is newer than this multiagents supports ({supported}); use a newer multiagents"
+    )]
+    NewerSchema {
+        /// The offending file.
+        path: PathBuf,
+        /// `PRAGMA user_version` of the file.
+        found: i64,
+        /// The newest version this binary knows.
+        supported: i64,
+    },
+    /// A command that reads an existing database found none.
+    #[error("{path}: no such database")]
+    NotFound {
+        /// The missing file.
+        path: PathBuf,
+    },
+    /// A `-wal` file exists without its database: opening would create an
+    /// empty database and could silently lose what the WAL holds.
+    #[error(
+        "{path}: database is missing but its write-ahead log {wal} exists; restore the database file first"
+    )]
+    OrphanWal {
+        /// The missing database.
+        path: PathBuf,
+        /// The WAL file found beside it.
+        wal: PathBuf,
+    },
+    /// The path is a directory.
+    #[error("{path}: is a directory, expected a database file")]
+    IsADirectory {
+        /// The offending path.
+        path: PathBuf,
+    },
+    /// Reading or creating the file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// SQLite reported an error.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The reader pool could not hand out a connection.
+    #[error("database connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// A migration failed; the database was left at its previous version.
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        /// The version that failed.
+        version: i64,
+        /// The migration file's name.
+        name: &'static str,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The writer stopped (shut down, or failed to commit): records can no
+    /// longer be accepted, and the caller must not believe they were saved.
+    #[error("the database writer has stopped: {0}")]
+    WriterStopped(String),
+    /// A requested row does not exist (unknown run, transaction or worker).
+    #[error("{0}")]
+    Missing(String),
+}
+
+impl StoreError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

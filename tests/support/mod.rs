@@ -1,0 +1,97 @@
+//! Helpers shared by the integration tests: temp databases and record
+//! builders.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use multiagents::store::{
+    EventFinished, EventOutcome, EventStarted, EventType, Record, RunInfo, Store, WorkflowChanged,
+    WorkflowStarted, WorkflowState, Writer, WriterOptions,
+};
+
+/// A temp dir holding `test.db`; the dir lives as long as the value.
+pub struct TempDb {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+pub fn temp_db() -> TempDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("test.db");
+    TempDb { dir, path }
+}
+
+pub fn run_info() -> RunInfo {
+    RunInfo {
+        command: "test".into(),
+        config_json: "{}".into(),
+    }
+}
+
+pub fn open(path: &std::path::Path) -> (Store, Writer) {
+    Store::open(path, &run_info(), WriterOptions::default()).expect("open store")
+}
+
+/// The records of one workflow with `steps` steps that all complete.
+pub fn workflow_records(writer: &Writer, steps: usize, t0: i64) -> Vec<Record> {
+    let id = writer.next_id();
+    let name: Arc<str> = Arc::from("wf");
+    let worker: Arc<str> = Arc::from("w");
+    let mut records = vec![Record::WorkflowStarted(WorkflowStarted {
+        id,
+        transaction_id: Arc::from(uuid_like(id)),
+        workflow_name: Arc::clone(&name),
+        created_at_us: t0,
+        started_at_us: t0,
+        input_size_bytes: 10,
+    })];
+    for s in 0..steps {
+        let eid = writer.next_id();
+        let at = t0 + s as i64 * 10;
+        records.push(Record::EventStarted(EventStarted {
+            id: eid,
+            workflow_id: id,
+            event_type: EventType::Command,
+            step: Arc::from(format!("step{s}")),
+            worker: Arc::clone(&worker),
+            attempt: 1,
+            dispatched_at_us: at,
+            picked_up_at_us: at + 1,
+            processing_at_us: at + 2,
+            payload_size_bytes: 5,
+        }));
+        records.push(Record::EventFinished(EventFinished {
+            id: eid,
+            outcome: EventOutcome::Completed,
+            finished_at_us: at + 5,
+            duration_us: 3,
+            result_size_bytes: Some(2),
+            error_type: None,
+            error_message: None,
+            worker: Arc::clone(&worker),
+            event_type: EventType::Command,
+            dispatched_at_us: at,
+            payload_size_bytes: 5,
+        }));
+    }
+    records.push(Record::WorkflowChanged(WorkflowChanged {
+        id,
+        state: WorkflowState::Completed,
+        at_us: t0 + steps as i64 * 10,
+        current_step: None,
+        error: None,
+        workflow_name: name,
+        created_at_us: t0,
+    }));
+    records
+}
+
+pub fn uuid_like(id: i64) -> String {
+    format!("tx-{id:016x}")
+}
+
+pub fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+}
