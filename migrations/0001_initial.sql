@@ -68,7 +68,7 @@ CREATE TABLE events (
     step                TEXT    NOT NULL,
     worker_id           INTEGER NOT NULL REFERENCES workers (id),
     attempt             INTEGER NOT NULL,
-    status              TEXT    NOT NULL CHECK (status IN ('dispatched', 'picked_up', 'processing', 'completed',
+    status              TEXT    NOT NULL CHECK (status IN ('dispatched', 'completed',
                                                            'failed', 'timeout', 'cancelled')),
     dispatched_at_us    INTEGER NOT NULL,
     picked_up_at_us     INTEGER,

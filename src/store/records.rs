@@ -141,9 +141,10 @@ pub struct WorkflowChanged {
     pub created_at_us: i64,
 }
 
-/// A worker began processing an event: inserts its `events` row.
+/// The orchestrator dispatched an event to a worker: inserts its `events`
+/// row, so in-flight work is visible.
 #[derive(Debug, Clone)]
-pub struct EventStarted {
+pub struct EventDispatched {
     /// Event id (row id).
     pub id: i64,
     /// The workflow's row id.
@@ -158,10 +159,6 @@ pub struct EventStarted {
     pub attempt: u32,
     /// The orchestrator decided to run it.
     pub dispatched_at_us: i64,
-    /// Its task began running.
-    pub picked_up_at_us: i64,
-    /// The worker function was called.
-    pub processing_at_us: i64,
     /// Size of the context JSON handed to the worker.
     pub payload_size_bytes: i64,
 }
@@ -173,9 +170,13 @@ pub struct EventFinished {
     pub id: i64,
     /// How it ended.
     pub outcome: EventOutcome,
+    /// Its task began running (`None` if it was stopped before that).
+    pub picked_up_at_us: Option<i64>,
+    /// The worker function was called (`None` if it never was).
+    pub processing_at_us: Option<i64>,
     /// When it ended.
     pub finished_at_us: i64,
-    /// The worker's own time, processing to end.
+    /// The worker's own time, processing to end (0 if it never ran).
     pub duration_us: i64,
     /// Size of the result JSON, when there is one.
     pub result_size_bytes: Option<i64>,
@@ -290,8 +291,8 @@ pub enum Record {
     WorkflowStarted(WorkflowStarted),
     /// See [`WorkflowChanged`].
     WorkflowChanged(WorkflowChanged),
-    /// See [`EventStarted`].
-    EventStarted(EventStarted),
+    /// See [`EventDispatched`].
+    EventDispatched(EventDispatched),
     /// See [`EventFinished`].
     EventFinished(EventFinished),
     /// See [`SystemSample`].

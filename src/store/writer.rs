@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
 use super::records::{
-    AlertFired, EventFinished, EventOutcome, EventStarted, EventType, MetricObservation, Record,
+    AlertFired, EventFinished, EventOutcome, EventDispatched, EventType, MetricObservation, Record,
     SystemSample, WorkflowChanged, WorkflowStarted, WorkflowState,
 };
 use super::retention::{RetentionCutoffs, RetentionReport, RetentionRun};
@@ -341,7 +341,7 @@ struct WorkflowRow {
 /// An event row as it will be inserted: the start merged with its end when
 /// both arrived in the same batch.
 struct EventRow {
-    start: EventStarted,
+    start: EventDispatched,
     end: Option<EventFinished>,
 }
 
@@ -441,7 +441,7 @@ impl Batch {
                     None => self.workflow_changes.push(change),
                 }
             }
-            Record::EventStarted(start) => {
+            Record::EventDispatched(start) => {
                 self.event_index.insert(start.id, self.events.len());
                 self.events.push(EventRow { start, end: None });
             }
@@ -761,10 +761,10 @@ fn write_batch(
                 s.step.as_ref(),
                 worker,
                 s.attempt,
-                e.map_or("processing", |e| e.outcome.as_str()),
+                e.map_or("dispatched", |e| e.outcome.as_str()),
                 s.dispatched_at_us,
-                s.picked_up_at_us,
-                s.processing_at_us,
+                e.and_then(|e| e.picked_up_at_us),
+                e.and_then(|e| e.processing_at_us),
                 e.map(|e| e.finished_at_us),
                 e.map(|e| e.duration_us),
                 s.payload_size_bytes,
@@ -780,6 +780,8 @@ fn write_batch(
             update.execute(params![
                 e.id,
                 e.outcome.as_str(),
+                e.picked_up_at_us,
+                e.processing_at_us,
                 e.finished_at_us,
                 e.duration_us,
                 e.result_size_bytes,

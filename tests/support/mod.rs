@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use multiagents::store::{
-    EventFinished, EventOutcome, EventStarted, EventType, Record, RunInfo, Store, WorkflowChanged,
+    EventFinished, EventOutcome, EventDispatched, EventType, Record, RunInfo, Store, WorkflowChanged,
     WorkflowStarted, WorkflowState, Writer, WriterOptions,
 };
 
@@ -50,7 +50,7 @@ pub fn workflow_records(writer: &Writer, steps: usize, t0: i64) -> Vec<Record> {
     for s in 0..steps {
         let eid = writer.next_id();
         let at = t0 + s as i64 * 10;
-        records.push(Record::EventStarted(EventStarted {
+        records.push(Record::EventDispatched(EventDispatched {
             id: eid,
             workflow_id: id,
             event_type: EventType::Command,
@@ -58,13 +58,13 @@ pub fn workflow_records(writer: &Writer, steps: usize, t0: i64) -> Vec<Record> {
             worker: Arc::clone(&worker),
             attempt: 1,
             dispatched_at_us: at,
-            picked_up_at_us: at + 1,
-            processing_at_us: at + 2,
             payload_size_bytes: 5,
         }));
         records.push(Record::EventFinished(EventFinished {
             id: eid,
             outcome: EventOutcome::Completed,
+            picked_up_at_us: Some(at + 1),
+            processing_at_us: Some(at + 2),
             finished_at_us: at + 5,
             duration_us: 3,
             result_size_bytes: Some(2),
