@@ -12,6 +12,12 @@
 //! so that fractional values (`health_check_interval_seconds: 0.5`, handy in
 //! tests) work; the [`Duration`] accessors convert them.
 //!
+//! The [`Duration`] accessors never panic, even on values set in code and
+//! never validated: such values are *clamped* — NaN, zero or negative becomes
+//! 1 ms (so a ticker never gets a zero period), positive but below 1 ns
+//! becomes 1 ns, and anything above [`MAX_DURATION`] becomes `MAX_DURATION`.
+//! Validated configurations are never clamped.
+//!
 //! Rates: thresholds in this file are *fractions* (`0.2` means 20 %), while
 //! the monitors print rates as percentages (0–100). Code comparing the two
 //! must convert one side; see [`AlertsConfig::error_rate_threshold`].
@@ -23,6 +29,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+mod key_path;
 
 /// The longest duration any key may express: 100 years.
 ///
@@ -358,8 +366,7 @@ impl Default for EventMonitoringConfig {
 }
 
 impl EventMonitoringConfig {
-    /// `trace_retention_hours` as a [`Duration`] (clamped; see
-    /// [`MonitoringConfig`] accessors).
+    /// `trace_retention_hours` as a [`Duration`] (clamped).
     pub fn trace_retention(&self) -> Duration {
         clamped_duration(self.trace_retention_hours, Unit::Hours)
     }
@@ -599,9 +606,8 @@ impl MonitoringConfig {
         // Serialization of these plain structs cannot fail: paths are
         // serialized lossily and maps have string keys. Keep a visible
         // marker rather than panicking should that ever change.
-        serde_json::to_value(self).unwrap_or_else(
-            |e| serde_json::json!({ "serialization_error": e.to_string() }),
-        )
+        serde_json::to_value(self)
+            .unwrap_or_else(|e| serde_json::json!({ "serialization_error": e.to_string() }))
     }
 
     /// How often worker health is checked.
@@ -662,7 +668,8 @@ impl MonitoringConfig {
                 Err(invalid(
                     key,
                     format!(
-                        "must be between 0 and 1 (a fraction: 0.2 means 20 %), got {value}"
+                        "must be between 0 and 1 (a fraction: 0.2 means 20 %), got {}",
+                        fmt_num(value)
                     ),
                 ))
             }
@@ -766,7 +773,10 @@ impl MonitoringConfig {
             }
         }
 
-        check_fraction("alerts.error_rate_threshold", self.alerts.error_rate_threshold)?;
+        check_fraction(
+            "alerts.error_rate_threshold",
+            self.alerts.error_rate_threshold,
+        )?;
         check_duration(
             "alerts.latency_threshold_ms",
             self.alerts.latency_threshold_ms,
@@ -813,29 +823,33 @@ impl Unit {
 /// [`MAX_DURATION`], or say why not.
 fn checked_duration(value: f64, unit: Unit) -> Result<Duration, String> {
     if !value.is_finite() {
-        return Err(format!("must be a finite number, got {value}"));
+        return Err(format!("must be a finite number, got {}", fmt_num(value)));
     }
     if value <= 0.0 {
-        return Err(format!("must be greater than 0, got {value}"));
+        return Err(format!("must be greater than 0, got {}", fmt_num(value)));
     }
     let max_in_unit = MAX_DURATION.as_secs_f64() / unit.seconds();
     if value > max_in_unit {
         return Err(format!(
-            "too large: at most {max_in_unit} {} (100 years), got {value}",
-            unit.name()
+            "too large: at most {} {} (100 years), got {}",
+            fmt_num(max_in_unit),
+            unit.name(),
+            fmt_num(value)
         ));
     }
     match Duration::try_from_secs_f64(value * unit.seconds()) {
         Ok(d) if !d.is_zero() => Ok(d),
         // Positive but below one nanosecond: would act as a zero interval.
-        Ok(_) => Err(format!("too small: rounds to zero, got {value}")),
-        Err(e) => Err(format!("not a valid duration ({e}), got {value}")),
+        Ok(_) => Err(format!("too small: rounds to zero, got {}", fmt_num(value))),
+        Err(e) => Err(format!(
+            "not a valid duration ({e}), got {}",
+            fmt_num(value)
+        )),
     }
 }
 
 /// Accessor conversion that never panics: values that validation would
-/// reject are clamped into the valid range (non-positive or NaN → 1 ms, so a
-/// ticker never gets a zero period; too large → [`MAX_DURATION`]).
+/// reject are clamped into the valid range, as described in the module docs.
 fn clamped_duration(value: f64, unit: Unit) -> Duration {
     match checked_duration(value, unit) {
         Ok(d) => d,
@@ -848,6 +862,18 @@ fn clamped_duration(value: f64, unit: Unit) -> Duration {
         }
         Err(_) if value == f64::INFINITY => MAX_DURATION,
         Err(_) => Duration::from_millis(1),
+    }
+}
+
+/// Show a number as the user would write it: plain for ordinary values,
+/// scientific for very large or very small ones (so `1e300` is not printed
+/// as 301 digits).
+fn fmt_num(value: f64) -> String {
+    let magnitude = value.abs();
+    if value.is_finite() && magnitude != 0.0 && !(1e-6..1e15).contains(&magnitude) {
+        format!("{value:e}")
+    } else {
+        format!("{value}")
     }
 }
 
@@ -866,7 +892,7 @@ fn serialize_path_lossy<S: Serializer>(path: &Path, serializer: S) -> Result<S::
 }
 
 // ---------------------------------------------------------------------------
-// Key paths for parse errors
+// Parse errors
 // ---------------------------------------------------------------------------
 
 /// Turn a serde-saphyr error into a [`ConfigError::Parse`] with the dotted
@@ -882,7 +908,7 @@ fn parse_error(text: &str, source_name: &str, err: &serde_saphyr::Error) -> Conf
         .location()
         .and_then(|loc| {
             let prefer_key = reason.contains("unknown field");
-            key_path_at(
+            key_path::key_path_at(
                 text,
                 usize::try_from(loc.line()).ok()?,
                 usize::try_from(loc.column()).ok()?,
@@ -898,126 +924,458 @@ fn parse_error(text: &str, source_name: &str, err: &serde_saphyr::Error) -> Conf
     }
 }
 
-/// One segment of a key path.
-#[derive(Debug, Clone)]
-enum Segment {
-    Key(String),
-    Index(usize),
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn render_path(segments: &[Segment]) -> String {
-    let mut out = String::new();
-    for segment in segments {
-        match segment {
-            Segment::Key(key) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(key);
-            }
-            Segment::Index(i) => {
-                out.push_str(&format!("[{i}]"));
-            }
+    const SEED_YAML: &str = include_str!("../examples/monitoring_config.yaml");
+
+    /// Parse `yaml` as `bad.yaml`, expect an error, and check that its
+    /// one-line message names the file and contains every `needle`.
+    fn rejects(yaml: &str, needles: &[&str]) -> ConfigError {
+        let err = MonitoringConfig::from_yaml_str(yaml, "bad.yaml")
+            .expect_err("configuration should be rejected");
+        let msg = err.to_string();
+        assert!(msg.starts_with("bad.yaml: "), "no file name in: {msg}");
+        assert!(!msg.contains('\n'), "not one line: {msg}");
+        for needle in needles {
+            assert!(msg.contains(needle), "{needle:?} missing from: {msg}");
         }
+        err
     }
-    out
-}
 
-/// An open collection while walking events.
-enum Frame {
-    /// A mapping; `key` is `Some` while its value is being read.
-    Map { key: Option<String> },
-    /// A sequence; `next` is the index of the next item.
-    Seq { next: usize },
-}
-
-/// Dotted path of the YAML node that starts at (`line`, `column`), both
-/// 1-based; if none starts exactly there, the last node starting before it.
-///
-/// When a mapping key and a value node start at the same place (a block
-/// mapping starts at its first key), `prefer_key` chooses the key's path —
-/// right for "unknown field" errors, which point at the key.
-fn key_path_at(text: &str, line: usize, column: usize, prefer_key: bool) -> Option<String> {
-    use serde_saphyr::granit_parser::{Event, Parser};
-
-    let target = (line, column);
-    let mut frames: Vec<Frame> = Vec::new();
-    let mut exact: Option<String> = None;
-    let mut before: Option<String> = None;
-
-    for item in Parser::new_from_str(text) {
-        let Ok((event, span)) = item else { break };
-        let pos = (span.start.line(), span.start.col() + 1);
-        if pos > target {
-            break;
-        }
-        let is_node = matches!(
-            event,
-            Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..) | Event::Alias(..)
+    #[test]
+    fn seed_example_parses_unchanged() {
+        let config = MonitoringConfig::from_yaml_str(SEED_YAML, "examples/monitoring_config.yaml")
+            .expect("seed config parses");
+        assert_eq!(config.logging.level, LogLevel::Debug);
+        assert_eq!(config.logging.default_logger, LoggerKind::Composite);
+        assert_eq!(
+            config.logging.file_path,
+            PathBuf::from("./logs/monitoring_demo.log")
         );
-        if !is_node {
-            if matches!(event, Event::MappingEnd | Event::SequenceEnd) {
-                frames.pop();
-                finish_value(&mut frames);
+        assert_eq!(config.logging.max_file_size_mb, 100);
+        assert_eq!(config.logging.backup_count, 3);
+        assert_eq!(config.worker_monitoring.error_rate_threshold, 0.2);
+        assert_eq!(config.health_check_interval(), Duration::from_secs(10));
+        assert_eq!(config.collection_interval(), Duration::from_secs(15));
+        assert_eq!(config.cleanup_interval(), Duration::from_secs(30 * 60));
+        assert_eq!(config.trace_retention(), Duration::from_secs(2 * 3600));
+        assert_eq!(config.metrics_retention(), Duration::from_secs(4 * 3600));
+        assert_eq!(
+            config.metrics_collection.custom_metrics,
+            vec![
+                CustomMetricConfig {
+                    name: "workflow_completion_rate".into(),
+                    metric_type: MetricType::Gauge,
+                },
+                CustomMetricConfig {
+                    name: "average_step_duration".into(),
+                    metric_type: MetricType::Histogram,
+                },
+            ]
+        );
+        // Keys the seed's YAML leaves out keep their defaults.
+        assert_eq!(config.alerts, AlertsConfig::default());
+    }
+
+    #[test]
+    fn seed_example_loads_from_disk() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/monitoring_config.yaml");
+        let config = MonitoringConfig::load(&path).expect("loads");
+        assert_eq!(config.logging.level, LogLevel::Debug);
+    }
+
+    #[test]
+    fn defaults_are_valid_and_match_the_seed() {
+        let config = MonitoringConfig::default();
+        config.validate().expect("defaults are valid");
+        assert_eq!(config.worker_monitoring.error_rate_threshold, 0.2);
+        assert_eq!(config.alerts.error_rate_threshold, 0.1);
+        assert_eq!(config.latency_threshold(), Duration::from_secs(5));
+        assert_eq!(config.slow_execution_threshold(), Duration::from_secs(1));
+        assert_eq!(config.performance_window(), Duration::from_secs(30 * 60));
+    }
+
+    #[test]
+    fn programmatic_json_form_from_the_seed() {
+        let value = serde_json::json!({
+            "logging": {
+                "default_logger": "composite",
+                "level": "INFO",
+                "file_path": "./logs/custom_monitoring.log"
+            },
+            "event_monitoring": {
+                "enabled": true,
+                "trace_retention_hours": 6,
+                "detailed_event_tracking": true
+            },
+            "worker_monitoring": {
+                "enabled": true,
+                "performance_alerts": true,
+                "health_check_interval_seconds": 5
             }
-            continue;
-        }
+        });
+        let config = MonitoringConfig::from_json(&value).expect("seed's programmatic config");
+        assert_eq!(config.logging.level, LogLevel::Info);
+        assert_eq!(config.trace_retention(), Duration::from_secs(6 * 3600));
+        assert_eq!(config.health_check_interval(), Duration::from_secs(5));
+    }
 
-        // A scalar in key position of a mapping is a key, not a value.
-        if let (Event::Scalar(value, ..), Some(Frame::Map { key: key @ None })) =
-            (&event, frames.last_mut())
-        {
-            *key = Some(value.to_string());
-            let path = render_path(&current_path(&frames));
-            record(&mut exact, &mut before, pos == target, prefer_key, path);
-            continue;
-        }
+    #[test]
+    fn json_round_trip_keeps_every_value() {
+        let config = MonitoringConfig::from_yaml_str(SEED_YAML, "seed").expect("parses");
+        let json = config.to_json();
+        assert_eq!(json["logging"]["level"], "debug");
+        assert_eq!(
+            json["metrics_collection"]["custom_metrics"][1]["type"],
+            "histogram"
+        );
+        let back = MonitoringConfig::from_json(&json).expect("round trip");
+        assert_eq!(back, config);
+    }
 
-        let path = render_path(&current_path(&frames));
-        // Value nodes are recorded first; a key at the same spot overrides
-        // only when the caller prefers keys.
-        record(&mut exact, &mut before, pos == target, true, path);
-        match event {
-            Event::MappingStart(..) => frames.push(Frame::Map { key: None }),
-            Event::SequenceStart(..) => frames.push(Frame::Seq { next: 0 }),
-            _ => finish_value(&mut frames),
+    #[test]
+    fn json_errors_name_the_key_path() {
+        let value = serde_json::json!({"worker_monitoring": {"error_rate_threshold": "high"}});
+        let err = MonitoringConfig::from_json(&value).expect_err("rejected");
+        assert_eq!(
+            err.key(),
+            Some("worker_monitoring.error_rate_threshold"),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with(JSON_SOURCE), "{err}");
+    }
+
+    #[test]
+    fn log_level_accepts_any_case_and_python_names() {
+        for (text, level) in [
+            ("DEBUG", LogLevel::Debug),
+            ("debug", LogLevel::Debug),
+            ("Info", LogLevel::Info),
+            ("WARNING", LogLevel::Warn),
+            ("warn", LogLevel::Warn),
+            ("CRITICAL", LogLevel::Error),
+            ("trace", LogLevel::Trace),
+        ] {
+            assert_eq!(text.parse::<LogLevel>(), Ok(level), "{text}");
         }
     }
-    exact.or(before)
-}
 
-fn record(
-    exact: &mut Option<String>,
-    before: &mut Option<String>,
-    is_exact: bool,
-    overwrite_exact: bool,
-    path: String,
-) {
-    if is_exact {
-        if exact.is_none() || overwrite_exact {
-            *exact = Some(path);
-        }
-    } else {
-        *before = Some(path);
+    #[test]
+    fn validate_catches_values_set_in_code() {
+        let mut config = MonitoringConfig::default();
+        config.alerts.error_rate_threshold = 10.0;
+        let err = config.validate().expect_err("10 is not a fraction");
+        assert_eq!(
+            err.to_string(),
+            "<in-memory config>: alerts.error_rate_threshold: must be between 0 and 1 \
+             (a fraction: 0.2 means 20 %), got 10"
+        );
     }
-}
 
-/// The path of the node about to be read, from the open frames.
-fn current_path(frames: &[Frame]) -> Vec<Segment> {
-    frames
-        .iter()
-        .filter_map(|frame| match frame {
-            Frame::Map { key } => key.clone().map(Segment::Key),
-            Frame::Seq { next } => Some(Segment::Index(*next)),
-        })
-        .collect()
-}
+    #[test]
+    fn accessors_never_panic_on_unvalidated_values() {
+        let mut config = MonitoringConfig::default();
+        config.worker_monitoring.health_check_interval_seconds = f64::NAN;
+        config.metrics_collection.collection_interval_seconds = -3.0;
+        config.event_monitoring.trace_retention_hours = 1e300;
+        config.event_monitoring.cleanup_interval_minutes = f64::INFINITY;
+        assert_eq!(config.health_check_interval(), Duration::from_millis(1));
+        assert_eq!(config.collection_interval(), Duration::from_millis(1));
+        assert_eq!(config.trace_retention(), MAX_DURATION);
+        assert_eq!(config.cleanup_interval(), MAX_DURATION);
+    }
 
-/// A complete value was read in the innermost frame: advance it.
-fn finish_value(frames: &mut [Frame]) {
-    match frames.last_mut() {
-        Some(Frame::Map { key }) => *key = None,
-        Some(Frame::Seq { next }) => *next += 1,
-        None => {}
+    // ---- bad configurations -------------------------------------------
+
+    #[test]
+    fn empty_file_is_an_error() {
+        rejects("", &["empty configuration"]);
+        rejects("# only a comment\n\n", &["empty configuration"]);
+        rejects("~\n", &["empty configuration"]);
+    }
+
+    #[test]
+    fn not_yaml_is_rejected() {
+        let err = rejects("logging: [unclosed\n", &["logging"]);
+        assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+        rejects("{ logging: ", &["line 1"]);
+    }
+
+    #[test]
+    fn top_level_scalar_is_rejected() {
+        let err = rejects("just some words\n", &["(top level)", "mapping"]);
+        assert_eq!(err.key(), Some(ROOT_KEY));
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_line() {
+        let err = rejects(
+            "worker_monitoring:\n  enabled: true\n  health_check_interval_seconds: often\n",
+            &["worker_monitoring.health_check_interval_seconds", "line 3"],
+        );
+        assert!(matches!(err, ConfigError::Parse { .. }));
+        rejects("logging:\n  json_format: maybe\n", &["logging.json_format"]);
+        rejects("logging: 5\n", &["logging:", "mapping"]);
+    }
+
+    #[test]
+    fn unknown_top_level_key_is_rejected() {
+        let err = rejects(
+            "logging:\n  level: info\nevent_monitorng:\n  enabled: true\n",
+            &["event_monitorng", "unknown field"],
+        );
+        assert_eq!(err.key(), Some("event_monitorng"));
+    }
+
+    #[test]
+    fn unknown_nested_key_is_rejected() {
+        let err = rejects(
+            "worker_monitoring:\n  enabled: true\n  error_rate_treshold: 0.3\n",
+            &[
+                "worker_monitoring.error_rate_treshold",
+                "unknown field",
+                "line 3",
+            ],
+        );
+        assert_eq!(err.key(), Some("worker_monitoring.error_rate_treshold"));
+        // Inside a list item too.
+        rejects(
+            "metrics_collection:\n  custom_metrics:\n    - name: a\n      type: gauge\n      unit: ms\n",
+            &["metrics_collection.custom_metrics[0].unit", "unknown field"],
+        );
+    }
+
+    #[test]
+    fn zero_interval_is_rejected() {
+        let err = rejects(
+            "metrics_collection:\n  collection_interval_seconds: 0\n",
+            &[
+                "bad.yaml: metrics_collection.collection_interval_seconds: ",
+                "must be greater than 0, got 0",
+            ],
+        );
+        assert!(matches!(err, ConfigError::Invalid { .. }));
+        rejects(
+            "logging:\n  max_file_size_mb: 0\n",
+            &["logging.max_file_size_mb", "at least 1"],
+        );
+    }
+
+    #[test]
+    fn negative_interval_is_rejected() {
+        rejects(
+            "event_monitoring:\n  cleanup_interval_minutes: -5\n",
+            &[
+                "event_monitoring.cleanup_interval_minutes",
+                "must be greater than 0, got -5",
+            ],
+        );
+        // Unsigned fields fail in the parser, still naming the key.
+        rejects("logging:\n  backup_count: -1\n", &["logging.backup_count"]);
+    }
+
+    #[test]
+    fn threshold_above_one_is_rejected() {
+        let err = rejects("worker_monitoring:\n  error_rate_threshold: 1.5\n", &[]);
+        assert_eq!(
+            err.to_string(),
+            "bad.yaml: worker_monitoring.error_rate_threshold: must be between 0 and 1 \
+             (a fraction: 0.2 means 20 %), got 1.5"
+        );
+        // A percentage written by mistake.
+        rejects(
+            "alerts:\n  error_rate_threshold: 10\n",
+            &["alerts.error_rate_threshold", "got 10"],
+        );
+    }
+
+    #[test]
+    fn threshold_below_zero_or_nan_is_rejected() {
+        rejects(
+            "worker_monitoring:\n  error_rate_threshold: -0.1\n",
+            &[
+                "worker_monitoring.error_rate_threshold",
+                "between 0 and 1",
+                "got -0.1",
+            ],
+        );
+        rejects(
+            "alerts:\n  error_rate_threshold: .nan\n",
+            &["alerts.error_rate_threshold", "got NaN"],
+        );
+        // The bounds themselves are allowed.
+        MonitoringConfig::from_yaml_str("alerts:\n  error_rate_threshold: 1\n", "ok.yaml")
+            .expect("1 is a valid fraction");
+        MonitoringConfig::from_yaml_str("alerts:\n  error_rate_threshold: 0\n", "ok.yaml")
+            .expect("0 is a valid fraction");
+    }
+
+    #[test]
+    fn unknown_log_level_is_rejected() {
+        rejects(
+            "logging:\n  level: LOUD\n",
+            &[
+                "logging.level",
+                "unknown log level `LOUD`",
+                "trace, debug, info, warn, error",
+            ],
+        );
+        rejects(
+            "logging:\n  default_logger: syslog\n",
+            &["logging.default_logger", "syslog"],
+        );
+    }
+
+    #[test]
+    fn unknown_metric_type_is_rejected() {
+        rejects(
+            "metrics_collection:\n  custom_metrics:\n    - name: ok\n      type: gauge\n    - name: x\n      type: summary\n",
+            &[
+                "metrics_collection.custom_metrics[1].type",
+                "summary",
+                "counter, gauge, histogram",
+            ],
+        );
+        rejects(
+            "metrics_collection:\n  custom_metrics:\n    - name: only_a_name\n",
+            &[
+                "metrics_collection.custom_metrics[0]",
+                "missing field `type`",
+            ],
+        );
+    }
+
+    #[test]
+    fn bad_or_duplicate_metric_names_are_rejected() {
+        rejects(
+            "metrics_collection:\n  custom_metrics:\n    - {name: a, type: gauge}\n    - {name: a, type: counter}\n",
+            &["metrics_collection.custom_metrics[1].name", "duplicate"],
+        );
+        rejects(
+            "metrics_collection:\n  custom_metrics:\n    - {name: 'order value', type: gauge}\n",
+            &[
+                "metrics_collection.custom_metrics[0].name",
+                "invalid metric name",
+            ],
+        );
+    }
+
+    #[test]
+    fn huge_numbers_are_rejected() {
+        // Finite, but overflows a Duration when converted.
+        rejects(
+            "worker_monitoring:\n  health_check_interval_seconds: 1e300\n",
+            &[
+                "worker_monitoring.health_check_interval_seconds",
+                "too large",
+                "got 1e300",
+            ],
+        );
+        // Fits a Duration, but beyond the 100-year cap.
+        rejects(
+            "event_monitoring:\n  trace_retention_hours: 10000000\n",
+            &[
+                "event_monitoring.trace_retention_hours",
+                "too large",
+                "876000 hours",
+            ],
+        );
+        // Beyond f64 range: the parser refuses it.
+        rejects(
+            "alerts:\n  latency_threshold_ms: 1e400\n",
+            &["alerts.latency_threshold_ms"],
+        );
+        // Beyond u64: the parser refuses it.
+        rejects(
+            "logging:\n  max_file_size_mb: 99999999999999999999999\n",
+            &["logging.max_file_size_mb"],
+        );
+        // Fits u64 MiB but not u64 bytes.
+        rejects(
+            "logging:\n  max_file_size_mb: 18446744073709551615\n",
+            &["logging.max_file_size_mb", "too large"],
+        );
+        rejects(
+            "metrics_collection:\n  retention_hours: .inf\n",
+            &["metrics_collection.retention_hours", "finite"],
+        );
+    }
+
+    #[test]
+    fn tiny_interval_that_rounds_to_zero_is_rejected() {
+        rejects(
+            "metrics_collection:\n  collection_interval_seconds: 1e-300\n",
+            &[
+                "metrics_collection.collection_interval_seconds",
+                "rounds to zero",
+            ],
+        );
+    }
+
+    #[test]
+    fn bad_log_file_path_is_rejected() {
+        rejects(
+            "logging:\n  file_path: ''\n",
+            &["logging.file_path", "must not be empty"],
+        );
+        rejects(
+            "logging:\n  file_path: logs/..\n",
+            &["logging.file_path", "must name a file"],
+        );
+    }
+
+    #[test]
+    fn non_utf8_file_is_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("latin1.yaml");
+        std::fs::write(&path, b"logging:\n  file_path: caf\xe9.log\n").expect("write");
+        let err = MonitoringConfig::load(&path).expect_err("not UTF-8");
+        let msg = err.to_string();
+        assert!(
+            matches!(
+                err,
+                ConfigError::NotUtf8 {
+                    valid_up_to: 25,
+                    ..
+                }
+            ),
+            "{msg}"
+        );
+        assert!(msg.starts_with(&path.display().to_string()), "{msg}");
+        assert!(msg.contains("not valid UTF-8"), "{msg}");
+    }
+
+    #[test]
+    fn directory_is_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = MonitoringConfig::load(dir.path()).expect_err("a directory");
+        let msg = err.to_string();
+        assert!(matches!(err, ConfigError::IsDirectory { .. }), "{msg}");
+        assert!(msg.contains("is a directory"), "{msg}");
+        assert!(msg.starts_with(&dir.path().display().to_string()), "{msg}");
+    }
+
+    #[test]
+    fn missing_file_is_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nope.yaml");
+        let err = MonitoringConfig::load(&path).expect_err("missing");
+        let msg = err.to_string();
+        assert!(matches!(err, ConfigError::Read { .. }), "{msg}");
+        assert!(
+            msg.contains("nope.yaml: cannot read configuration file"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn empty_file_on_disk_is_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("empty.yaml");
+        std::fs::write(&path, b"").expect("write");
+        let err = MonitoringConfig::load(&path).expect_err("empty");
+        assert!(matches!(err, ConfigError::Empty { .. }), "{err}");
     }
 }

@@ -235,7 +235,10 @@ pub fn init_logging(
     }
 
     let mut file = None;
-    if matches!(config.default_logger, LoggerKind::File | LoggerKind::Composite) {
+    if matches!(
+        config.default_logger,
+        LoggerKind::File | LoggerKind::Composite
+    ) {
         let writer = rotating_file_writer(
             &config.file_path,
             config.max_file_size_bytes(),
