@@ -236,8 +236,14 @@ mod tests {
 
     #[test]
     fn error_type_is_the_prefix_before_the_first_colon() {
-        assert_eq!(error_type("NetworkError: Connection timeout"), "NetworkError");
-        assert_eq!(error_type("RateLimitError: Too many: requests"), "RateLimitError");
+        assert_eq!(
+            error_type("NetworkError: Connection timeout"),
+            "NetworkError"
+        );
+        assert_eq!(
+            error_type("RateLimitError: Too many: requests"),
+            "RateLimitError"
+        );
         assert_eq!(error_type("no colon here"), "Error");
         assert_eq!(error_type(": empty prefix"), "Error");
         assert_eq!(error_type(&format!("{}: long", "x".repeat(100))), "Error");

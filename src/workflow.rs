@@ -298,12 +298,16 @@ impl WorkflowBuilder {
 
     /// Appends steps that run at the same time.
     pub fn parallel(mut self, steps: impl IntoIterator<Item = Step>) -> Self {
-        self.stages.push(Stage::Parallel(steps.into_iter().collect()));
+        self.stages
+            .push(Stage::Parallel(steps.into_iter().collect()));
         self
     }
 
     /// The seed's spelling of [`WorkflowBuilder::parallel`]: `(name, worker)` pairs.
-    pub fn add_parallel_steps<'a>(self, steps: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+    pub fn add_parallel_steps<'a>(
+        self,
+        steps: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
         self.parallel(steps.into_iter().map(|(n, w)| Step::new(n, w)))
     }
 
@@ -359,10 +363,16 @@ impl WorkflowBuilder {
             }
             for step in stage.steps() {
                 if step.name.trim().is_empty() {
-                    return Err(WorkflowError::EmptyName { workflow, what: "step" });
+                    return Err(WorkflowError::EmptyName {
+                        workflow,
+                        what: "step",
+                    });
                 }
                 if step.worker.trim().is_empty() {
-                    return Err(WorkflowError::EmptyName { workflow, what: "worker" });
+                    return Err(WorkflowError::EmptyName {
+                        workflow,
+                        what: "worker",
+                    });
                 }
                 if !seen.insert(Arc::clone(&step.name)) {
                     return Err(WorkflowError::DuplicateStep {
@@ -388,7 +398,9 @@ mod tests {
     fn empty_and_duplicate_workflows_are_rejected_naming_the_step() {
         assert_eq!(
             WorkflowBuilder::new("w").build().unwrap_err(),
-            WorkflowError::Empty { workflow: "w".into() }
+            WorkflowError::Empty {
+                workflow: "w".into()
+            }
         );
         let err = WorkflowBuilder::new("w")
             .step("a", "x")

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
 use super::records::{
-    AlertFired, EventFinished, EventOutcome, EventDispatched, EventType, MetricObservation, Record,
+    AlertFired, EventDispatched, EventFinished, EventOutcome, EventType, MetricObservation, Record,
     SystemSample, WorkflowChanged, WorkflowStarted, WorkflowState,
 };
 use super::retention::{RetentionCutoffs, RetentionReport, RetentionRun};

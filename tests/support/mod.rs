@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use multiagents::store::{
-    EventFinished, EventOutcome, EventDispatched, EventType, Record, RunInfo, Store, WorkflowChanged,
-    WorkflowStarted, WorkflowState, Writer, WriterOptions,
+    EventDispatched, EventFinished, EventOutcome, EventType, Record, RunInfo, Store,
+    WorkflowChanged, WorkflowStarted, WorkflowState, Writer, WriterOptions,
 };
 
 /// A temp dir holding `test.db`; the dir lives as long as the value.

@@ -1,0 +1,8 @@
+//! The seed's demonstration workers and workflows, reproducible with a seed
+//! and quick with a time scale.
+
+pub mod workers;
+pub mod workflows;
+
+pub use workers::{DemoSettings, cpu_bound_calculation, register_demo_workers};
+pub use workflows::{demo_workflows, register_demo_workflows};

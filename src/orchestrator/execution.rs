@@ -1,0 +1,598 @@
+//! Running one workflow: stages in order, parallel groups concurrently, each
+//! attempt in its own task (so a panic, a timeout or a cancel stops only that
+//! attempt), compensations in reverse order of completion, and every stage of
+//! every event sent to the writer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::{Inner, WorkflowRun};
+use crate::clock;
+use crate::store::{
+    EventDispatched, EventFinished, EventOutcome, EventType, Record, WorkflowChanged,
+    WorkflowStarted, WorkflowState,
+};
+use crate::worker::{Context, error_type};
+use crate::workflow::{Stage, Step};
+
+/// Why an attempt did not complete.
+struct Failure {
+    outcome: EventOutcome,
+    message: String,
+    retryable: bool,
+}
+
+impl Failure {
+    fn new(outcome: EventOutcome, message: String) -> Self {
+        Failure {
+            outcome,
+            message,
+            retryable: outcome != EventOutcome::Cancelled,
+        }
+    }
+
+    fn fatal(outcome: EventOutcome, message: String) -> Self {
+        Failure {
+            outcome,
+            message,
+            retryable: false,
+        }
+    }
+}
+
+/// How one step (all its attempts) ended.
+struct StepOutcome {
+    step: Step,
+    finished_at_us: i64,
+    result: Result<Value, Failure>,
+}
+
+/// Counts bytes instead of storing them: the size of a JSON encoding without
+/// allocating it.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn json_size<T: serde::Serialize + ?Sized>(value: &T) -> i64 {
+    let mut counter = ByteCounter(0);
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => i64::try_from(counter.0).unwrap_or(i64::MAX),
+        Err(_) => 0,
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Inner {
+    /// Hands a record to the writer. If the writer has stopped, the record
+    /// is lost and so the workflow can never be reported as durably done:
+    /// the failure surfaces at the terminal flush.
+    async fn record(&self, record: Record) {
+        if let Some(writer) = &self.writer
+            && let Err(e) = writer.record(record).await
+        {
+            tracing::error!(error = %e, "could not record");
+        }
+    }
+
+    fn next_id(&self) -> i64 {
+        match &self.writer {
+            Some(writer) => writer.next_id(),
+            None => self.local_ids.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
+
+fn set_state(run: &WorkflowRun, state: WorkflowState, at_us: i64) {
+    {
+        let mut status = lock(&run.status);
+        status.state = state;
+        status.note(at_us, state.as_str(), None);
+    }
+    run.state.send_replace(state);
+}
+
+/// Runs the workflow to its end and records it; returns once the terminal
+/// state is committed (or recording failed) and published.
+pub(super) async fn drive(inner: &Inner, run: &Arc<WorkflowRun>, mut context: Context) {
+    let started_at_us = clock::now_us();
+    set_state(run, WorkflowState::Running, started_at_us);
+    inner
+        .record(Record::WorkflowStarted(WorkflowStarted {
+            id: run.row_id,
+            transaction_id: Arc::clone(&run.transaction_id),
+            workflow_name: Arc::clone(&run.workflow.name),
+            created_at_us: run.created_at_us,
+            started_at_us,
+            input_size_bytes: if inner.options.track_payload_size {
+                json_size(context.as_map())
+            } else {
+                0
+            },
+        }))
+        .await;
+
+    let mut completed: Vec<(Step, i64, Value)> = Vec::new();
+    let mut failure: Option<String> = None;
+    let mut last_step: Option<Arc<str>> = None;
+    let mut step_results = Map::new();
+    for stage in run.workflow.stages() {
+        if run.is_cancelled() {
+            break;
+        }
+        let current: Arc<str> = match stage {
+            Stage::Single(step) => Arc::clone(&step.name),
+            Stage::Parallel(steps) => Arc::from(
+                steps
+                    .iter()
+                    .map(|s| s.name.as_ref())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        };
+        lock(&run.status).current_step = Some(Arc::clone(&current));
+        last_step = Some(current);
+        let outcomes = match stage {
+            Stage::Single(step) => {
+                vec![
+                    run_step(
+                        inner,
+                        run,
+                        step,
+                        EventType::Command,
+                        &step.worker,
+                        context.clone(),
+                    )
+                    .await,
+                ]
+            }
+            Stage::Parallel(steps) => run_parallel(inner, run, steps, &context).await,
+        };
+        for outcome in outcomes {
+            match outcome.result {
+                Ok(result) => {
+                    if let Value::Object(fields) = &result {
+                        context.merge(fields);
+                    }
+                    step_results.insert(outcome.step.name.to_string(), result.clone());
+                    lock(&run.status)
+                        .step_results
+                        .insert(outcome.step.name.to_string(), result.clone());
+                    completed.push((outcome.step, outcome.finished_at_us, result));
+                }
+                Err(f) => {
+                    if failure.is_none() && f.outcome != EventOutcome::Cancelled {
+                        failure = Some(format!(
+                            "step {:?} {}: {}",
+                            outcome.step.name.as_ref(),
+                            f.outcome.as_str(),
+                            f.message
+                        ));
+                    }
+                }
+            }
+        }
+        context.insert(
+            "step_results".to_string(),
+            Value::Object(step_results.clone()),
+        );
+        if failure.is_some() {
+            break;
+        }
+    }
+
+    let cancelled = run.is_cancelled();
+    let terminal = if failure.is_none() && !cancelled {
+        WorkflowState::Completed
+    } else {
+        let compensated = compensate(inner, run, &mut completed, &context).await;
+        match (cancelled, compensated) {
+            (true, _) => WorkflowState::Cancelled,
+            (false, Ok(0)) => WorkflowState::Failed,
+            (false, Ok(_)) => WorkflowState::Compensated,
+            (false, Err(e)) => {
+                failure = Some(format!("{}; {e}", failure.unwrap_or_default()));
+                WorkflowState::Failed
+            }
+        }
+    };
+    let error = if cancelled {
+        Some("cancelled".to_string())
+    } else {
+        failure
+    };
+    finish(inner, run, terminal, last_step, error).await;
+}
+
+/// Records the terminal state, waits for the commit, then publishes it.
+async fn finish(
+    inner: &Inner,
+    run: &WorkflowRun,
+    terminal: WorkflowState,
+    last_step: Option<Arc<str>>,
+    error: Option<String>,
+) {
+    let ended_at_us = clock::now_us();
+    inner
+        .record(Record::WorkflowChanged(WorkflowChanged {
+            id: run.row_id,
+            state: terminal,
+            at_us: ended_at_us,
+            current_step: last_step,
+            error: error.clone(),
+            workflow_name: Arc::clone(&run.workflow.name),
+            created_at_us: run.created_at_us,
+        }))
+        .await;
+    let mut error = error;
+    if let Some(writer) = &inner.writer
+        && let Err(e) = writer.flush().await
+    {
+        // The state cannot be vouched for on disk; say so in the status.
+        error = Some(format!(
+            "{}{}recording failed: {e}",
+            error.as_deref().unwrap_or(""),
+            if error.is_some() { "; " } else { "" }
+        ));
+    }
+    {
+        let mut status = lock(&run.status);
+        status.state = terminal;
+        status.error = error;
+        status.note(ended_at_us, terminal.as_str(), None);
+    }
+    run.state.send_replace(terminal);
+}
+
+/// Runs a parallel group: each step in its own task, so they really run at
+/// the same time (on several threads when the runtime has them).
+async fn run_parallel(
+    inner: &Inner,
+    run: &Arc<WorkflowRun>,
+    steps: &[Step],
+    context: &Context,
+) -> Vec<StepOutcome> {
+    // The steps borrow `inner`, which outlives the workflow; join them all on
+    // this task but drive each attempt in a spawned task (see run_attempt),
+    // which is where the work happens.
+    let futures = steps.iter().map(|step| {
+        run_step(
+            inner,
+            run,
+            step,
+            EventType::Command,
+            &step.worker,
+            context.clone(),
+        )
+    });
+    join_all(futures).await
+}
+
+/// Polls futures concurrently and returns their outputs in order.
+async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// Compensates completed steps that have a compensation worker, most
+/// recently completed first. Returns how many ran, or the first failure.
+async fn compensate(
+    inner: &Inner,
+    run: &Arc<WorkflowRun>,
+    completed: &mut [(Step, i64, Value)],
+    context: &Context,
+) -> Result<usize, String> {
+    completed.sort_by_key(|(_, finished_at, _)| std::cmp::Reverse(*finished_at));
+    let to_run: Vec<&(Step, i64, Value)> = completed
+        .iter()
+        .filter(|(step, _, _)| step.compensation.is_some())
+        .collect();
+    if to_run.is_empty() {
+        return Ok(0);
+    }
+    let at_us = clock::now_us();
+    set_state(run, WorkflowState::Compensating, at_us);
+    inner
+        .record(Record::WorkflowChanged(WorkflowChanged {
+            id: run.row_id,
+            state: WorkflowState::Compensating,
+            at_us,
+            current_step: None,
+            error: None,
+            workflow_name: Arc::clone(&run.workflow.name),
+            created_at_us: run.created_at_us,
+        }))
+        .await;
+    let mut first_error = None;
+    for (step, _, result) in &to_run {
+        let Some(worker) = &step.compensation else {
+            continue;
+        };
+        let mut comp_context = context.clone();
+        comp_context.insert(
+            "compensating_step".into(),
+            Value::String(step.name.to_string()),
+        );
+        comp_context.insert("step_result".into(), result.clone());
+        // A compensation runs once, even after a cancel: undoing is the point.
+        let plain = Step {
+            retry: crate::workflow::RetryPolicy::none(),
+            ..(*step).clone()
+        };
+        let outcome = run_step(
+            inner,
+            run,
+            &plain,
+            EventType::Compensation,
+            worker,
+            comp_context,
+        )
+        .await;
+        let ok = outcome.result.is_ok();
+        lock(&run.status).note(
+            clock::now_us(),
+            if ok {
+                "compensation_completed"
+            } else {
+                "compensation_failed"
+            },
+            Some(&step.name),
+        );
+        if let Err(f) = outcome.result
+            && first_error.is_none()
+        {
+            first_error = Some(format!(
+                "compensation of step {:?} failed: {}",
+                step.name.as_ref(),
+                f.message
+            ));
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(to_run.len()),
+    }
+}
+
+/// Runs a step with its retries. `worker` is the step's worker, or its
+/// compensation worker for compensation events.
+async fn run_step(
+    inner: &Inner,
+    run: &Arc<WorkflowRun>,
+    step: &Step,
+    event_type: EventType,
+    worker: &Arc<str>,
+    context: Context,
+) -> StepOutcome {
+    let mut attempt = 1u32;
+    loop {
+        lock(&run.status).note(clock::now_us(), "step_started", Some(&step.name));
+        let (outcome, finished_at_us, result) =
+            run_attempt(inner, run, step, event_type, worker, attempt, &context).await;
+        let event = match outcome {
+            EventOutcome::Completed => "step_completed",
+            EventOutcome::Failed => "step_failed",
+            EventOutcome::Timeout => "step_timeout",
+            EventOutcome::Cancelled => "step_cancelled",
+        };
+        lock(&run.status).note(finished_at_us, event, Some(&step.name));
+        let failure = match result {
+            Ok(value) => {
+                return StepOutcome {
+                    step: step.clone(),
+                    finished_at_us,
+                    result: Ok(value),
+                };
+            }
+            Err(failure) => failure,
+        };
+        let pause = if failure.retryable && event_type == EventType::Command && !run.is_cancelled()
+        {
+            step.retry.backoff_after(attempt)
+        } else {
+            None
+        };
+        let resumed = match pause {
+            Some(pause) => sleep_unless_cancelled(run, pause).await,
+            None => false,
+        };
+        if !resumed {
+            return StepOutcome {
+                step: step.clone(),
+                finished_at_us,
+                result: Err(failure),
+            };
+        }
+        attempt += 1;
+    }
+}
+
+/// Sleeps, waking early on cancel. Returns false if cancelled.
+async fn sleep_unless_cancelled(run: &WorkflowRun, pause: Duration) -> bool {
+    let notified = run.cancel_notify.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable();
+    if run.is_cancelled() {
+        return false;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(pause) => !run.is_cancelled(),
+        _ = notified => false,
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    let text = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    };
+    format!("WorkerPanic: {text}")
+}
+
+/// One attempt: dispatch, run in its own task, record the end.
+async fn run_attempt(
+    inner: &Inner,
+    run: &Arc<WorkflowRun>,
+    step: &Step,
+    event_type: EventType,
+    worker: &Arc<str>,
+    attempt: u32,
+    context: &Context,
+) -> (EventOutcome, i64, Result<Value, Failure>) {
+    let event_id = inner.next_id();
+    let dispatched_at_us = clock::now_us();
+    let payload_size_bytes = if inner.options.track_payload_size {
+        json_size(context.as_map())
+    } else {
+        0
+    };
+    inner
+        .record(Record::EventDispatched(EventDispatched {
+            id: event_id,
+            workflow_id: run.row_id,
+            event_type,
+            step: Arc::clone(&step.name),
+            worker: Arc::clone(worker),
+            attempt,
+            dispatched_at_us,
+            payload_size_bytes,
+        }))
+        .await;
+
+    // Stage timestamps the attempt's task writes: picked up, processing.
+    let stamps = Arc::new([AtomicI64::new(0), AtomicI64::new(0)]);
+    let result = match inner.workers.get(worker) {
+        None => Err(Failure::fatal(
+            EventOutcome::Failed,
+            format!("UnknownWorker: no worker named {worker:?}"),
+        )),
+        Some(f) => {
+            let f = Arc::clone(f);
+            let task_stamps = Arc::clone(&stamps);
+            let task_context = context.clone();
+            let mut handle = tokio::spawn(async move {
+                task_stamps[0].store(clock::now_us(), Ordering::Relaxed);
+                let future = f(task_context);
+                task_stamps[1].store(clock::now_us(), Ordering::Relaxed);
+                future.await
+            });
+            {
+                let mut attempts = lock(&run.attempts);
+                attempts.push(handle.abort_handle());
+            }
+            // A cancel between the check in drive() and registering the
+            // handle would otherwise be missed.
+            if run.is_cancelled() && event_type == EventType::Command {
+                handle.abort();
+            }
+            let joined = match step.timeout {
+                Some(limit) => match tokio::time::timeout(limit, &mut handle).await {
+                    Ok(joined) => Some(joined),
+                    Err(_) => {
+                        handle.abort();
+                        None
+                    }
+                },
+                None => Some((&mut handle).await),
+            };
+            {
+                let id = handle.id();
+                lock(&run.attempts).retain(|h| h.id() != id);
+            }
+            match joined {
+                None => Err(Failure::new(
+                    EventOutcome::Timeout,
+                    format!(
+                        "TimeoutError: step {:?} exceeded its timeout of {} ms",
+                        step.name.as_ref(),
+                        step.timeout.map_or(0, |t| t.as_millis())
+                    ),
+                )),
+                Some(Ok(Ok(Value::Object(fields)))) => Ok(Value::Object(fields)),
+                Some(Ok(Ok(other))) => Err(Failure::fatal(
+                    EventOutcome::Failed,
+                    format!(
+                        "InvalidResult: worker {worker:?} returned {}, expected a JSON object",
+                        super::json_kind(&other)
+                    ),
+                )),
+                Some(Ok(Err(e))) => Err(Failure {
+                    outcome: EventOutcome::Failed,
+                    retryable: e.is_retryable(),
+                    message: e.message().to_string(),
+                }),
+                Some(Err(join)) if join.is_panic() => Err(Failure::new(
+                    EventOutcome::Failed,
+                    panic_message(join.into_panic()),
+                )),
+                Some(Err(_)) => Err(Failure::new(
+                    EventOutcome::Cancelled,
+                    "Cancelled: workflow was cancelled".to_string(),
+                )),
+            }
+        }
+    };
+    let finished_at_us = clock::now_us();
+    let stamp = |i: usize| Some(stamps[i].load(Ordering::Relaxed)).filter(|&t| t > 0);
+    let processing_at_us = stamp(1);
+    let (outcome, result_size_bytes, error) = match &result {
+        Ok(value) => (
+            EventOutcome::Completed,
+            inner.options.track_payload_size.then(|| json_size(value)),
+            None,
+        ),
+        Err(f) => (f.outcome, None, Some(f.message.as_str())),
+    };
+    inner
+        .record(Record::EventFinished(EventFinished {
+            id: event_id,
+            outcome,
+            picked_up_at_us: stamp(0),
+            processing_at_us,
+            finished_at_us,
+            duration_us: processing_at_us.map_or(0, |p| finished_at_us - p),
+            result_size_bytes,
+            error_type: error.map(|m| error_type(m).to_string()),
+            error_message: error.map(str::to_string),
+            worker: Arc::clone(worker),
+            event_type,
+            dispatched_at_us,
+            payload_size_bytes,
+        }))
+        .await;
+    (outcome, finished_at_us, result)
+}
