@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod logging;
 pub mod orchestrator;
+pub mod runs;
 pub mod store;
 pub mod window;
 pub mod worker;

@@ -180,3 +180,72 @@ impl RetentionRun {
         Ok(n)
     }
 }
+
+/// How long per-minute rollups are kept: far longer than raw rows, because
+/// they are what long-range questions are answered from after retention.
+pub const ROLLUP_RETENTION: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+fn before(now_us: i64, age: std::time::Duration) -> Option<i64> {
+    let age_us = i64::try_from(age.as_micros()).ok()?;
+    Some(now_us.saturating_sub(age_us))
+}
+
+impl RetentionCutoffs {
+    /// The cutoffs the configuration asks for at `now_us`:
+    /// `event_monitoring.trace_retention_hours` for workflows and events,
+    /// `metrics_collection.retention_hours` for samples, metrics and alerts,
+    /// and [`ROLLUP_RETENTION`] for rollups.
+    pub fn from_config(config: &crate::config::MonitoringConfig, now_us: i64) -> Self {
+        RetentionCutoffs {
+            traces_before_us: before(now_us, config.trace_retention()),
+            metrics_before_us: before(now_us, config.metrics_retention()),
+            rollups_before_us: before(now_us, ROLLUP_RETENTION),
+        }
+    }
+
+    /// Everything older than `age` except rollups, which keep their own
+    /// horizon (`multiagents cleanup --older-than`).
+    pub fn older_than(age: std::time::Duration, now_us: i64) -> Self {
+        RetentionCutoffs {
+            traces_before_us: before(now_us, age),
+            metrics_before_us: before(now_us, age),
+            rollups_before_us: before(now_us, ROLLUP_RETENTION.max(age)),
+        }
+    }
+}
+
+/// Runs retention every `event_monitoring.cleanup_interval_minutes` until
+/// `stop` turns true, logging what each run removed.
+pub fn spawn_retention_job(
+    writer: super::Writer,
+    config: crate::config::MonitoringConfig,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(config.cleanup_interval());
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick fires at once: old rows from earlier runs go early.
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let cutoffs = RetentionCutoffs::from_config(&config, crate::clock::now_us());
+            match writer.run_retention(cutoffs).await {
+                Ok(report) => tracing::info!(
+                    workflows = report.workflows,
+                    events = report.events,
+                    system_samples = report.system_samples,
+                    custom_metrics = report.custom_metrics,
+                    alerts = report.alerts,
+                    rollups = report.rollups,
+                    "retention removed old rows"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "retention stopped");
+                    return;
+                }
+            }
+        }
+    })
+}

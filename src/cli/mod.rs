@@ -1,0 +1,147 @@
+//! Command-line interface: one subcommand per file, each a clap struct with
+//! a `run` that asks the library and renders the answer.
+//!
+//! Exit codes: 0 success; 1 the command worked and found a problem (a
+//! regression, a failing health check); 2 an error. Errors print one line on
+//! stderr, never a panic or a backtrace. A closed stdout (`… | head`) ends
+//! the command quietly.
+
+mod cleanup;
+mod output;
+mod query;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use multiagents::config::{LogLevel, MonitoringConfig};
+
+/// Runs named async workers in workflows and records everything in SQLite.
+#[derive(Debug, Parser)]
+#[command(name = "multiagents", version, about, long_about = None)]
+pub struct Cli {
+    /// The SQLite database file to record into or read from.
+    #[arg(
+        long,
+        global = true,
+        env = "MULTIAGENTS_DB",
+        default_value = "multiagents.db"
+    )]
+    db: PathBuf,
+    /// Monitoring configuration (the seed's YAML layout); defaults apply without it.
+    #[arg(long, global = true, env = "MULTIAGENTS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log level: trace, debug, info, warn or error (beats the configuration and RUST_LOG).
+    #[arg(long, global = true, value_parser = parse_log_level)]
+    log_level: Option<LogLevel>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn parse_log_level(s: &str) -> Result<LogLevel, String> {
+    s.parse::<LogLevel>().map_err(|_| {
+        format!("unknown log level {s:?} (expected trace, debug, info, warn or error)")
+    })
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Answer monitoring questions about a database, live or after the run.
+    Query(query::QueryArgs),
+    /// Delete rows older than the configured retention (or --older-than) and print counts per table.
+    Cleanup(cleanup::CleanupArgs),
+}
+
+/// What a command concluded, beyond "it ran".
+#[allow(
+    dead_code,
+    reason = "Problem is for commands that judge (compare, health checks)"
+)]
+pub enum Outcome {
+    /// All good: exit 0.
+    Ok,
+    /// The command worked and found a problem: exit 1.
+    Problem,
+}
+
+/// Settings every command may need.
+pub struct Globals {
+    /// `--db`.
+    pub db: PathBuf,
+    /// The loaded (or default) configuration.
+    pub config: MonitoringConfig,
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Parses the command line, runs the command, and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            // clap formats help, version and usage errors itself.
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Problem) => ExitCode::from(1),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("multiagents: {}", one_line(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The error and its causes on one line, without repeating a cause that the
+/// message already contains.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text.replace('\n', " ")
+}
+
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let config = match &cli.config {
+        Some(path) => MonitoringConfig::load(path)?,
+        None => MonitoringConfig::default(),
+    };
+    // Without a configuration file the console stays quiet unless asked:
+    // commands print their answers on stdout and problems on stderr.
+    let level = cli.log_level.or(if cli.config.is_none() {
+        Some(LogLevel::Warn)
+    } else {
+        None
+    });
+    let _logging = multiagents::logging::init_logging(&config.logging, level)
+        .context("cannot start logging")?;
+    let globals = Globals { db: cli.db, config };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Query(args) => query::run(&globals, args).await,
+            Command::Cleanup(args) => cleanup::run(&globals, args).await,
+        }
+    })
+}
