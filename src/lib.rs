@@ -10,6 +10,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod logging;
 pub mod orchestrator;

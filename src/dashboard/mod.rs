@@ -1,0 +1,8 @@
+//! The terminal dashboard: a snapshot of the database every refresh, drawn
+//! with ratatui, or printed once as text.
+
+pub mod render;
+pub mod snapshot;
+
+pub use render::{render, render_text};
+pub use snapshot::DashboardSnapshot;

@@ -1,0 +1,106 @@
+//! What the dashboard shows, as plain data: filled from the monitors, drawn
+//! by `render`, printed by `--once`.
+
+/// The events panel.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct EventPanel {
+    /// Events that ended in the window.
+    pub total: i64,
+    /// Percent completed.
+    pub success_rate: f64,
+    /// Percent failed or timed out.
+    pub error_rate: f64,
+    /// Events per minute over the window.
+    pub throughput_per_minute: f64,
+    /// Mean dispatch → end latency.
+    pub avg_latency_ms: f64,
+    /// 95th percentile of the same.
+    pub p95_latency_ms: f64,
+}
+
+/// One worker's row.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct WorkerRow {
+    /// Worker name.
+    pub name: String,
+    /// Executions in the window.
+    pub commands: i64,
+    /// Percent completed.
+    pub success_rate: f64,
+    /// Mean duration.
+    pub avg_duration_ms: f64,
+    /// 95th percentile duration.
+    pub p95_duration_ms: f64,
+    /// healthy, degraded, failing or inactive.
+    pub health: String,
+    /// Why, when not healthy.
+    pub issues: Vec<String>,
+}
+
+/// The system panel.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct SystemPanel {
+    /// Latest whole-machine CPU percent.
+    pub cpu_usage_percent: f64,
+    /// Latest memory percent.
+    pub memory_usage_percent: f64,
+    /// Latest one-minute load average.
+    pub load_avg_1m: f64,
+    /// Latest database connections in use by the recording process.
+    pub active_connections: i64,
+    /// CPU percent of the samples in the window, oldest first.
+    pub cpu_series: Vec<f64>,
+    /// Memory percent of the samples in the window, oldest first.
+    pub memory_series: Vec<f64>,
+    /// Samples in the window.
+    pub samples: usize,
+}
+
+/// One active workflow.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ActiveRow {
+    /// Its transaction id.
+    pub transaction_id: String,
+    /// Definition name.
+    pub workflow: String,
+    /// The step it is at.
+    pub current_step: String,
+    /// Seconds since it was created.
+    pub age_seconds: f64,
+}
+
+/// One firing alert.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct AlertRow {
+    /// info, warning or critical.
+    pub severity: String,
+    /// Rule name.
+    pub alert_type: String,
+    /// Human sentence.
+    pub message: String,
+    /// When it fired (ISO-8601).
+    pub fired_at: String,
+}
+
+/// Everything on one screen.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct DashboardSnapshot {
+    /// When the snapshot was taken (ISO-8601).
+    pub generated_at: String,
+    /// The database it was read from.
+    pub database: String,
+    /// Window the figures cover, minutes.
+    pub window_minutes: f64,
+    /// Events panel.
+    pub events: EventPanel,
+    /// Workers panel.
+    pub workers: Vec<WorkerRow>,
+    /// System panel.
+    pub system: SystemPanel,
+    /// Active workflows (the first ones, oldest first).
+    pub active: Vec<ActiveRow>,
+    /// How many workflows are active in all.
+    pub active_total: i64,
+    /// Firing alerts.
+    pub alerts: Vec<AlertRow>,
+}
