@@ -11,7 +11,8 @@
 -- NetworkError); an error recorded without one is grouped under its status
 -- ('failed' or 'timeout').
 -- workers is a JSON array of the distinct worker names (unordered here; the
--- Rust function sorts it). first_seen/last_seen are ISO-8601 (the *_us
+-- Rust function sorts it). first_seen/last_seen are ISO-8601 UTC with
+-- microseconds, built from the integers (the *_us
 -- columns are the same instants in microseconds). example and
 -- example_transaction come from the most recent error of the type.
 -- Most frequent type first.
@@ -54,8 +55,8 @@ latest AS MATERIALIZED (
 SELECT groups.error_type,
        groups.count,
        groups.workers,
-       strftime('%Y-%m-%dT%H:%M:%fZ', groups.first_seen_us / 1e6, 'unixepoch') AS first_seen,
-       strftime('%Y-%m-%dT%H:%M:%fZ', groups.last_seen_us / 1e6, 'unixepoch')  AS last_seen,
+       strftime('%Y-%m-%dT%H:%M:%S', groups.first_seen_us / 1000000, 'unixepoch') || printf('.%06dZ', groups.first_seen_us % 1000000) AS first_seen,
+       strftime('%Y-%m-%dT%H:%M:%S', groups.last_seen_us / 1000000, 'unixepoch') || printf('.%06dZ', groups.last_seen_us % 1000000)  AS last_seen,
        latest.error_message AS example,
        workflows.transaction_id AS example_transaction,
        groups.first_seen_us,

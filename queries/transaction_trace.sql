@@ -8,7 +8,8 @@
 -- event's lifecycle stages (dispatched, picked_up, processing, and its
 -- terminal status). An in-flight event shows the stages it has reached.
 -- No rows means the transaction id is unknown: a known one always has its
--- pending stage.
+-- pending stage. timestamp is ISO-8601 UTC with microseconds, built from the
+-- integer so that no float rounding creeps in.
 --
 -- Order: by time; at the same microsecond the workflow's pending/running
 -- come first and its compensating/terminal stages last, events in id order
@@ -48,7 +49,7 @@ stages (event_id, event_type, stage, at_us, worker_id, step, grp, ord) AS (
     UNION ALL
     SELECT id, event_type, status, finished_at_us, worker_id, step, 2, 3 FROM ev WHERE finished_at_us IS NOT NULL
 )
-SELECT strftime('%Y-%m-%dT%H:%M:%fZ', stages.at_us / 1e6, 'unixepoch') AS timestamp,
+SELECT strftime('%Y-%m-%dT%H:%M:%S', stages.at_us / 1000000, 'unixepoch') || printf('.%06dZ', stages.at_us % 1000000) AS timestamp,
        stages.event_type,
        stages.stage,
        workers.name AS worker,
