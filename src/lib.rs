@@ -6,13 +6,16 @@
 //! - [`clock`], [`window`]: time in microseconds and monitoring windows;
 //! - [`config`], [`logging`]: the seed's YAML configuration and `tracing` output;
 //! - [`store`]: the SQLite file, its schema, the reader pool and the single writer;
-//! - [`worker`], [`workflow`], [`orchestrator`]: the runtime that records into the store.
+//! - [`worker`], [`workflow`], [`orchestrator`]: the runtime that records into the store;
+//! - [`monitor`], [`runs`]: the monitoring questions, answered in SQL;
+//! - [`dashboard`], [`demo`]: what people look at.
 
 pub mod clock;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
 pub mod logging;
+pub mod monitor;
 pub mod orchestrator;
 pub mod runs;
 pub mod store;

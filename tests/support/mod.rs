@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod dataset;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

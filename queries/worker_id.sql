@@ -1,0 +1,8 @@
+-- The id of a worker by name: whether a worker the caller names exists
+-- (get_error_patterns for one worker, health checks).
+--
+-- Parameters:
+--   :worker  the worker's name
+--
+-- Index: the UNIQUE constraint on workers.name.
+SELECT id FROM workers WHERE name = :worker;

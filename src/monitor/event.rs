@@ -1,0 +1,401 @@
+//! The event monitor: what happened to events over a window, the stages of
+//! one transaction, and the errors grouped by type.
+//!
+//! Definitions (the same in every function and SQL file here): an event is a
+//! command (one attempt of one step) or a compensation; it counts in a window
+//! when its terminal stage — completed, failed, timeout or cancelled — lies
+//! inside the window. success = completed; error = failed + timeout;
+//! cancelled counts in the total but in neither rate, because a cancellation
+//! is the caller's decision, neither the worker's success nor its failure.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, named_params};
+use serde::Serialize;
+
+use super::{MonitorError, RunScope, get_count, mean_ms, percent, us_to_ms};
+use crate::store::Store;
+use crate::window::TimeWindow;
+
+/// `queries/event_metrics.sql`.
+pub const EVENT_METRICS_SQL: &str = include_str!("../../queries/event_metrics.sql");
+/// `queries/event_summary_rollups.sql`.
+pub const EVENT_SUMMARY_ROLLUPS_SQL: &str = include_str!("../../queries/event_summary_rollups.sql");
+/// `queries/transaction_trace.sql`.
+pub const TRANSACTION_TRACE_SQL: &str = include_str!("../../queries/transaction_trace.sql");
+/// `queries/error_patterns.sql`.
+pub const ERROR_PATTERNS_SQL: &str = include_str!("../../queries/error_patterns.sql");
+
+/// Event types, listed in output even when zero so that a dashboard or a
+/// JSON consumer always finds every key.
+const EVENT_TYPES: [&str; 2] = ["command", "compensation"];
+/// Terminal statuses, listed in output even when zero.
+const TERMINAL_STATUSES: [&str; 4] = ["completed", "failed", "timeout", "cancelled"];
+
+/// `get_event_metrics`: events that reached a terminal stage in a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventMetrics {
+    /// Events whose terminal stage lies in the window.
+    pub total_events: u64,
+    /// Those events by type (`command`, `compensation`).
+    pub events_by_type: BTreeMap<String, u64>,
+    /// Those events by terminal status (`completed`, `failed`, `timeout`,
+    /// `cancelled`).
+    pub events_by_status: BTreeMap<String, u64>,
+    /// completed / total × 100.
+    pub success_rate: f64,
+    /// (failed + timeout) / total × 100.
+    pub error_rate: f64,
+    /// Mean dispatch → terminal time, milliseconds.
+    pub avg_latency_ms: f64,
+    /// Nearest-rank 95th percentile of dispatch → terminal time, milliseconds.
+    pub p95_latency_ms: f64,
+    /// total / window length in minutes.
+    pub throughput_per_minute: f64,
+    /// Events that ended in the busiest calendar minute overlapping the
+    /// window.
+    pub peak_throughput: u64,
+}
+
+/// Whole-window event figures from the per-minute rollups: the counts and
+/// averages of [`EventMetrics`] without reading raw events (and without the
+/// percentile, which rollups cannot give exactly).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventSummary {
+    /// Events that ended in the window's minutes.
+    pub total_events: u64,
+    /// By type.
+    pub events_by_type: BTreeMap<String, u64>,
+    /// By terminal status.
+    pub events_by_status: BTreeMap<String, u64>,
+    /// completed / total × 100.
+    pub success_rate: f64,
+    /// (failed + timeout) / total × 100.
+    pub error_rate: f64,
+    /// Mean dispatch → terminal time, milliseconds.
+    pub avg_latency_ms: f64,
+    /// total / window length in minutes.
+    pub throughput_per_minute: f64,
+    /// Events that ended in the busiest minute.
+    pub peak_throughput: u64,
+}
+
+/// One stage of a transaction trace.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceStage {
+    /// When, as ISO-8601 UTC with microseconds (as [`crate::clock::format_iso`]).
+    pub timestamp: String,
+    /// `command`, `compensation`, or `workflow` for the workflow's own status
+    /// changes.
+    pub event_type: String,
+    /// `dispatched`, `picked_up`, `processing`, a terminal status, or for the
+    /// workflow `pending`, `running`, `compensating` and its terminal state.
+    pub stage: String,
+    /// The worker, for event stages.
+    pub worker: Option<String>,
+    /// The step, for event stages.
+    pub step: Option<String>,
+    /// The event's id, for event stages.
+    pub event_id: Option<i64>,
+    /// When, in microseconds since the epoch.
+    pub at_us: i64,
+}
+
+/// Errors of one type over a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorPattern {
+    /// The error's type: the text before the first ':' of the message, or the
+    /// status (`failed`, `timeout`) when none was recorded.
+    pub error_type: String,
+    /// How many events ended with this error type.
+    pub count: u64,
+    /// The workers that raised it, sorted.
+    pub workers: Vec<String>,
+    /// The first occurrence in the window, ISO-8601.
+    pub first_seen: String,
+    /// The last occurrence in the window, ISO-8601.
+    pub last_seen: String,
+    /// The message of the most recent occurrence.
+    pub example: Option<String>,
+    /// The transaction of the most recent occurrence.
+    pub example_transaction: Option<String>,
+    /// `first_seen` in microseconds.
+    pub first_seen_us: i64,
+    /// `last_seen` in microseconds.
+    pub last_seen_us: i64,
+}
+
+/// The counts both event queries return, before rates are derived.
+struct EventCounts {
+    total: u64,
+    commands: u64,
+    compensations: u64,
+    completed: u64,
+    failed: u64,
+    timeout: u64,
+    cancelled: u64,
+    latency_sum_us: i64,
+    peak_per_minute: u64,
+}
+
+impl EventCounts {
+    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(EventCounts {
+            total: get_count(row, "total_events")?,
+            commands: get_count(row, "commands")?,
+            compensations: get_count(row, "compensations")?,
+            completed: get_count(row, "completed")?,
+            failed: get_count(row, "failed")?,
+            timeout: get_count(row, "timeout")?,
+            cancelled: get_count(row, "cancelled")?,
+            latency_sum_us: row.get("latency_sum_us")?,
+            peak_per_minute: get_count(row, "peak_per_minute")?,
+        })
+    }
+
+    fn by_type(&self) -> BTreeMap<String, u64> {
+        EVENT_TYPES
+            .iter()
+            .zip([self.commands, self.compensations])
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
+
+    fn by_status(&self) -> BTreeMap<String, u64> {
+        TERMINAL_STATUSES
+            .iter()
+            .zip([self.completed, self.failed, self.timeout, self.cancelled])
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
+
+    fn success_rate(&self) -> f64 {
+        percent(self.completed, self.total)
+    }
+
+    fn error_rate(&self) -> f64 {
+        percent(self.failed + self.timeout, self.total)
+    }
+
+    fn throughput_per_minute(&self, window: TimeWindow) -> f64 {
+        // In i128: the all-time window spans the whole i64 range, whose
+        // length overflows i64.
+        let minutes = (i128::from(window.end_us) - i128::from(window.start_us)) as f64 / 60e6;
+        if minutes > 0.0 {
+            self.total as f64 / minutes
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Runs `queries/event_metrics.sql`: event metrics over `window` for the
+/// runs in `scope`.
+pub fn event_metrics(
+    conn: &Connection,
+    window: TimeWindow,
+    scope: RunScope,
+) -> Result<EventMetrics, MonitorError> {
+    let (run_first, run_last) = scope.id_bounds();
+    let mut stmt = conn.prepare_cached(EVENT_METRICS_SQL)?;
+    let (counts, p95_us) = stmt.query_row(
+        named_params! {
+            ":window_start": window.start_us,
+            ":window_end": window.end_us,
+            ":run_first": run_first,
+            ":run_last": run_last,
+        },
+        |row| {
+            Ok((
+                EventCounts::from_row(row)?,
+                row.get::<_, Option<i64>>("p95_latency_us")?,
+            ))
+        },
+    )?;
+    Ok(EventMetrics {
+        total_events: counts.total,
+        events_by_type: counts.by_type(),
+        events_by_status: counts.by_status(),
+        success_rate: counts.success_rate(),
+        error_rate: counts.error_rate(),
+        avg_latency_ms: mean_ms(counts.latency_sum_us, counts.total),
+        p95_latency_ms: p95_us.map_or(0.0, us_to_ms),
+        throughput_per_minute: counts.throughput_per_minute(window),
+        peak_throughput: counts.peak_per_minute,
+    })
+}
+
+/// Runs `queries/event_summary_rollups.sql`: the counts and averages of
+/// [`event_metrics`] from the per-minute rollups, for long windows.
+///
+/// Exact when both ends of `window` are minute-aligned (minutes are counted
+/// when their start lies in the window). Rollups hold every run together, so
+/// there is no run scope; they outlive raw events, so this still answers
+/// after retention has deleted them.
+pub fn event_summary_from_rollups(
+    conn: &Connection,
+    window: TimeWindow,
+) -> Result<EventSummary, MonitorError> {
+    let mut stmt = conn.prepare_cached(EVENT_SUMMARY_ROLLUPS_SQL)?;
+    let counts = stmt.query_row(
+        named_params! {
+            ":window_start": window.start_us,
+            ":window_end": window.end_us,
+        },
+        EventCounts::from_row,
+    )?;
+    Ok(EventSummary {
+        total_events: counts.total,
+        events_by_type: counts.by_type(),
+        events_by_status: counts.by_status(),
+        success_rate: counts.success_rate(),
+        error_rate: counts.error_rate(),
+        avg_latency_ms: mean_ms(counts.latency_sum_us, counts.total),
+        throughput_per_minute: counts.throughput_per_minute(window),
+        peak_throughput: counts.peak_per_minute,
+    })
+}
+
+/// Runs `queries/transaction_trace.sql`: every stage of one transaction, in
+/// order. An unknown id is [`MonitorError::UnknownTransaction`].
+pub fn transaction_trace(
+    conn: &Connection,
+    transaction_id: &str,
+) -> Result<Vec<TraceStage>, MonitorError> {
+    let mut stmt = conn.prepare_cached(TRANSACTION_TRACE_SQL)?;
+    let stages = stmt
+        .query_map(named_params! { ":transaction_id": transaction_id }, |row| {
+            Ok(TraceStage {
+                timestamp: row.get("timestamp")?,
+                event_type: row.get("event_type")?,
+                stage: row.get("stage")?,
+                worker: row.get("worker")?,
+                step: row.get("step")?,
+                event_id: row.get("event_id")?,
+                at_us: row.get("at_us")?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    // A known transaction always has its pending stage.
+    if stages.is_empty() {
+        return Err(MonitorError::UnknownTransaction {
+            transaction_id: transaction_id.to_string(),
+        });
+    }
+    Ok(stages)
+}
+
+/// Runs `queries/error_patterns.sql`: errors over `window` grouped by type,
+/// most frequent first, for every worker or for `worker` only. A worker name
+/// that was never recorded is [`MonitorError::UnknownWorker`] rather than an
+/// empty list, so a typo is not mistaken for a clean bill of health.
+pub fn error_patterns(
+    conn: &Connection,
+    window: TimeWindow,
+    scope: RunScope,
+    worker: Option<&str>,
+) -> Result<Vec<ErrorPattern>, MonitorError> {
+    if let Some(name) = worker {
+        super::worker::worker_id(conn, name)?;
+    }
+    let (run_first, run_last) = scope.id_bounds();
+    let mut stmt = conn.prepare_cached(ERROR_PATTERNS_SQL)?;
+    let rows = stmt
+        .query_map(
+            named_params! {
+                ":window_start": window.start_us,
+                ":window_end": window.end_us,
+                ":run_first": run_first,
+                ":run_last": run_last,
+                // The SQL file's convention: '' selects every worker.
+                ":worker": worker.unwrap_or(""),
+            },
+            |row| {
+                Ok((
+                    ErrorPattern {
+                        error_type: row.get("error_type")?,
+                        count: get_count(row, "count")?,
+                        workers: Vec::new(),
+                        first_seen: row.get("first_seen")?,
+                        last_seen: row.get("last_seen")?,
+                        example: row.get("example")?,
+                        example_transaction: row.get("example_transaction")?,
+                        first_seen_us: row.get("first_seen_us")?,
+                        last_seen_us: row.get("last_seen_us")?,
+                    },
+                    row.get::<_, String>("workers")?,
+                ))
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(mut pattern, workers_json)| {
+            let mut workers: Vec<String> = serde_json::from_str(&workers_json)?;
+            workers.sort();
+            pattern.workers = workers;
+            Ok(pattern)
+        })
+        .collect()
+}
+
+/// The event monitor of the seed: event metrics, traces and error patterns
+/// from a store's pooled readers, within one [`RunScope`].
+///
+/// Synchronous: each call takes milliseconds; see the module docs of
+/// [`crate::monitor`] for async callers.
+#[derive(Debug, Clone)]
+pub struct EventMonitor {
+    store: Store,
+    scope: RunScope,
+}
+
+impl EventMonitor {
+    /// A monitor over every run in the store.
+    pub fn new(store: Store) -> Self {
+        EventMonitor {
+            store,
+            scope: RunScope::AllRuns,
+        }
+    }
+
+    /// The same monitor restricted to `scope`.
+    pub fn with_scope(mut self, scope: RunScope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// The runs this monitor looks at.
+    pub fn scope(&self) -> RunScope {
+        self.scope
+    }
+
+    /// Event metrics over `window` (see [`event_metrics`]).
+    pub fn get_event_metrics(&self, window: TimeWindow) -> Result<EventMetrics, MonitorError> {
+        event_metrics(&*self.store.reader()?, window, self.scope)
+    }
+
+    /// Counts and averages over a long `window` from the per-minute rollups
+    /// (see [`event_summary_from_rollups`]; all runs, whatever the scope).
+    pub fn get_event_summary(&self, window: TimeWindow) -> Result<EventSummary, MonitorError> {
+        event_summary_from_rollups(&*self.store.reader()?, window)
+    }
+
+    /// Every stage of one transaction, in order (see [`transaction_trace`]).
+    /// Transaction ids are unique across runs, so the scope does not apply.
+    pub fn get_transaction_trace(
+        &self,
+        transaction_id: &str,
+    ) -> Result<Vec<TraceStage>, MonitorError> {
+        transaction_trace(&*self.store.reader()?, transaction_id)
+    }
+
+    /// Errors over `window` grouped by type, for every worker (`None`) or
+    /// one (see [`error_patterns`]).
+    pub fn get_error_patterns(
+        &self,
+        window: TimeWindow,
+        worker: Option<&str>,
+    ) -> Result<Vec<ErrorPattern>, MonitorError> {
+        error_patterns(&*self.store.reader()?, window, self.scope, worker)
+    }
+}
