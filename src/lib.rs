@@ -3,5 +3,6 @@
 //! questions answered in SQL.
 
 pub mod clock;
+pub mod monitor;
 pub mod store;
 pub mod window;
