@@ -724,3 +724,265 @@ pub fn firing_alerts(conn: &Connection) -> Result<Vec<Alert>, MetricsError> {
     let rows = stmt.query_map([], alert_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    fn engine() -> AlertEngine {
+        let next = Arc::new(AtomicI64::new(1));
+        AlertEngine::new(
+            AlertThresholds::default(),
+            Arc::new(move || next.fetch_add(1, Ordering::Relaxed)),
+        )
+    }
+
+    fn worker(name: &str, status: &str, p95: Option<f64>) -> WorkerObservation {
+        WorkerObservation {
+            name: name.to_string(),
+            status: status.to_string(),
+            p95_duration_ms: p95,
+            issues: vec![format!("{name} issue")],
+        }
+    }
+
+    fn quiet() -> AlertInputs {
+        AlertInputs {
+            error_rate_percent: 1.0,
+            avg_latency_ms: 10.0,
+            workers: vec![worker("w", "healthy", Some(5.0))],
+        }
+    }
+
+    fn fired(changes: &[AlertChange]) -> Vec<(String, Option<String>)> {
+        changes
+            .iter()
+            .filter_map(|c| match c {
+                AlertChange::Fired(a) => Some((a.alert_type.clone(), a.worker.clone())),
+                AlertChange::Resolved(_) => None,
+            })
+            .collect()
+    }
+
+    fn resolved(changes: &[AlertChange]) -> Vec<(String, Option<String>)> {
+        changes
+            .iter()
+            .filter_map(|c| match c {
+                AlertChange::Resolved(a) => Some((a.alert_type.clone(), a.worker.clone())),
+                AlertChange::Fired(_) => None,
+            })
+            .collect()
+    }
+
+    /// Drives one rule through fire, no repeat, resolve, fire again.
+    fn lifecycle(bad: AlertInputs, alert_type: &str, worker: Option<&str>, severity: Severity) {
+        let mut e = engine();
+        let key = (alert_type.to_string(), worker.map(str::to_string));
+        assert!(e.evaluate(&quiet(), 1).is_empty(), "quiet inputs fire nothing");
+
+        let first = e.evaluate(&bad, 2);
+        assert_eq!(fired(&first), vec![key.clone()]);
+        let AlertChange::Fired(a) = &first[0] else {
+            panic!("expected a firing")
+        };
+        assert_eq!(a.severity, severity);
+        assert_eq!(a.status, AlertStatus::Firing);
+        assert_eq!(a.fired_at_us, 2);
+        let first_id = a.id;
+
+        assert!(e.evaluate(&bad, 3).is_empty(), "no repeat while true");
+        assert!(e.evaluate(&bad, 4).is_empty(), "no repeat while true");
+        assert_eq!(e.firing().len(), 1);
+
+        let cleared = e.evaluate(&quiet(), 5);
+        assert_eq!(resolved(&cleared), vec![key.clone()]);
+        assert!(fired(&cleared).is_empty());
+        let AlertChange::Resolved(r) = &cleared[0] else {
+            panic!("expected a resolution")
+        };
+        assert_eq!(r.id, first_id, "the resolution names the alert that fired");
+        assert_eq!(r.resolved_at_us, Some(5));
+        assert_eq!(r.status, AlertStatus::Resolved);
+        assert!(e.firing().is_empty());
+        assert!(e.evaluate(&quiet(), 6).is_empty(), "resolves once");
+
+        let again = e.evaluate(&bad, 7);
+        assert_eq!(fired(&again), vec![key]);
+        assert_ne!(again[0].alert().id, first_id, "a new firing is a new alert");
+    }
+
+    #[test]
+    fn high_error_rate_fires_once_resolves_and_fires_again() {
+        let bad = AlertInputs {
+            error_rate_percent: 12.5,
+            ..quiet()
+        };
+        lifecycle(bad, "high_error_rate", None, Severity::Warning);
+    }
+
+    #[test]
+    fn high_latency_fires_once_resolves_and_fires_again() {
+        let bad = AlertInputs {
+            avg_latency_ms: 5000.5,
+            ..quiet()
+        };
+        lifecycle(bad, "high_latency", None, Severity::Warning);
+    }
+
+    #[test]
+    fn slow_worker_fires_once_resolves_and_fires_again() {
+        let bad = AlertInputs {
+            workers: vec![worker("w", "healthy", Some(1500.0))],
+            ..quiet()
+        };
+        lifecycle(bad, "slow_worker", Some("w"), Severity::Warning);
+    }
+
+    #[test]
+    fn failed_worker_fires_once_resolves_and_fires_again() {
+        let bad = AlertInputs {
+            workers: vec![worker("w", "failing", Some(5.0))],
+            ..quiet()
+        };
+        lifecycle(bad, "worker_failed", Some("w"), Severity::Critical);
+    }
+
+    /// Regression: the seed compared a percentage with a fraction
+    /// (`error_rate > 0.1`), so a 0.5 % error rate fired a "10 %" alert.
+    #[test]
+    fn error_rate_percent_is_compared_with_the_threshold_in_percent() {
+        let mut e = engine();
+        let low = AlertInputs {
+            error_rate_percent: 0.5,
+            ..quiet()
+        };
+        assert!(e.evaluate(&low, 1).is_empty());
+        let at = AlertInputs {
+            error_rate_percent: 10.0,
+            ..quiet()
+        };
+        assert!(e.evaluate(&at, 2).is_empty(), "strictly above fires");
+        let high = AlertInputs {
+            error_rate_percent: 25.0,
+            ..quiet()
+        };
+        let changes = e.evaluate(&high, 3);
+        let a = changes[0].alert();
+        assert_eq!(a.value, Some(25.0));
+        assert_eq!(a.threshold, Some(10.0));
+        assert_eq!(a.message, "Error rate 25.0% exceeds threshold 10.0%");
+    }
+
+    #[test]
+    fn thresholds_are_strict_and_come_from_the_struct() {
+        let mut e = AlertEngine::new(
+            AlertThresholds {
+                error_rate_threshold: 0.2,
+                latency_threshold_ms: 100.0,
+                slow_execution_threshold_ms: 50.0,
+            },
+            Arc::new(|| 1),
+        );
+        let at = AlertInputs {
+            error_rate_percent: 20.0,
+            avg_latency_ms: 100.0,
+            workers: vec![worker("w", "degraded", Some(50.0))],
+        };
+        assert!(e.evaluate(&at, 1).is_empty());
+        let above = AlertInputs {
+            error_rate_percent: 20.1,
+            avg_latency_ms: 100.1,
+            workers: vec![worker("w", "degraded", Some(50.1))],
+        };
+        let kinds: Vec<_> = fired(&e.evaluate(&above, 2))
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
+        assert_eq!(kinds, ["high_error_rate", "high_latency", "slow_worker"]);
+    }
+
+    #[test]
+    fn workers_are_separate_alerts_and_an_absent_worker_resolves() {
+        let mut e = engine();
+        let both = AlertInputs {
+            workers: vec![
+                worker("a", "failing", None),
+                worker("b", "failing", Some(2000.0)),
+            ],
+            ..quiet()
+        };
+        let changes = e.evaluate(&both, 1);
+        assert_eq!(
+            fired(&changes),
+            vec![
+                ("worker_failed".to_string(), Some("a".to_string())),
+                ("slow_worker".to_string(), Some("b".to_string())),
+                ("worker_failed".to_string(), Some("b".to_string())),
+            ]
+        );
+        assert_eq!(changes[0].alert().issues, vec!["a issue".to_string()]);
+        let only_b = AlertInputs {
+            workers: vec![worker("b", "failing", Some(2000.0))],
+            ..quiet()
+        };
+        let changes = e.evaluate(&only_b, 2);
+        assert_eq!(
+            resolved(&changes),
+            vec![("worker_failed".to_string(), Some("a".to_string()))]
+        );
+        assert!(fired(&changes).is_empty());
+    }
+
+    #[test]
+    fn an_inactive_worker_with_no_executions_is_not_slow() {
+        let mut e = engine();
+        let inputs = AlertInputs {
+            workers: vec![worker("idle", "inactive", None)],
+            ..quiet()
+        };
+        assert!(e.evaluate(&inputs, 1).is_empty());
+    }
+
+    #[test]
+    fn nan_figures_fire_nothing() {
+        let mut e = engine();
+        let inputs = AlertInputs {
+            error_rate_percent: f64::NAN,
+            avg_latency_ms: f64::NAN,
+            workers: vec![worker("w", "healthy", Some(f64::NAN))],
+        };
+        assert!(e.evaluate(&inputs, 1).is_empty());
+    }
+
+    #[test]
+    fn alerts_serialize_with_the_seed_keys() {
+        let mut e = engine();
+        let changes = e.evaluate(
+            &AlertInputs {
+                workers: vec![worker("w", "failing", None)],
+                ..quiet()
+            },
+            1_700_000_000_000_000,
+        );
+        let json = serde_json::to_value(changes[0].alert()).unwrap();
+        for key in [
+            "type",
+            "severity",
+            "message",
+            "value",
+            "threshold",
+            "worker",
+            "issues",
+            "timestamp",
+        ] {
+            assert!(json.get(key).is_some(), "missing {key}: {json}");
+        }
+        assert_eq!(json["type"], "worker_failed");
+        assert_eq!(json["severity"], "critical");
+        assert_eq!(json["worker"], "w");
+        assert_eq!(json["issues"][0], "w issue");
+        assert_eq!(json["timestamp"], "2023-11-14T22:13:20.000000Z");
+        assert_eq!(json["status"], "firing");
+    }
+}
