@@ -779,7 +779,10 @@ mod tests {
     fn lifecycle(bad: AlertInputs, alert_type: &str, worker: Option<&str>, severity: Severity) {
         let mut e = engine();
         let key = (alert_type.to_string(), worker.map(str::to_string));
-        assert!(e.evaluate(&quiet(), 1).is_empty(), "quiet inputs fire nothing");
+        assert!(
+            e.evaluate(&quiet(), 1).is_empty(),
+            "quiet inputs fire nothing"
+        );
 
         let first = e.evaluate(&bad, 2);
         assert_eq!(fired(&first), vec![key.clone()]);
