@@ -428,8 +428,10 @@ impl AlertNotifier for LogNotifier {
 ///
 /// The program is an argv (no shell: nothing in an alert can be
 /// interpreted as a command). It must exit 0 within the timeout; otherwise
-/// it is killed and the failure reported. stdout is discarded; the start of
-/// stderr is quoted in the error.
+/// it is killed and the failure reported. Only the program itself is
+/// killed: children it started in the background are left alone, and we no
+/// longer wait for them. stdout is discarded; the start of stderr is quoted
+/// in the error.
 #[derive(Debug, Clone)]
 pub struct CommandNotifier {
     argv: Vec<String>,
@@ -478,26 +480,34 @@ impl AlertNotifier for CommandNotifier {
             .map_err(|e| self.fail(format!("cannot start: {e}")))?;
         // Feed stdin and drain stderr on their own threads, so that a
         // program that reads nothing or writes a lot cannot block us past
-        // the timeout.
+        // the timeout. Their results come back over channels with a bounded
+        // wait: a grandchild that inherited the pipes (`sh -c 'x &'`) may
+        // keep them open long after the program itself has gone.
+        let (fed_tx, fed_rx) = std::sync::mpsc::channel();
         let stdin = child.stdin.take();
-        let feeder = std::thread::Builder::new()
+        let _ = std::thread::Builder::new()
             .name("alert-notifier-stdin".into())
-            .spawn(move || match stdin {
+            .spawn(move || {
                 // Dropping `stdin` at the end closes it: the program sees EOF.
-                Some(mut stdin) => stdin.write_all(&json),
-                None => Ok(()),
+                let fed = match stdin {
+                    Some(mut stdin) => stdin.write_all(&json),
+                    None => Ok(()),
+                };
+                let _ = fed_tx.send(fed);
             });
+        let (err_tx, err_rx) = std::sync::mpsc::channel();
         let stderr = child.stderr.take();
-        let drainer = std::thread::Builder::new()
+        let _ = std::thread::Builder::new()
             .name("alert-notifier-stderr".into())
             .spawn(move || {
                 let mut kept = String::new();
-                if let Some(stderr) = stderr {
-                    let mut stderr = stderr;
+                if let Some(mut stderr) = stderr {
                     let _ = (&mut stderr).take(STDERR_KEEP).read_to_string(&mut kept);
+                    let _ = err_tx.send(kept);
                     let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+                } else {
+                    let _ = err_tx.send(kept);
                 }
-                kept
             });
         let deadline = Instant::now() + self.timeout;
         let status = loop {
@@ -516,20 +526,17 @@ impl AlertNotifier for CommandNotifier {
                 }
             }
         };
-        let fed = match feeder {
-            Ok(handle) => handle.join().unwrap_or(Ok(())),
-            Err(e) => Err(e),
-        };
-        let stderr = match drainer {
-            Ok(handle) => handle.join().unwrap_or_default(),
-            Err(_) => String::new(),
-        };
         let status = status?;
+        let grace = Duration::from_millis(500);
+        let stderr = err_rx.recv_timeout(grace).unwrap_or_default();
         if !status.success() {
             return Err(self.fail(format!("exited with {status}: {}", stderr.trim())));
         }
         // A program that exits 0 without reading its input got no alert.
-        fed.map_err(|e| self.fail(format!("could not write the alert to its stdin: {e}")))
+        match fed_rx.recv_timeout(grace) {
+            Ok(Err(e)) => Err(self.fail(format!("could not write the alert to its stdin: {e}"))),
+            _ => Ok(()),
+        }
     }
 }
 
