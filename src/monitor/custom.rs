@@ -619,7 +619,8 @@ pub fn hourly_rollups(
 /// The seed keeps the hours whose *start* lies in the last `hours` hours,
 /// so `hours = 1` is the current hour only; the window here therefore starts
 /// at a whole hour, `hours - 1` hours before the current one, rather than
-/// exactly `hours` ago (which would add a partial, earlier hour).
+/// exactly `hours` ago (which would add a partial, earlier hour). An `hours`
+/// of 0 is read as 1.
 pub fn get_business_metrics(
     conn: &Connection,
     hours: u32,

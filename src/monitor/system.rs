@@ -297,7 +297,9 @@ pub async fn tick(
 
 /// Starts the background sampler: a task (traced as span `system_sampler`)
 /// that records a sample every `interval` until `stop` is set to `true` or
-/// its sender is dropped.
+/// its sender is dropped. The first sample is taken at once; an interval
+/// shorter than sysinfo's minimum CPU interval (200 ms on Linux) is raised
+/// to it, since CPU could not be measured over less.
 ///
 /// A failed sample is logged and the loop goes on; only a stopped writer
 /// ends it early, since nothing could be recorded any more. Missed ticks
