@@ -4,7 +4,7 @@
 -- `_us`): cheap to index and compare. The views at the end of this file show
 -- them as ISO-8601 text for people exploring the file with the sqlite3 shell.
 --
--- Row ids of workflows and events are `(run_id << 32) | sequence`, assigned by
+-- Row ids of workflows and events are `(run_id << 40) | sequence`, assigned by
 -- the process that records them: time-ordered (so every index on them is
 -- appended to at its end, which keeps ingest fast), unique across processes
 -- sharing one file without any coordination, and a run's rows form one id

@@ -10,6 +10,6 @@ SELECT w.transaction_id,
 FROM workflows w
 WHERE w.ended_at_us IS NULL
   AND w.created_at_us <= :window_end
-  AND w.id BETWEEN :run_first AND :run_last
+  AND +w.id BETWEEN :run_first AND :run_last
 ORDER BY w.created_at_us
 LIMIT :limit

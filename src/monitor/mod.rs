@@ -1,5 +1,8 @@
 //! Monitoring questions answered in SQL: event metrics, transaction traces,
-//! error patterns, worker performance and worker health.
+//! error patterns, worker performance and health ([`event`], [`worker`],
+//! [`health`]); machine and process samples ([`system`]); custom counters,
+//! gauges, histograms and business rollups ([`custom`]); alert rules, their
+//! fire-once/resolve state machine and notification hooks ([`alerts`]).
 //!
 //! Every question is one file in `queries/` (runnable as-is in the sqlite3
 //! shell with named parameters) and one typed function beside it that takes
@@ -24,8 +27,11 @@
 //! - rates are percentages 0–100, durations milliseconds, and an empty window
 //!   gives zeros.
 
+pub mod alerts;
+pub mod custom;
 pub mod event;
 pub mod health;
+pub mod system;
 pub mod worker;
 
 pub use event::{ErrorPattern, EventMetrics, EventMonitor, EventSummary, TraceStage};
@@ -44,16 +50,61 @@ use crate::window::TimeWindow;
 /// test can check the plan of each and that none is forgotten (the test also
 /// compares this list with the directory).
 pub const QUERY_FILES: &[(&str, &str)] = &[
+    (
+        "active_workflows.sql",
+        include_str!("../../queries/active_workflows.sql"),
+    ),
+    (
+        "alert_history.sql",
+        include_str!("../../queries/alert_history.sql"),
+    ),
+    (
+        "business_metrics_hourly.sql",
+        include_str!("../../queries/business_metrics_hourly.sql"),
+    ),
+    (
+        "custom_metric_counters.sql",
+        include_str!("../../queries/custom_metric_counters.sql"),
+    ),
+    (
+        "custom_metric_gauges.sql",
+        include_str!("../../queries/custom_metric_gauges.sql"),
+    ),
+    (
+        "custom_metric_histograms.sql",
+        include_str!("../../queries/custom_metric_histograms.sql"),
+    ),
     ("error_patterns.sql", event::ERROR_PATTERNS_SQL),
     ("event_metrics.sql", event::EVENT_METRICS_SQL),
     (
         "event_summary_rollups.sql",
         event::EVENT_SUMMARY_ROLLUPS_SQL,
     ),
+    (
+        "firing_alerts.sql",
+        include_str!("../../queries/firing_alerts.sql"),
+    ),
+    (
+        "run_bounds.sql",
+        include_str!("../../queries/run_bounds.sql"),
+    ),
+    ("runs.sql", include_str!("../../queries/runs.sql")),
+    (
+        "system_metrics.sql",
+        include_str!("../../queries/system_metrics.sql"),
+    ),
+    (
+        "system_samples_series.sql",
+        include_str!("../../queries/system_samples_series.sql"),
+    ),
     ("tracked_workers.sql", worker::TRACKED_WORKERS_SQL),
     ("transaction_trace.sql", event::TRANSACTION_TRACE_SQL),
     ("worker_id.sql", worker::WORKER_ID_SQL),
     ("worker_performance.sql", worker::WORKER_PERFORMANCE_SQL),
+    (
+        "workflow_status.sql",
+        include_str!("../../queries/workflow_status.sql"),
+    ),
 ];
 
 /// A window that holds every timestamp: "all time" for questions that take a

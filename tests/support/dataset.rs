@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use multiagents::store::{
-    EventFinished, EventOutcome, EventStarted, EventType, Record, WorkflowChanged, WorkflowStarted,
-    WorkflowState, Writer,
+    EventDispatched, EventFinished, EventOutcome, EventType, Record, WorkflowChanged,
+    WorkflowStarted, WorkflowState, Writer,
 };
 
 /// The seed's flaky-worker messages; the error type is the text before ':'.
@@ -284,7 +284,7 @@ pub fn write(writer: &Writer, data: &Dataset) {
         for ev in data.events.iter().filter(|e| e.workflow_id == wf.id) {
             let worker: Arc<str> = Arc::from(ev.worker.as_str());
             writer
-                .blocking_record(Record::EventStarted(EventStarted {
+                .blocking_record(Record::EventDispatched(EventDispatched {
                     id: ev.id,
                     workflow_id: ev.workflow_id,
                     event_type: ev.event_type,
@@ -292,8 +292,6 @@ pub fn write(writer: &Writer, data: &Dataset) {
                     worker: Arc::clone(&worker),
                     attempt: ev.attempt,
                     dispatched_at_us: ev.dispatched_at_us,
-                    picked_up_at_us: ev.picked_up_at_us,
-                    processing_at_us: ev.processing_at_us,
                     payload_size_bytes: 30,
                 }))
                 .expect("record");
@@ -302,6 +300,8 @@ pub fn write(writer: &Writer, data: &Dataset) {
                     .blocking_record(Record::EventFinished(EventFinished {
                         id: ev.id,
                         outcome: end.outcome,
+                        picked_up_at_us: Some(ev.picked_up_at_us),
+                        processing_at_us: Some(ev.processing_at_us),
                         finished_at_us: end.finished_at_us,
                         duration_us: end.duration_us,
                         result_size_bytes: Some(10),

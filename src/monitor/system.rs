@@ -1,0 +1,342 @@
+//! System resource monitoring: the seed's `MetricsCollector`.
+//!
+//! A sample is whole-machine CPU and memory, load averages, this process's
+//! CPU and resident memory, database connections in use and workflows in
+//! flight. A background task records one every `collection_interval_seconds`;
+//! windowed summaries and series are read back in SQL.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use super::custom::{MetricsError, window_params};
+use crate::clock;
+use crate::store::{Record, Store, SystemSample, Writer};
+use crate::window::TimeWindow;
+
+/// Where the collector reads how many workflows are in flight. The
+/// orchestrator owns that number; the collector only asks for it.
+pub type ActiveWorkflowsSource = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// A source that always reports no active workflows, for a collector used
+/// without an orchestrator.
+pub fn no_active_workflows() -> ActiveWorkflowsSource {
+    Arc::new(|| 0)
+}
+
+/// A source reading a counter the orchestrator increments and decrements.
+pub fn active_workflows_from(counter: Arc<AtomicI64>) -> ActiveWorkflowsSource {
+    Arc::new(move || counter.load(Ordering::Relaxed))
+}
+
+/// What sysinfo needs to keep between samples: CPU figures are differences
+/// between two refreshes, so one `System` lives as long as the collector.
+struct Probe {
+    system: System,
+    pid: Pid,
+    /// When CPU times were last read. sysinfo ignores a CPU refresh that
+    /// comes sooner than `MINIMUM_CPU_UPDATE_INTERVAL` after the previous one.
+    last_refresh: Instant,
+}
+
+impl Probe {
+    fn refresh(&mut self) {
+        // Refreshing our process with CPU also refreshes the global CPU
+        // times (sysinfo does it to compute the process share), so machine
+        // and process figures cover the same interval.
+        self.system.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[self.pid]),
+            true,
+            ProcessRefreshKind::nothing().with_cpu().with_memory(),
+        );
+        self.system.refresh_cpu_usage();
+        self.system.refresh_memory();
+        self.last_refresh = Instant::now();
+    }
+}
+
+struct CollectorInner {
+    probe: Mutex<Probe>,
+    store: Store,
+    active_workflows: ActiveWorkflowsSource,
+}
+
+/// Samples the machine and this process (the seed's `MetricsCollector`).
+///
+/// Cheap to clone; clones share one sysinfo state, so successive samples
+/// from any clone measure CPU over the time since the previous one.
+#[derive(Clone)]
+pub struct MetricsCollector {
+    inner: Arc<CollectorInner>,
+}
+
+impl std::fmt::Debug for MetricsCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsCollector")
+            .field("store", &self.inner.store)
+            .finish()
+    }
+}
+
+/// A value sysinfo reports as `f32`, made storable: NaN (e.g. a zero-length
+/// interval) would become NULL in SQLite and fail the writer's batch.
+fn finite(value: f64) -> f64 {
+    if value.is_finite() { value } else { 0.0 }
+}
+
+fn bytes(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl MetricsCollector {
+    /// A collector reading connections from `store` and in-flight workflows
+    /// from `active_workflows`.
+    ///
+    /// It reads CPU times once now, so that the first sample already
+    /// measures an interval (see [`MetricsCollector::sample_blocking`]).
+    pub fn new(
+        store: Store,
+        active_workflows: ActiveWorkflowsSource,
+    ) -> Result<Self, MetricsError> {
+        let system = System::new().map_err(|e| MetricsError::System(e.to_string()))?;
+        let pid = sysinfo::get_current_pid().map_err(|e| MetricsError::System(e.to_string()))?;
+        let mut probe = Probe {
+            system,
+            pid,
+            last_refresh: Instant::now(),
+        };
+        probe.refresh();
+        Ok(MetricsCollector {
+            inner: Arc::new(CollectorInner {
+                probe: Mutex::new(probe),
+                store,
+                active_workflows,
+            }),
+        })
+    }
+
+    /// The store this collector reads and summarizes.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Takes a sample stamped `sampled_at_us`. Blocking: reads `/proc`, and
+    /// if the previous CPU reading is younger than sysinfo's
+    /// `MINIMUM_CPU_UPDATE_INTERVAL` (200 ms on Linux) it first sleeps the
+    /// rest of that interval — otherwise sysinfo would skip the CPU refresh
+    /// and report the previous figure (or 0 on the first sample).
+    pub fn sample_blocking(&self, sampled_at_us: i64) -> SystemSample {
+        // A panic while sampling leaves the sysinfo state usable: the next
+        // refresh overwrites it.
+        let mut probe = self.inner.probe.lock().unwrap_or_else(|e| e.into_inner());
+        let since = probe.last_refresh.elapsed();
+        if since < sysinfo::MINIMUM_CPU_UPDATE_INTERVAL {
+            std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL - since);
+        }
+        probe.refresh();
+        let system = &probe.system;
+        let total = system.total_memory();
+        let used = system.used_memory();
+        let memory_usage_percent = if total == 0 {
+            0.0
+        } else {
+            used as f64 / total as f64 * 100.0
+        };
+        let load = System::load_average().unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "load average unavailable");
+            sysinfo::LoadAvg::default()
+        });
+        let (process_cpu_percent, process_rss_bytes) = match system.process(probe.pid) {
+            Some(p) => (f64::from(p.cpu_usage()), bytes(p.memory())),
+            None => (0.0, 0),
+        };
+        SystemSample {
+            sampled_at_us,
+            cpu_usage_percent: finite(f64::from(system.global_cpu_usage())),
+            memory_usage_percent: finite(memory_usage_percent),
+            memory_used_bytes: bytes(used),
+            memory_total_bytes: bytes(total),
+            load_avg_1m: finite(load.one),
+            load_avg_5m: finite(load.five),
+            load_avg_15m: finite(load.fifteen),
+            process_cpu_percent: finite(process_cpu_percent),
+            process_rss_bytes,
+            active_connections: self.inner.store.active_connections(),
+            active_workflows: (self.inner.active_workflows)(),
+        }
+    }
+
+    /// The seed's `collect_system_metrics()`: a sample taken now, on a
+    /// blocking thread so that the runtime is never held up by `/proc` reads
+    /// or the first-sample wait.
+    pub async fn collect_system_metrics(&self) -> Result<SystemSample, MetricsError> {
+        let collector = self.clone();
+        tokio::task::spawn_blocking(move || collector.sample_blocking(clock::now_us()))
+            .await
+            .map_err(|e| MetricsError::Task(e.to_string()))
+    }
+
+    /// The seed's `get_system_metrics(window)`: averages and peaks over the
+    /// samples recorded in `window`, from any run that wrote to this file.
+    pub fn get_system_metrics(&self, window: TimeWindow) -> Result<SystemMetrics, MetricsError> {
+        let conn = self.inner.store.reader()?;
+        system_metrics(&conn, window)
+    }
+}
+
+/// Summary of the system samples in a window (seed keys first).
+///
+/// With no samples in the window every figure is 0 and `sample_count` says
+/// so, the way the seed's `.get(key, 0)` reads an empty result.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct SystemMetrics {
+    /// Mean whole-machine CPU use, percent.
+    pub avg_cpu_usage: f64,
+    /// Highest whole-machine CPU use, percent.
+    pub peak_cpu_usage: f64,
+    /// Mean memory use, percent.
+    pub avg_memory_usage: f64,
+    /// Highest memory use, percent.
+    pub peak_memory_usage: f64,
+    /// Mean one-minute load average.
+    pub avg_system_load: f64,
+    /// Number of samples in the window.
+    pub sample_count: i64,
+    /// Mean CPU use of the recording process, percent of one core.
+    pub avg_process_cpu_percent: f64,
+    /// Highest CPU use of the recording process, percent of one core.
+    pub peak_process_cpu_percent: f64,
+    /// Highest resident memory of the recording process, bytes.
+    pub peak_process_rss_bytes: i64,
+    /// Most database connections in use at a sample.
+    pub peak_active_connections: i64,
+    /// Most workflows in flight at a sample.
+    pub peak_active_workflows: i64,
+}
+
+/// Averages and peaks of the samples in `window`
+/// (`queries/system_metrics.sql`).
+pub fn system_metrics(
+    conn: &Connection,
+    window: TimeWindow,
+) -> Result<SystemMetrics, MetricsError> {
+    let mut stmt = conn.prepare_cached(include_str!("../../queries/system_metrics.sql"))?;
+    let metrics = stmt.query_row(window_params!(window), |row| {
+        // Aggregates over no rows are NULL: read them as 0.
+        let f = |i: usize| -> rusqlite::Result<f64> {
+            Ok(row.get::<_, Option<f64>>(i)?.unwrap_or(0.0))
+        };
+        let n =
+            |i: usize| -> rusqlite::Result<i64> { Ok(row.get::<_, Option<i64>>(i)?.unwrap_or(0)) };
+        Ok(SystemMetrics {
+            sample_count: n(0)?,
+            avg_cpu_usage: f(1)?,
+            peak_cpu_usage: f(2)?,
+            avg_memory_usage: f(3)?,
+            peak_memory_usage: f(4)?,
+            avg_system_load: f(5)?,
+            avg_process_cpu_percent: f(6)?,
+            peak_process_cpu_percent: f(7)?,
+            peak_process_rss_bytes: n(8)?,
+            peak_active_connections: n(9)?,
+            peak_active_workflows: n(10)?,
+        })
+    })?;
+    Ok(metrics)
+}
+
+/// The samples recorded in `window`, oldest first
+/// (`queries/system_samples_series.sql`): sparklines and report charts.
+pub fn system_samples_series(
+    conn: &Connection,
+    window: TimeWindow,
+) -> Result<Vec<SystemSample>, MetricsError> {
+    let mut stmt = conn.prepare_cached(include_str!("../../queries/system_samples_series.sql"))?;
+    let rows = stmt.query_map(window_params!(window), |row| {
+        Ok(SystemSample {
+            sampled_at_us: row.get(0)?,
+            cpu_usage_percent: row.get(1)?,
+            memory_usage_percent: row.get(2)?,
+            memory_used_bytes: row.get(3)?,
+            memory_total_bytes: row.get(4)?,
+            load_avg_1m: row.get(5)?,
+            load_avg_5m: row.get(6)?,
+            load_avg_15m: row.get(7)?,
+            process_cpu_percent: row.get(8)?,
+            process_rss_bytes: row.get(9)?,
+            active_connections: row.get(10)?,
+            active_workflows: row.get(11)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One round of the background sampler: take a sample stamped `now_us` and
+/// queue it with the writer. Returns the sample.
+///
+/// The spawn loop calls this; tests call it directly with a fixed clock
+/// instead of sleeping.
+pub async fn tick(
+    collector: &MetricsCollector,
+    writer: &Writer,
+    now_us: i64,
+) -> Result<SystemSample, MetricsError> {
+    let sampler = collector.clone();
+    let sample = tokio::task::spawn_blocking(move || sampler.sample_blocking(now_us))
+        .await
+        .map_err(|e| MetricsError::Task(e.to_string()))?;
+    writer.record(Record::SystemSample(sample.clone())).await?;
+    Ok(sample)
+}
+
+/// Starts the background sampler: a task (traced as span `system_sampler`)
+/// that records a sample every `interval` until `stop` is set to `true` or
+/// its sender is dropped. The first sample is taken at once; an interval
+/// shorter than sysinfo's minimum CPU interval (200 ms on Linux) is raised
+/// to it, since CPU could not be measured over less.
+///
+/// A failed sample is logged and the loop goes on; only a stopped writer
+/// ends it early, since nothing could be recorded any more. Missed ticks
+/// (a stalled runtime) are skipped rather than bunched up.
+pub fn spawn_system_sampler(
+    collector: MetricsCollector,
+    writer: Writer,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let interval = interval.max(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+    let task = async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            tokio::select! {
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        break;
+                    }
+                }
+                _ = ticker.tick() => {
+                    match tick(&collector, &writer, clock::now_us()).await {
+                        Ok(_) => {}
+                        Err(MetricsError::Store(e)) => {
+                            tracing::warn!(error = %e, "system sampler stopping: cannot record");
+                            break;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "system sample failed"),
+                    }
+                }
+            }
+        }
+        tracing::debug!("system sampler stopped");
+    };
+    tokio::spawn(task.instrument(tracing::info_span!("system_sampler")))
+}
