@@ -18,6 +18,7 @@ pub mod logging;
 pub mod monitor;
 pub mod orchestrator;
 pub mod runs;
+pub mod session;
 pub mod store;
 pub mod window;
 pub mod worker;

@@ -74,7 +74,7 @@ impl std::str::FromStr for RunSelector {
 
 /// A resolved run: its id range and time bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct RunScope {
+pub struct ResolvedRun {
     /// The run.
     pub run_id: i64,
     /// First row id of the run.
@@ -89,14 +89,14 @@ pub struct RunScope {
     pub unfinished: bool,
 }
 
-impl RunScope {
+impl ResolvedRun {
     /// The scope of every run: all ids.
     pub const ALL_IDS: (i64, i64) = (i64::MIN, i64::MAX);
 }
 
 /// Resolves `--run`; an unknown id (or an empty file for `latest`) is a
 /// [`StoreError::Missing`] naming it.
-pub fn resolve_run(conn: &Connection, selector: RunSelector) -> Result<RunScope, StoreError> {
+pub fn resolve_run(conn: &Connection, selector: RunSelector) -> Result<ResolvedRun, StoreError> {
     let run_id = match selector {
         RunSelector::Latest => None,
         RunSelector::Id(id) => Some(id),
@@ -113,7 +113,7 @@ pub fn resolve_run(conn: &Connection, selector: RunSelector) -> Result<RunScope,
     match found {
         Ok((run_id, started_at_us, ended_at_us, unfinished)) => {
             let (first_id, last_id) = IdAllocator::run_range(run_id);
-            Ok(RunScope {
+            Ok(ResolvedRun {
                 run_id,
                 first_id,
                 last_id,

@@ -1,0 +1,333 @@
+//! A monitored run: the store, its writer, an orchestrator that records
+//! through it, and the background jobs the configuration asks for — system
+//! sampling, health re-evaluation with alerting, and retention — started
+//! together and shut down together.
+//!
+//! This is what `demo`, `load-test` and embedding programs use; tests can
+//! still assemble the parts by hand.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock;
+use crate::config::MonitoringConfig;
+use crate::monitor::alerts::{
+    AlertChange, AlertInputs, AlertThresholds, MonitoringAlerts, WorkerObservation,
+};
+use crate::monitor::custom::{CustomMetrics, MetricRegistry, MetricsError};
+use crate::monitor::system::{MetricsCollector, active_workflows_from, spawn_system_sampler};
+use crate::monitor::{
+    EventMonitor, HealthStatus, HealthThresholds, HealthTracker, MonitorError, RunScope,
+    WorkerMonitor,
+};
+use crate::orchestrator::{Orchestrator, OrchestratorOptions};
+use crate::store::{MetricType, RunInfo, Store, StoreError, Writer, WriterOptions};
+use crate::window::TimeWindow;
+use crate::worker::WorkerRegistry;
+
+/// The window the seed's alert check looks at: `get_event_metrics(time_window_minutes=5)`.
+pub const ALERT_WINDOW: Duration = Duration::from_secs(5 * 60);
+
+/// Why a session could not start or check.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The store refused to open or record.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A monitoring question failed.
+    #[error(transparent)]
+    Monitor(#[from] MonitorError),
+    /// Metrics, alerts or the system probe failed.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+}
+
+/// A recording run with its background jobs.
+pub struct Session {
+    config: MonitoringConfig,
+    store: Store,
+    writer: Writer,
+    orchestrator: Orchestrator,
+    collector: MetricsCollector,
+    custom: CustomMetrics,
+    alerts: Arc<tokio::sync::Mutex<MonitoringAlerts>>,
+    health: Arc<Mutex<HealthTracker>>,
+    stop: watch::Sender<bool>,
+    jobs: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("db", &self.store.path())
+            .field("run_id", &self.writer.run_id())
+            .finish()
+    }
+}
+
+/// Health thresholds from the configuration.
+pub fn health_thresholds(config: &MonitoringConfig) -> HealthThresholds {
+    HealthThresholds::new(
+        config.worker_monitoring.error_rate_threshold,
+        config.worker_monitoring.slow_execution_threshold_ms,
+        config.health_check_interval(),
+        config.performance_window(),
+    )
+}
+
+/// Alert thresholds from the configuration.
+pub fn alert_thresholds(config: &MonitoringConfig) -> AlertThresholds {
+    AlertThresholds {
+        error_rate_threshold: config.alerts.error_rate_threshold,
+        latency_threshold_ms: config.alerts.latency_threshold_ms,
+        slow_execution_threshold_ms: config.worker_monitoring.slow_execution_threshold_ms,
+    }
+}
+
+fn declared_metrics(config: &MonitoringConfig) -> Vec<(String, MetricType)> {
+    config
+        .metrics_collection
+        .custom_metrics
+        .iter()
+        .map(|m| {
+            let t = match m.metric_type {
+                crate::config::MetricType::Counter => MetricType::Counter,
+                crate::config::MetricType::Gauge => MetricType::Gauge,
+                crate::config::MetricType::Histogram => MetricType::Histogram,
+            };
+            (m.name.clone(), t)
+        })
+        .collect()
+}
+
+impl Session {
+    /// Opens `db`, records a new run, builds an orchestrator over `workers`
+    /// and starts the background jobs the configuration enables.
+    pub async fn start(
+        db: &Path,
+        config: MonitoringConfig,
+        workers: WorkerRegistry,
+        run: RunInfo,
+    ) -> Result<Session, SessionError> {
+        Self::start_with(db, config, workers, run, WriterOptions::default()).await
+    }
+
+    /// [`Session::start`] with explicit writer options.
+    pub async fn start_with(
+        db: &Path,
+        config: MonitoringConfig,
+        workers: WorkerRegistry,
+        run: RunInfo,
+        writer_options: WriterOptions,
+    ) -> Result<Session, SessionError> {
+        let (store, writer) = Store::open(db, &run, writer_options)?;
+        let orchestrator = Orchestrator::build(
+            workers,
+            Some(store.clone()),
+            Some(writer.clone()),
+            OrchestratorOptions {
+                track_payload_size: config.event_monitoring.track_payload_size,
+                ..OrchestratorOptions::default()
+            },
+        );
+        let collector = MetricsCollector::new(
+            store.clone(),
+            active_workflows_from(orchestrator.active_workflows_counter()),
+        )?;
+        let registry = Arc::new(MetricRegistry::from_declared(declared_metrics(&config))?);
+        let custom = CustomMetrics::new(writer.clone(), registry);
+        let alerts = Arc::new(tokio::sync::Mutex::new(MonitoringAlerts::new(
+            alert_thresholds(&config),
+            writer.clone(),
+        )));
+        let (stop, _) = watch::channel(false);
+        let mut session = Session {
+            config,
+            store,
+            writer,
+            orchestrator,
+            collector,
+            custom,
+            alerts,
+            health: Arc::new(Mutex::new(HealthTracker::new())),
+            stop,
+            jobs: Vec::new(),
+        };
+        session.start_jobs();
+        Ok(session)
+    }
+
+    fn start_jobs(&mut self) {
+        let config = &self.config;
+        if config.metrics_collection.enabled && config.metrics_collection.include_system_metrics {
+            self.jobs.push(spawn_system_sampler(
+                self.collector.clone(),
+                self.writer.clone(),
+                config.collection_interval(),
+                self.stop.subscribe(),
+            ));
+        }
+        if config.worker_monitoring.enabled {
+            let checker = self.checker();
+            let interval = config.health_check_interval();
+            let mut stop = self.stop.subscribe();
+            self.jobs.push(tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(interval);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                loop {
+                    tokio::select! {
+                        _ = ticker.tick() => {}
+                        _ = stop.wait_for(|s| *s) => return,
+                    }
+                    if let Err(e) = checker.check(clock::now_us()).await {
+                        tracing::warn!(error = %e, "health and alert check failed");
+                    }
+                }
+            }));
+        }
+        self.jobs.push(crate::store::retention::spawn_retention_job(
+            self.writer.clone(),
+            config.clone(),
+            self.stop.subscribe(),
+        ));
+    }
+
+    fn checker(&self) -> Checker {
+        Checker {
+            events: self.event_monitor(),
+            workers: self.worker_monitor(),
+            alerts: Arc::clone(&self.alerts),
+            health: Arc::clone(&self.health),
+            alerting: self.config.worker_monitoring.alert_on_high_error_rate
+                || self.config.worker_monitoring.performance_alerts,
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &MonitoringConfig {
+        &self.config
+    }
+
+    /// The store (readers).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The writer.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// This run's id.
+    pub fn run_id(&self) -> i64 {
+        self.writer.run_id()
+    }
+
+    /// The orchestrator, recording into this session's store.
+    pub fn orchestrator(&self) -> &Orchestrator {
+        &self.orchestrator
+    }
+
+    /// Event questions about this run.
+    pub fn event_monitor(&self) -> EventMonitor {
+        EventMonitor::new(self.store.clone()).with_scope(RunScope::Run(self.run_id()))
+    }
+
+    /// Worker questions about this run, judged by the configured thresholds.
+    pub fn worker_monitor(&self) -> WorkerMonitor {
+        WorkerMonitor::new(self.store.clone())
+            .with_scope(RunScope::Run(self.run_id()))
+            .with_thresholds(health_thresholds(&self.config))
+    }
+
+    /// System samples: take one now, or summarize a window.
+    pub fn metrics_collector(&self) -> &MetricsCollector {
+        &self.collector
+    }
+
+    /// Custom metrics, recorded through this session's writer.
+    pub fn custom_metrics(&self) -> &CustomMetrics {
+        &self.custom
+    }
+
+    /// Re-evaluates health and alert rules now (the background job does the
+    /// same every `health_check_interval_seconds`), returning alert changes.
+    pub async fn check_alerts(&self) -> Result<Vec<AlertChange>, SessionError> {
+        self.checker().check(clock::now_us()).await
+    }
+
+    /// Stops the background jobs, commits everything and marks the run as
+    /// ended. Workflows still running are left as they are in the file.
+    pub async fn shutdown(mut self) -> Result<(), SessionError> {
+        let _ = self.stop.send(true);
+        for job in self.jobs.drain(..) {
+            let _ = job.await;
+        }
+        self.writer.shutdown().await?;
+        Ok(())
+    }
+}
+
+/// The health and alert evaluation, shared by the background job and
+/// on-demand checks.
+struct Checker {
+    events: EventMonitor,
+    workers: WorkerMonitor,
+    alerts: Arc<tokio::sync::Mutex<MonitoringAlerts>>,
+    health: Arc<Mutex<HealthTracker>>,
+    alerting: bool,
+}
+
+impl Checker {
+    async fn check(&self, now_us: i64) -> Result<Vec<AlertChange>, SessionError> {
+        let events = self.events.clone();
+        let workers = self.workers.clone();
+        // Two indexed queries; off the async threads all the same.
+        let (metrics, health) = tokio::task::spawn_blocking(move || {
+            let metrics = events.get_event_metrics(TimeWindow::ending_at(now_us, ALERT_WINDOW))?;
+            let health = workers.get_all_workers_health_at(now_us)?;
+            Ok::<_, MonitorError>((metrics, health))
+        })
+        .await
+        .map_err(|e| MetricsError::Task(e.to_string()))??;
+        let statuses: BTreeMap<String, HealthStatus> = health
+            .iter()
+            .map(|(name, h)| (name.clone(), h.status))
+            .collect();
+        let transitions = self
+            .health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tick(&statuses);
+        for t in transitions {
+            tracing::info!(worker = %t.worker, from = ?t.from, to = ?t.to, "worker health changed");
+        }
+        if !self.alerting {
+            return Ok(Vec::new());
+        }
+        let inputs = AlertInputs {
+            error_rate_percent: metrics.error_rate,
+            avg_latency_ms: metrics.avg_latency_ms,
+            workers: health
+                .into_values()
+                .map(|h| WorkerObservation {
+                    p95_duration_ms: (h.total_executions > 0).then_some(h.p95_duration_ms),
+                    name: h.worker,
+                    status: h.status.as_str().to_string(),
+                    issues: h.issues,
+                })
+                .collect(),
+        };
+        Ok(self
+            .alerts
+            .lock()
+            .await
+            .check_alerts(&inputs, now_us)
+            .await?)
+    }
+}
