@@ -261,12 +261,32 @@ impl Session {
         self.checker().check(clock::now_us()).await
     }
 
-    /// Stops the background jobs, commits everything and marks the run as
-    /// ended. Workflows still running are left as they are in the file.
+    /// Stops the background jobs, resolves this run's firing alerts (nobody
+    /// is left to watch their conditions, and a later reader must not see
+    /// them firing forever), commits everything and marks the run as ended.
+    /// Workflows still running are left as they are in the file.
     pub async fn shutdown(mut self) -> Result<(), SessionError> {
         let _ = self.stop.send(true);
         for job in self.jobs.drain(..) {
             let _ = job.await;
+        }
+        let firing: Vec<i64> = self
+            .alerts
+            .lock()
+            .await
+            .engine()
+            .firing()
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        let now = clock::now_us();
+        for id in firing {
+            self.writer
+                .record(crate::store::Record::AlertResolved {
+                    id,
+                    resolved_at_us: now,
+                })
+                .await?;
         }
         self.writer.shutdown().await?;
         Ok(())

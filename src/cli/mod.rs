@@ -7,6 +7,8 @@
 //! the command quietly.
 
 mod cleanup;
+mod dashboard;
+mod demo;
 mod output;
 mod query;
 
@@ -47,10 +49,14 @@ fn parse_log_level(s: &str) -> Result<LogLevel, String> {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the seed's monitoring demonstrations and record them (quick by default).
+    Demo(demo::DemoArgs),
     /// Answer monitoring questions about a database, live or after the run.
     Query(query::QueryArgs),
     /// Delete rows older than the configured retention (or --older-than) and print counts per table.
     Cleanup(cleanup::CleanupArgs),
+    /// Live terminal dashboard of a database (q quits); --once prints one snapshot.
+    Dashboard(dashboard::DashboardArgs),
 }
 
 /// What a command concluded, beyond "it ran".
@@ -140,8 +146,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         match cli.command {
+            Command::Demo(args) => demo::run(&globals, args).await,
             Command::Query(args) => query::run(&globals, args).await,
             Command::Cleanup(args) => cleanup::run(&globals, args).await,
+            Command::Dashboard(args) => dashboard::run(&globals, args).await,
         }
     })
 }

@@ -1,0 +1,95 @@
+//! `multiagents dashboard`: a live view of a database another process is
+//! writing, or one plain-text snapshot with `--once`.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+use multiagents::clock;
+use multiagents::dashboard;
+use multiagents::monitor::RunScope;
+use multiagents::runs::{self, RunSelector};
+use multiagents::session::health_thresholds;
+use multiagents::store::Store;
+use multiagents::window;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+
+use super::output::{self, Format};
+use super::{Globals, Outcome};
+
+/// Arguments of `multiagents dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// How often the screen is refreshed, e.g. 3s.
+    #[arg(long, default_value = "3s", value_parser = window::parse_window)]
+    refresh: Duration,
+    /// Window the figures cover, e.g. 1m (the seed's dashboard: last minute).
+    #[arg(long, default_value = "1m", value_parser = window::parse_window)]
+    window: Duration,
+    /// Only this run: `latest` or a run id (default: every run in the file).
+    #[arg(long)]
+    run: Option<RunSelector>,
+    /// Print one snapshot and exit (for scripts and tests).
+    #[arg(long)]
+    once: bool,
+    /// With --once: text for people, JSON for programs.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Runs `multiagents dashboard`.
+pub async fn run(globals: &Globals, args: DashboardArgs) -> anyhow::Result<Outcome> {
+    let store = Store::open_existing(&globals.db)?;
+    let scope = match args.run {
+        Some(selector) => RunScope::Run(runs::resolve_run(&*store.reader()?, selector)?.run_id),
+        None => RunScope::AllRuns,
+    };
+    let thresholds = health_thresholds(&globals.config);
+    let snapshot = || dashboard::collect(&store, &thresholds, scope, args.window, clock::now_us());
+    if args.once {
+        let snap = snapshot()?;
+        match args.format {
+            Format::Json => output::print_json(&snap)?,
+            Format::Table => output::print(&dashboard::render_text(&snap))?,
+        }
+        return Ok(Outcome::Ok);
+    }
+    let mut terminal = ratatui::try_init().context("cannot take over the terminal")?;
+    let result = live(&mut terminal, snapshot, args.refresh);
+    ratatui::restore();
+    result
+}
+
+fn live(
+    terminal: &mut ratatui::DefaultTerminal,
+    snapshot: impl Fn() -> Result<dashboard::DashboardSnapshot, dashboard::SnapshotError>,
+    refresh: Duration,
+) -> anyhow::Result<Outcome> {
+    loop {
+        let snap = snapshot()?;
+        terminal.draw(|frame| dashboard::render(frame, &snap))?;
+        let deadline = Instant::now() + refresh;
+        // Wait for the next refresh, but react to keys at once.
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            if event::poll(left)? {
+                match event::read()? {
+                    Event::Key(key) if key.kind == KeyEventKind::Press => {
+                        let ctrl_c = key.code == KeyCode::Char('c')
+                            && key.modifiers.contains(KeyModifiers::CONTROL);
+                        if matches!(key.code, KeyCode::Char('q') | KeyCode::Esc) || ctrl_c {
+                            return Ok(Outcome::Ok);
+                        }
+                    }
+                    Event::Resize(_, _) => {
+                        terminal.draw(|frame| dashboard::render(frame, &snap))?;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Filling a [`DashboardSnapshot`] from the database: the same monitors the
+//! `query` commands use, read by any process while another one writes.
+
+use std::time::Duration;
+
+use rusqlite::named_params;
+
+use super::snapshot::{ActiveRow, AlertRow, DashboardSnapshot, EventPanel, SystemPanel, WorkerRow};
+use crate::clock;
+use crate::monitor::alerts::firing_alerts;
+use crate::monitor::custom::MetricsError;
+use crate::monitor::system::system_samples_series;
+use crate::monitor::{EventMonitor, HealthThresholds, MonitorError, RunScope, WorkerMonitor};
+use crate::store::{Store, StoreError};
+use crate::window::TimeWindow;
+
+/// Active workflows listed by name; the panel shows the count of all.
+pub const ACTIVE_ROWS: i64 = 10;
+
+/// Why a snapshot could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// Reading the database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A monitoring question failed.
+    #[error(transparent)]
+    Monitor(#[from] MonitorError),
+    /// System or alert figures failed.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    /// SQLite said no.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Takes a snapshot of the window of length `window` ending at `now_us`.
+pub fn collect(
+    store: &Store,
+    thresholds: &HealthThresholds,
+    scope: RunScope,
+    window: Duration,
+    now_us: i64,
+) -> Result<DashboardSnapshot, SnapshotError> {
+    let span = TimeWindow::ending_at(now_us, window);
+    let m = EventMonitor::new(store.clone())
+        .with_scope(scope)
+        .get_event_metrics(span)?;
+    let workers_monitor = WorkerMonitor::new(store.clone())
+        .with_scope(scope)
+        .with_thresholds(*thresholds);
+    let summary = workers_monitor.get_worker_performance_summary(span)?;
+    let health = workers_monitor.get_all_workers_health_at(now_us)?;
+    let workers = health
+        .values()
+        .map(|h| {
+            let perf = summary.workers.get(&h.worker);
+            WorkerRow {
+                name: h.worker.clone(),
+                commands: perf.map_or(0, |p| p.total_executions as i64),
+                success_rate: perf.map_or(0.0, |p| p.success_rate),
+                avg_duration_ms: perf.map_or(0.0, |p| p.avg_duration_ms),
+                p95_duration_ms: perf.map_or(0.0, |p| p.p95_duration_ms),
+                health: h.status.to_string(),
+                issues: h.issues.clone(),
+            }
+        })
+        .collect();
+    let conn = store.reader()?;
+    let samples = system_samples_series(&conn, span)?;
+    let latest = samples.last().cloned().unwrap_or_default();
+    let (run_first, run_last) = scope.id_bounds();
+    let active = conn
+        .prepare_cached(include_str!("../../queries/active_workflows.sql"))?
+        .query_map(
+            named_params! {":window_end": now_us, ":run_first": run_first, ":run_last": run_last, ":limit": ACTIVE_ROWS},
+            |r| {
+                Ok(ActiveRow {
+                    transaction_id: r.get(0)?,
+                    workflow: r.get(1)?,
+                    age_seconds: (now_us - r.get::<_, i64>(3)?) as f64 / 1e6,
+                    current_step: r.get::<_, Option<String>>(4)?.unwrap_or_else(|| "-".into()),
+                })
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    let active_total: i64 = conn
+        .prepare_cached(include_str!("../../queries/active_workflow_count.sql"))?
+        .query_row(
+            named_params! {":window_end": now_us, ":run_first": run_first, ":run_last": run_last},
+            |r| r.get(0),
+        )?;
+    let alerts = firing_alerts(&conn)?
+        .into_iter()
+        .map(|a| AlertRow {
+            severity: a.severity.as_str().to_string(),
+            alert_type: a.alert_type,
+            message: a.message,
+            fired_at: a.timestamp,
+        })
+        .collect();
+    Ok(DashboardSnapshot {
+        generated_at: clock::format_iso(now_us),
+        database: store.path().display().to_string(),
+        window_minutes: span.minutes(),
+        events: EventPanel {
+            total: m.total_events as i64,
+            success_rate: m.success_rate,
+            error_rate: m.error_rate,
+            throughput_per_minute: m.throughput_per_minute,
+            avg_latency_ms: m.avg_latency_ms,
+            p95_latency_ms: m.p95_latency_ms,
+        },
+        workers,
+        system: SystemPanel {
+            cpu_usage_percent: latest.cpu_usage_percent,
+            memory_usage_percent: latest.memory_usage_percent,
+            load_avg_1m: latest.load_avg_1m,
+            active_connections: latest.active_connections,
+            cpu_series: samples.iter().map(|s| s.cpu_usage_percent).collect(),
+            memory_series: samples.iter().map(|s| s.memory_usage_percent).collect(),
+            samples: samples.len(),
+        },
+        active,
+        active_total,
+        alerts,
+    })
+}
