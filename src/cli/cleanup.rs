@@ -13,7 +13,7 @@ use super::{Globals, Outcome};
 pub struct CleanupArgs {
     /// Delete rows older than this (e.g. 2h, 30m) instead of the configured
     /// retention. Rollups keep their own 30-day horizon.
-    #[arg(long, value_parser = window::parse_window)]
+    #[arg(long, allow_hyphen_values = true, value_parser = window::parse_window)]
     older_than: Option<std::time::Duration>,
     /// Table for people, JSON for programs.
     #[arg(long, value_enum, default_value_t = Format::Table)]

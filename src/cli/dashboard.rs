@@ -21,10 +21,10 @@ use super::{Globals, Outcome};
 #[derive(Debug, Args)]
 pub struct DashboardArgs {
     /// How often the screen is refreshed, e.g. 3s.
-    #[arg(long, default_value = "3s", value_parser = window::parse_window)]
+    #[arg(long, default_value = "3s", allow_hyphen_values = true, value_parser = window::parse_window)]
     refresh: Duration,
     /// Window the figures cover, e.g. 1m (the seed's dashboard: last minute).
-    #[arg(long, default_value = "1m", value_parser = window::parse_window)]
+    #[arg(long, default_value = "1m", allow_hyphen_values = true, value_parser = window::parse_window)]
     window: Duration,
     /// Only this run: `latest` or a run id (default: every run in the file).
     #[arg(long)]

@@ -26,10 +26,10 @@ pub struct QueryArgs {
     #[arg(long, value_enum, global = true, default_value_t = Format::Table)]
     format: Format,
     /// Length of the window, e.g. 30s, 5m, 2h (default: 5m, or the whole run with --run).
-    #[arg(long, global = true, value_parser = window::parse_window)]
+    #[arg(long, global = true, allow_hyphen_values = true, value_parser = window::parse_window)]
     window: Option<Duration>,
     /// End of the window: a time like 2026-11-29T05:00:00Z, `now`, or `run-end`.
-    #[arg(long, global = true, value_parser = parse_until)]
+    #[arg(long, global = true, allow_hyphen_values = true, value_parser = parse_until)]
     until: Option<Until>,
     /// Only this run: `latest` or a run id (see `query runs`).
     #[arg(long, global = true)]
