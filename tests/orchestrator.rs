@@ -491,3 +491,20 @@ async fn ten_thousand_concurrent_workflows_are_all_fully_traced_when_waited() {
     assert_eq!(old.state, WorkflowState::Completed);
     assert_eq!(old.workflow_name, "three");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_state_that_could_not_be_committed_is_never_reported() {
+    let db = temp_db();
+    let mut workers = WorkerRegistry::new();
+    workers.register("slow", sleeper(200));
+    let (store, writer) = open(&db.path);
+    let orch = Orchestrator::with_store(workers, store, writer.clone());
+    orch.register_workflow(WorkflowBuilder::new("w").step("s", "slow").build().unwrap())
+        .unwrap();
+    let tx = orch.execute_workflow("w", json!({})).await.unwrap();
+    // The writer goes away while the step runs.
+    writer.shutdown().await.unwrap();
+    let err = orch.wait(&tx).await.unwrap_err();
+    assert!(matches!(err, OrchestratorError::Store(_)), "{err}");
+    assert!(orch.get_status(&tx).is_err());
+}

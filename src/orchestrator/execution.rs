@@ -237,16 +237,12 @@ async fn finish(
             created_at_us: run.created_at_us,
         }))
         .await;
-    let mut error = error;
     if let Some(writer) = &inner.writer
         && let Err(e) = writer.flush().await
     {
-        // The state cannot be vouched for on disk; say so in the status.
-        error = Some(format!(
-            "{}{}recording failed: {e}",
-            error.as_deref().unwrap_or(""),
-            if error.is_some() { "; " } else { "" }
-        ));
+        // The terminal state is not on disk: status and wait report the
+        // failure instead of the state (the durability invariant).
+        let _ = run.recording_error.set(e.to_string());
     }
     {
         let mut status = lock(&run.status);

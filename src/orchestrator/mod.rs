@@ -107,6 +107,8 @@ pub(crate) struct WorkflowRun {
     pub(crate) cancelled: AtomicBool,
     pub(crate) cancel_notify: Notify,
     pub(crate) attempts: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Set when the terminal state could not be committed.
+    pub(crate) recording_error: std::sync::OnceLock<String>,
 }
 
 impl WorkflowRun {
@@ -246,6 +248,7 @@ impl Orchestrator {
             cancelled: AtomicBool::new(false),
             cancel_notify: Notify::new(),
             attempts: Mutex::new(Vec::new()),
+            recording_error: std::sync::OnceLock::new(),
         });
         self.inner
             .runs
@@ -276,7 +279,7 @@ impl Orchestrator {
     /// workflow. A terminal state is reported only once it is committed.
     pub fn get_status(&self, transaction_id: &str) -> Result<WorkflowStatus, OrchestratorError> {
         if let Some(run) = self.find(transaction_id) {
-            return Ok(status::snapshot(&run));
+            return reported(&run);
         }
         match &self.inner.store {
             Some(store) => status::from_database(store, transaction_id),
@@ -295,7 +298,7 @@ impl Orchestrator {
         let mut state = run.state.subscribe();
         // The sender lives in `run`, which we hold: wait_for cannot fail.
         let _ = state.wait_for(|s| s.is_terminal()).await;
-        Ok(status::snapshot(&run))
+        reported(&run)
     }
 
     /// Stops a running workflow: running steps are aborted (recorded as
@@ -322,6 +325,17 @@ impl Orchestrator {
             attempt.abort();
         }
         Ok(true)
+    }
+}
+
+/// The status of a run in memory, unless its terminal state failed to be
+/// committed: then an error, never a terminal state that is not on disk.
+fn reported(run: &WorkflowRun) -> Result<WorkflowStatus, OrchestratorError> {
+    match run.recording_error.get() {
+        Some(reason) => Err(OrchestratorError::Store(StoreError::WriterStopped(
+            reason.clone(),
+        ))),
+        None => Ok(status::snapshot(run)),
     }
 }
 
