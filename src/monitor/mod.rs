@@ -51,6 +51,10 @@ use crate::window::TimeWindow;
 /// compares this list with the directory).
 pub const QUERY_FILES: &[(&str, &str)] = &[
     (
+        "active_workflow_count.sql",
+        include_str!("../../queries/active_workflow_count.sql"),
+    ),
+    (
         "active_workflows.sql",
         include_str!("../../queries/active_workflows.sql"),
     ),
