@@ -7,6 +7,8 @@
 //! the command quietly.
 
 mod cleanup;
+mod compare;
+mod load_test;
 mod output;
 mod query;
 
@@ -51,6 +53,10 @@ enum Command {
     Query(query::QueryArgs),
     /// Delete rows older than the configured retention (or --older-than) and print counts per table.
     Cleanup(cleanup::CleanupArgs),
+    /// Start workflows at a steady rate for a while and report the achieved rate, success and latency.
+    LoadTest(load_test::LoadTestArgs),
+    /// Compare two recorded runs per worker and workflow; exit 1 when anything regressed.
+    Compare(compare::CompareArgs),
 }
 
 /// What a command concluded, beyond "it ran".
@@ -142,6 +148,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         match cli.command {
             Command::Query(args) => query::run(&globals, args).await,
             Command::Cleanup(args) => cleanup::run(&globals, args).await,
+            Command::LoadTest(args) => load_test::run(&globals, args).await,
+            Command::Compare(args) => compare::run(&globals, args).await,
         }
     })
 }
