@@ -73,8 +73,8 @@ fn progress_message(p: &LoadProgress) -> String {
     );
     if let Some(events) = &p.recent_events {
         text.push_str(&format!(
-            " | p95 {:.1} ms | {:.0} events/min",
-            events.p95_latency_ms, events.throughput_per_minute
+            " | p95 {:.1} ms | {} events in the last minute",
+            events.p95_latency_ms, events.total_events
         ));
     }
     if p.phase == Phase::Drain {
