@@ -8,12 +8,15 @@
 //! - [`store`]: the SQLite file, its schema, the reader pool and the single writer;
 //! - [`worker`], [`workflow`], [`orchestrator`]: the runtime that records into the store;
 //! - [`monitor`], [`runs`]: the monitoring questions, answered in SQL;
-//! - [`dashboard`], [`demo`]: what people look at.
+//! - [`dashboard`], [`demo`]: what people look at;
+//! - [`loadtest`], [`compare`]: load at a steady rate, and two runs side by side.
 
 pub mod clock;
+pub mod compare;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
+pub mod loadtest;
 pub mod logging;
 pub mod monitor;
 pub mod orchestrator;

@@ -7,8 +7,10 @@
 //! the command quietly.
 
 mod cleanup;
+mod compare;
 mod dashboard;
 mod demo;
+mod load_test;
 mod output;
 mod query;
 
@@ -57,6 +59,10 @@ enum Command {
     Cleanup(cleanup::CleanupArgs),
     /// Live terminal dashboard of a database (q quits); --once prints one snapshot.
     Dashboard(dashboard::DashboardArgs),
+    /// Start workflows at a steady rate for a while and report the achieved rate, success and latency.
+    LoadTest(load_test::LoadTestArgs),
+    /// Compare two recorded runs per worker and workflow; exit 1 when anything regressed.
+    Compare(compare::CompareArgs),
 }
 
 /// What a command concluded, beyond "it ran".
@@ -150,6 +156,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Query(args) => query::run(&globals, args).await,
             Command::Cleanup(args) => cleanup::run(&globals, args).await,
             Command::Dashboard(args) => dashboard::run(&globals, args).await,
+            Command::LoadTest(args) => load_test::run(&globals, args).await,
+            Command::Compare(args) => compare::run(&globals, args).await,
         }
     })
 }

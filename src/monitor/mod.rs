@@ -31,6 +31,7 @@ pub mod alerts;
 pub mod custom;
 pub mod event;
 pub mod health;
+pub mod outcomes;
 pub mod system;
 pub mod worker;
 
@@ -105,6 +106,7 @@ pub const QUERY_FILES: &[(&str, &str)] = &[
     ("transaction_trace.sql", event::TRANSACTION_TRACE_SQL),
     ("worker_id.sql", worker::WORKER_ID_SQL),
     ("worker_performance.sql", worker::WORKER_PERFORMANCE_SQL),
+    ("workflow_outcomes.sql", outcomes::WORKFLOW_OUTCOMES_SQL),
     (
         "workflow_status.sql",
         include_str!("../../queries/workflow_status.sql"),
