@@ -342,7 +342,6 @@ fn reported(run: &WorkflowRun) -> Result<WorkflowStatus, OrchestratorError> {
 impl Inner {
     /// Moves a terminal run to the bounded list of finished runs.
     fn retire(&self, run: &Arc<WorkflowRun>) {
-        self.active.fetch_sub(1, Ordering::Relaxed);
         let mut runs = self
             .runs
             .lock()
