@@ -46,6 +46,8 @@ fn the_demo_records_a_run_that_can_be_explored_after_it_ended() {
         "Peak CPU:",
         "MULTIAGENTS MONITORING DASHBOARD",
         "ACTIVE WORKFLOWS",
+        "LOAD TEST WITH MONITORING",
+        "Load Test Results:",
         "multiagents --db",
     ] {
         assert!(text.contains(section), "missing {section:?} in:\n{text}");
@@ -53,8 +55,16 @@ fn the_demo_records_a_run_that_can_be_explored_after_it_ended() {
     assert!(!text.contains("panicked"));
 
     let conn = rusqlite::Connection::open(&db.path).unwrap();
-    // 1 traced + 10 performance + 20 error-prone + 5 CPU + 3 dashboard.
-    assert_eq!(count(&conn, "SELECT count(*) FROM workflows"), 39);
+    // 1 traced + 10 performance + 20 error-prone + 5 CPU + 3 dashboard,
+    // then the load test's; the closing line counts them all.
+    let reported: i64 = text
+        .split("Demo finished: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("closing line with the workflow count");
+    assert!(reported > 39, "{reported}");
+    assert_eq!(count(&conn, "SELECT count(*) FROM workflows"), reported);
     assert_eq!(
         count(
             &conn,

@@ -7,17 +7,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{DemoSettings, register_demo_workers, register_demo_workflows};
+use super::{DemoSettings, register_demo_workflows};
 use crate::clock;
 use crate::config::MonitoringConfig;
 use crate::dashboard;
+use crate::loadtest::{LoadTestError, LoadTestOptions, load_test_workers, run_load_test};
 use crate::monitor::RunScope;
 use crate::monitor::alerts::{AlertChange, Severity};
 use crate::orchestrator::OrchestratorError;
 use crate::session::{Session, SessionError, health_thresholds};
 use crate::store::{RunInfo, WorkflowState};
 use crate::window::TimeWindow;
-use crate::worker::WorkerRegistry;
 
 /// How the demo runs.
 #[derive(Debug, Clone)]
@@ -54,6 +54,9 @@ pub enum DemoError {
     /// The dashboard snapshot failed.
     #[error(transparent)]
     Snapshot(#[from] dashboard::SnapshotError),
+    /// The load test failed.
+    #[error(transparent)]
+    LoadTest(#[from] LoadTestError),
     /// Writing the output failed (a closed pipe, say).
     #[error("writing the demo's output: {0}")]
     Output(#[from] std::io::Error),
@@ -337,6 +340,69 @@ impl Demo<'_> {
     }
 }
 
+impl Demo<'_> {
+    async fn load_test(&mut self, settings: DemoSettings) -> Result<(), DemoError> {
+        header(self.out, "🏋️ LOAD TEST WITH MONITORING", 50)?;
+        // The seed: 60 s, 5 workflows every half second (10 a second).
+        let options = LoadTestOptions {
+            duration: Duration::from_secs(if self.full { 60 } else { 5 }),
+            rps: 10.0,
+            concurrency: 100,
+            settings,
+            ..LoadTestOptions::default()
+        };
+        let every = Duration::from_secs(if self.full { 5 } else { 1 });
+        let mut last_print: Option<Instant> = None;
+        let out = &mut *self.out;
+        let mut print_error = None;
+        let report = run_load_test(&self.session, &options, |p| {
+            if last_print.is_some_and(|t| t.elapsed() < every) {
+                return;
+            }
+            last_print = Some(Instant::now());
+            let (events, latency) = p
+                .recent_events
+                .as_ref()
+                .map_or((0, 0.0), |m| (m.total_events, m.avg_latency_ms));
+            if let Err(e) = writeln!(
+                out,
+                "Requests: {} | Events: {} | Success: {:.1}% | Latency: {:.1}ms",
+                p.started, events, p.success_rate, latency
+            ) {
+                print_error.get_or_insert(e);
+            }
+        })
+        .await?;
+        if let Some(e) = print_error {
+            return Err(e.into());
+        }
+        self.started += report.total_requests as usize;
+        writeln!(self.out, "\n📊 Load Test Results:")?;
+        writeln!(self.out, "Total Requests: {}", report.total_requests)?;
+        writeln!(self.out, "Duration: {:.0}s", report.load_phase_s)?;
+        writeln!(
+            self.out,
+            "Average RPS: {:.1} (target {:.1})",
+            report.achieved_rps, report.target_rps
+        )?;
+        writeln!(self.out, "Final Success Rate: {:.1}%", report.success_rate)?;
+        writeln!(
+            self.out,
+            "Peak Throughput: {}/min",
+            report.peak_throughput_per_minute
+        )?;
+        writeln!(
+            self.out,
+            "Workflow latency: p50 {:.1}ms, p95 {:.1}ms, p99 {:.1}ms",
+            report.latency.p50_ms, report.latency.p95_ms, report.latency.p99_ms
+        )?;
+        for shortfall in &report.target_missed {
+            writeln!(self.out, "Target missed: {}", shortfall.describe())?;
+        }
+        Ok(())
+    }
+}
+
 /// Runs the demonstrations, printing to `out`.
 pub async fn run_demo(
     options: DemoOptions,
@@ -346,15 +412,12 @@ pub async fn run_demo(
     let mut config = options.config;
     // A short demo must still collect samples to show.
     config.metrics_collection.collection_interval_seconds = if options.full { 1.0 } else { 0.5 };
-    let mut workers = WorkerRegistry::new();
-    register_demo_workers(
-        &mut workers,
-        DemoSettings {
-            seed: options.seed,
-            time_scale: scale,
-            ..DemoSettings::default()
-        },
-    );
+    let settings = DemoSettings {
+        seed: options.seed,
+        time_scale: scale,
+        ..DemoSettings::default()
+    };
+    let workers = load_test_workers(settings);
     let run = RunInfo {
         command: options.command,
         config_json: config.to_json().to_string(),
@@ -384,6 +447,7 @@ pub async fn run_demo(
         demo.error_monitoring().await?;
         demo.system_monitoring().await?;
         demo.dashboard_snapshot().await?;
+        demo.load_test(settings).await?;
         Ok::<(), DemoError>(())
     }
     .await;
