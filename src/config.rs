@@ -278,6 +278,18 @@ pub struct MonitoringConfig {
     pub metrics_collection: MetricsCollectionConfig,
     /// System-wide alert thresholds (the seed's `MonitoringAlerts`).
     pub alerts: AlertsConfig,
+    /// Where the database lives (not in the seed, whose store was Redis).
+    pub storage: StorageConfig,
+}
+
+/// `storage:` — the SQLite file.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// The database file. Default: none, so the command line's `--db`
+    /// (default `multiagents.db`) decides; `--db` and `MULTIAGENTS_DB` win
+    /// over this key.
+    pub database_path: Option<PathBuf>,
 }
 
 /// `logging:` — where log lines go and how much is logged.

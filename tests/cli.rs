@@ -232,3 +232,33 @@ fn unknown_names_and_bad_values_are_clear_errors() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn the_database_path_comes_from_db_then_the_config_then_the_default() {
+    let db = temp_db();
+    let from_config = db.dir.path().join("from_config.db");
+    let config = db.dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!("storage:\n  database_path: {}\n", from_config.display()),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_multiagents"))
+        .env_remove("MULTIAGENTS_DB")
+        .arg("--config")
+        .arg(&config)
+        .args(["query", "runs"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("from_config.db: no such database"),
+        "{stderr}"
+    );
+    let out = multiagents(
+        &db.path,
+        &["--config", config.to_str().unwrap(), "query", "runs"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("test.db: no such database"), "{stderr}");
+}

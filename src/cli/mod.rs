@@ -25,14 +25,10 @@ use multiagents::config::{LogLevel, MonitoringConfig};
 #[derive(Debug, Parser)]
 #[command(name = "multiagents", version, about, long_about = None)]
 pub struct Cli {
-    /// The SQLite database file to record into or read from.
-    #[arg(
-        long,
-        global = true,
-        env = "MULTIAGENTS_DB",
-        default_value = "multiagents.db"
-    )]
-    db: PathBuf,
+    /// The SQLite database file to record into or read from [default:
+    /// storage.database_path from --config, else multiagents.db].
+    #[arg(long, global = true, env = "MULTIAGENTS_DB")]
+    db: Option<PathBuf>,
     /// Monitoring configuration (the seed's YAML layout); defaults apply without it.
     #[arg(long, global = true, env = "MULTIAGENTS_CONFIG")]
     config: Option<PathBuf>,
@@ -145,7 +141,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     });
     let _logging = multiagents::logging::init_logging(&config.logging, level)
         .context("cannot start logging")?;
-    let globals = Globals { db: cli.db, config };
+    let db = cli
+        .db
+        .or_else(|| config.storage.database_path.clone())
+        .unwrap_or_else(|| PathBuf::from("multiagents.db"));
+    let globals = Globals { db, config };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
