@@ -8,6 +8,7 @@
 //! - [`store`]: the SQLite file, its schema, the reader pool and the single writer;
 //! - [`worker`], [`workflow`], [`orchestrator`]: the runtime that records into the store.
 
+pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod demo;

@@ -6,6 +6,7 @@
 //! stderr, never a panic or a backtrace. A closed stdout (`… | head`) ends
 //! the command quietly.
 
+mod bench;
 mod cleanup;
 mod output;
 mod query;
@@ -51,6 +52,8 @@ enum Command {
     Query(query::QueryArgs),
     /// Delete rows older than the configured retention (or --older-than) and print counts per table.
     Cleanup(cleanup::CleanupArgs),
+    /// Measure the hot path's figures against references from the same run.
+    Bench(bench::BenchArgs),
 }
 
 /// What a command concluded, beyond "it ran".
@@ -142,6 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         match cli.command {
             Command::Query(args) => query::run(&globals, args).await,
             Command::Cleanup(args) => cleanup::run(&globals, args).await,
+            Command::Bench(args) => bench::run(&globals, args).await,
         }
     })
 }
