@@ -1,6 +1,6 @@
 //! The reference for the throughput goal: the Python original
 //! (multiagents-framework from PyPI with a local Redis), run by
-//! `../shared/peer/setup_and_run.sh N`, which prints JSON lines with
+//! `../shared/peer/setup_and_run.sh N`, which prints a JSON document per size with
 //! `workflows_per_s`.
 
 use std::path::{Path, PathBuf};
@@ -64,13 +64,26 @@ pub fn run_peer(script: &Path, workflows: usize) -> anyhow::Result<Option<PeerFi
     }))
 }
 
-/// The last JSON line carrying `workflows_per_s`.
+/// The last JSON document (pretty-printed or one line) carrying
+/// `workflows_per_s`; anything between documents is skipped.
 pub fn parse_peer_output(stdout: &str) -> Option<(f64, serde_json::Value)> {
-    stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l.trim()).ok())
-        .filter_map(|v| Some((v.get("workflows_per_s")?.as_f64()?, v)))
-        .next_back()
+    let mut found = None;
+    let mut rest = stdout;
+    while let Some(start) = rest.find('{') {
+        let mut stream =
+            serde_json::Deserializer::from_str(&rest[start..]).into_iter::<serde_json::Value>();
+        match stream.next() {
+            Some(Ok(value)) => {
+                let used = stream.byte_offset();
+                if let Some(rate) = value.get("workflows_per_s").and_then(|v| v.as_f64()) {
+                    found = Some((rate, value));
+                }
+                rest = &rest[start + used..];
+            }
+            _ => rest = &rest[start + 1..],
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -81,6 +94,8 @@ mod tests {
     fn the_peer_figure_is_read_from_its_json_line() {
         let out = "noise\n{\"n\": 1000, \"workflows_per_s\": 162.5}\n";
         assert_eq!(parse_peer_output(out).map(|f| f.0), Some(162.5));
+        let pretty = "{\n \"n\": 5,\n \"lat\": {\"p50\": 1},\n \"workflows_per_s\": 126.4\n}\n";
+        assert_eq!(parse_peer_output(pretty).map(|f| f.0), Some(126.4));
         assert_eq!(parse_peer_output("nothing"), None);
     }
 }
