@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, params};
 use serde_json::json;
 
-use super::workload::open_store;
+use super::workload::{cpu_seconds, open_store};
 use super::{BenchOptions, Figure, Goal, Progress, per_s};
 use crate::clock;
 use crate::store::{
@@ -122,7 +122,7 @@ async fn through_writer(writer: &Writer, workflows: usize, producers: usize) -> 
 
 /// The reference: the same columns, no secondary index, batches of 1,000
 /// rows, one connection, nothing else.
-fn plain_loop(path: &std::path::Path, workflows: usize) -> anyhow::Result<Duration> {
+fn plain_loop(path: &std::path::Path, workflows: usize) -> anyhow::Result<(Duration, f64)> {
     super::remove_db(path);
     let mut conn = Connection::open(path)?;
     conn.execute_batch(
@@ -142,6 +142,7 @@ fn plain_loop(path: &std::path::Path, workflows: usize) -> anyhow::Result<Durati
     const BATCH_ROWS: usize = 1_000;
     let steps = ["a", "b", "c"];
     let started = Instant::now();
+    let cpu_before = thread_cpu_seconds();
     let t0 = clock::now_us();
     let base: i64 = 1 << 40;
     let mut next_id = base;
@@ -172,9 +173,10 @@ fn plain_loop(path: &std::path::Path, workflows: usize) -> anyhow::Result<Durati
         done += n;
     }
     let elapsed = started.elapsed();
+    let cpu = thread_cpu_seconds() - cpu_before;
     drop(conn);
     super::remove_db(path);
-    Ok(elapsed)
+    Ok((elapsed, cpu))
 }
 
 pub(super) async fn measure(
@@ -185,14 +187,16 @@ pub(super) async fn measure(
     let rows = workflows * ROWS_PER_WORKFLOW;
     progress(&format!("  {rows} rows, plain rusqlite loop"));
     let plain_path = options.db_path("ingest-plain");
-    let plain = tokio::task::spawn_blocking(move || plain_loop(&plain_path, workflows)).await??;
+    let (plain, plain_cpu) = tokio::task::spawn_blocking(move || plain_loop(&plain_path, workflows)).await??;
     progress(&format!(
         "  {rows} rows through the writer from {} producers",
         options.producers
     ));
     let path = options.db_path("ingest");
     let (_store, writer) = open_store(&path)?;
+    let writer_cpu_before = cpu_seconds(Some("multiagents-wri"));
     let ours = through_writer(&writer, workflows, options.producers).await?;
+    let writer_cpu = cpu_seconds(Some("multiagents-wri")) - writer_cpu_before;
     let stats = writer.stats();
     writer.shutdown().await?;
     super::remove_db(&path);
@@ -211,6 +215,21 @@ pub(super) async fn measure(
             "writer_elapsed_s": ours.as_secs_f64(),
             "plain_elapsed_s": plain.as_secs_f64(),
             "writer": stats,
+            "writer_thread_cpu_s": writer_cpu,
+            "plain_thread_cpu_s": plain_cpu,
+            "cpu_ratio_plain_over_writer": plain_cpu / writer_cpu.max(1e-9),
         }),
     )])
+}
+
+/// CPU time of the calling thread, seconds (Linux; 0 elsewhere).
+fn thread_cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .map_or(0.0, |t| t as f64 / 100.0)
 }

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::workload::{NOOP, noop_workers, open_store, register_three_steps, run_workflows};
+use super::workload::{NOOP, cpu_seconds, noop_workers, open_store, register_three_steps, run_workflows};
 use super::{BenchOptions, DOCUMENTED_PEER_WORKFLOWS_PER_S, Figure, Goal, Progress, per_s};
 use crate::orchestrator::Orchestrator;
 
@@ -20,7 +20,11 @@ pub(super) async fn recorded(
     let (store, writer) = open_store(&path)?;
     let orch = Orchestrator::with_store(noop_workers(), store, writer.clone());
     register_three_steps(&orch, NOOP, "noop")?;
+    let cpu_before = cpu_seconds(None);
+    let writer_cpu_before = cpu_seconds(Some("multiagents-wri"));
     let elapsed = run_workflows(&orch, NOOP, count, options.in_flight, 0).await?;
+    let cpu = cpu_seconds(None) - cpu_before;
+    let writer_cpu = cpu_seconds(Some("multiagents-wri")) - writer_cpu_before;
     let stats = writer.stats();
     writer.shutdown().await?;
     let db_bytes = std::fs::metadata(&path).map_or(0, |m| m.len())
@@ -33,17 +37,21 @@ pub(super) async fn recorded(
         "writer": stats,
         "writer_busy_percent": 100.0 * stats.busy_us as f64 / (elapsed.as_micros() as f64).max(1.0),
         "records_per_batch": stats.records_committed as f64 / (stats.batches_committed as f64).max(1.0),
+        "cpu_us_per_workflow": cpu * 1e6 / count.max(1) as f64,
+        "writer_cpu_us_per_workflow": writer_cpu * 1e6 / count.max(1) as f64,
         "db_bytes_per_workflow": db_bytes as f64 / count.max(1) as f64,
     });
     Ok((per_s(count, elapsed), details))
 }
 
 /// No-op throughput with recording off (workflows/s).
-pub(super) async fn unrecorded(options: &BenchOptions, count: usize) -> anyhow::Result<f64> {
+pub(super) async fn unrecorded(options: &BenchOptions, count: usize) -> anyhow::Result<(f64, f64)> {
     let orch = Orchestrator::new(noop_workers());
     register_three_steps(&orch, NOOP, "noop")?;
+    let cpu_before = cpu_seconds(None);
     let elapsed = run_workflows(&orch, NOOP, count, options.in_flight, 0).await?;
-    Ok(per_s(count, elapsed))
+    let cpu = cpu_seconds(None) - cpu_before;
+    Ok((per_s(count, elapsed), cpu * 1e6 / count.max(1) as f64))
 }
 
 pub(super) async fn measure(
@@ -54,7 +62,7 @@ pub(super) async fn measure(
     progress(&format!("  {n} no-op workflows, recording on"));
     let (on, details) = recorded(options, n).await?;
     progress(&format!("  {n} no-op workflows, recording off"));
-    let off = unrecorded(options, n).await?;
+    let (off, off_cpu_us) = unrecorded(options, n).await?;
     let (peer, peer_label) = match &options.peer {
         Some(p) => (p.workflows_per_s, "peer (Python original), measured"),
         None => (
@@ -81,7 +89,7 @@ pub(super) async fn measure(
             "workflows/s",
             Some((off, "recording off")),
             Goal::None,
-            json!({ "workflows": n, "in_flight": options.in_flight, "off_workflows_per_s": off }),
+            json!({ "workflows": n, "in_flight": options.in_flight, "off_workflows_per_s": off, "off_cpu_us_per_workflow": off_cpu_us }),
         ),
     ])
 }
