@@ -226,8 +226,11 @@ async fn finish(
     error: Option<String>,
 ) {
     let ended_at_us = clock::now_us();
-    inner
-        .record(Record::WorkflowChanged(WorkflowChanged {
+    let mut error = error;
+    if let Some(writer) = &inner.writer {
+        // The terminal record carries its own flush: once acknowledged, it
+        // and every record before it are committed.
+        let terminal_record = Record::WorkflowChanged(WorkflowChanged {
             id: run.row_id,
             state: terminal,
             at_us: ended_at_us,
@@ -235,18 +238,15 @@ async fn finish(
             error: error.clone(),
             workflow_name: Arc::clone(&run.workflow.name),
             created_at_us: run.created_at_us,
-        }))
-        .await;
-    let mut error = error;
-    if let Some(writer) = &inner.writer
-        && let Err(e) = writer.flush().await
-    {
-        // The state cannot be vouched for on disk; say so in the status.
-        error = Some(format!(
-            "{}{}recording failed: {e}",
-            error.as_deref().unwrap_or(""),
-            if error.is_some() { "; " } else { "" }
-        ));
+        });
+        if let Err(e) = writer.record_and_flush(terminal_record).await {
+            // The state cannot be vouched for on disk; say so in the status.
+            error = Some(format!(
+                "{}{}recording failed: {e}",
+                error.as_deref().unwrap_or(""),
+                if error.is_some() { "; " } else { "" }
+            ));
+        }
     }
     {
         let mut status = lock(&run.status);
