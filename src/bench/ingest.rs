@@ -94,7 +94,11 @@ pub(super) fn workflow_records(writer: &Writer, names: &Names, t0: i64) -> Vec<R
 
 /// Sends `workflows` workflows' records from `producers` tasks and waits
 /// until all are committed.
-async fn through_writer(writer: &Writer, workflows: usize, producers: usize) -> anyhow::Result<Duration> {
+async fn through_writer(
+    writer: &Writer,
+    workflows: usize,
+    producers: usize,
+) -> anyhow::Result<Duration> {
     let names = Names::new();
     let producers = producers.max(1);
     let started = Instant::now();
@@ -187,7 +191,8 @@ pub(super) async fn measure(
     let rows = workflows * ROWS_PER_WORKFLOW;
     progress(&format!("  {rows} rows, plain rusqlite loop"));
     let plain_path = options.db_path("ingest-plain");
-    let (plain, plain_cpu) = tokio::task::spawn_blocking(move || plain_loop(&plain_path, workflows)).await??;
+    let (plain, plain_cpu) =
+        tokio::task::spawn_blocking(move || plain_loop(&plain_path, workflows)).await??;
     progress(&format!(
         "  {rows} rows through the writer from {} producers",
         options.producers

@@ -309,9 +309,18 @@ mod tests {
 
     #[test]
     fn goals_judge_ratios_and_values() {
-        assert_eq!(Goal::RatioAtLeast { min: 0.95 }.judge(1.0, Some(0.96)), Some(true));
-        assert_eq!(Goal::RatioAtLeast { min: 0.95 }.judge(1.0, Some(0.9)), Some(false));
-        assert_eq!(Goal::RatioAtMost { max: 1.1 }.judge(1.0, Some(1.2)), Some(false));
+        assert_eq!(
+            Goal::RatioAtLeast { min: 0.95 }.judge(1.0, Some(0.96)),
+            Some(true)
+        );
+        assert_eq!(
+            Goal::RatioAtLeast { min: 0.95 }.judge(1.0, Some(0.9)),
+            Some(false)
+        );
+        assert_eq!(
+            Goal::RatioAtMost { max: 1.1 }.judge(1.0, Some(1.2)),
+            Some(false)
+        );
         assert_eq!(Goal::AtMost { max: 50.0 }.judge(49.0, None), Some(true));
         assert_eq!(Goal::None.judge(1.0, Some(1.0)), None);
     }

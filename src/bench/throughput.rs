@@ -4,7 +4,9 @@
 
 use serde_json::json;
 
-use super::workload::{NOOP, cpu_seconds, noop_workers, open_store, register_three_steps, run_workflows};
+use super::workload::{
+    NOOP, cpu_seconds, noop_workers, open_store, register_three_steps, run_workflows,
+};
 use super::{BenchOptions, DOCUMENTED_PEER_WORKFLOWS_PER_S, Figure, Goal, Progress, per_s};
 use crate::orchestrator::Orchestrator;
 

@@ -87,7 +87,10 @@ fn options(args: &BenchArgs, dir: PathBuf) -> BenchOptions {
     set(&mut o.overhead_in_flight, args.overhead_in_flight);
     set(&mut o.ingest_rows, args.ingest_rows);
     set(&mut o.producers, args.producers);
-    set(&mut o.memory_baseline_workflows, args.memory_baseline_workflows);
+    set(
+        &mut o.memory_baseline_workflows,
+        args.memory_baseline_workflows,
+    );
     set(&mut o.memory_workflows, args.memory_workflows);
     set(&mut o.retention_rows, args.retention_rows);
     o
@@ -114,7 +117,10 @@ pub async fn run(_globals: &Globals, args: BenchArgs) -> anyhow::Result<Outcome>
     };
     let mut opts = options(&args, dir.clone());
     if args.peer {
-        let script = args.peer_script.clone().unwrap_or_else(peer::default_script);
+        let script = args
+            .peer_script
+            .clone()
+            .unwrap_or_else(peer::default_script);
         eprintln!(
             "measuring the peer: {} {}",
             script.display(),
