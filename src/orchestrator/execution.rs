@@ -102,7 +102,6 @@ fn set_state(run: &WorkflowRun, state: WorkflowState, at_us: i64) {
         status.state = state;
         status.note(at_us, state.as_str(), None);
     }
-    run.state.send_replace(state);
 }
 
 /// Runs the workflow to its end and records it; returns once the terminal
@@ -255,7 +254,8 @@ async fn finish(
         status.error = error;
         status.note(ended_at_us, terminal.as_str(), None);
     }
-    run.state.send_replace(terminal);
+    run.terminal.store(true, Ordering::Release);
+    run.done.notify_waiters();
 }
 
 /// Runs a parallel group: each step in its own task, so they really run at
