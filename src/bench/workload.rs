@@ -80,10 +80,10 @@ pub(super) async fn run_workflows(
                 anyhow::Ok(status.state)
             }
             .await;
-            if !matches!(done, Ok(WorkflowState::Completed)) {
-                if failures.fetch_add(1, Ordering::Relaxed) == 0 {
-                    tracing::warn!(outcome = ?done, "a benchmark workflow did not complete");
-                }
+            if !matches!(done, Ok(WorkflowState::Completed))
+                && failures.fetch_add(1, Ordering::Relaxed) == 0
+            {
+                tracing::warn!(outcome = ?done, "a benchmark workflow did not complete");
             }
             drop(permit);
         });

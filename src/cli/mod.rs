@@ -53,7 +53,7 @@ enum Command {
     /// Delete rows older than the configured retention (or --older-than) and print counts per table.
     Cleanup(cleanup::CleanupArgs),
     /// Measure the hot path's figures against references from the same run.
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
 }
 
 /// What a command concluded, beyond "it ran".
@@ -145,7 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         match cli.command {
             Command::Query(args) => query::run(&globals, args).await,
             Command::Cleanup(args) => cleanup::run(&globals, args).await,
-            Command::Bench(args) => bench::run(&globals, args).await,
+            Command::Bench(args) => bench::run(&globals, *args).await,
         }
     })
 }

@@ -254,6 +254,8 @@ async fn finish(
         status.error = error;
         status.note(ended_at_us, terminal.as_str(), None);
     }
+    // No longer active by the time anyone learns it ended.
+    inner.active.fetch_sub(1, Ordering::Relaxed);
     run.terminal.store(true, Ordering::Release);
     run.done.notify_waiters();
 }

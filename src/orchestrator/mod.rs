@@ -336,8 +336,8 @@ impl Orchestrator {
 
 impl Inner {
     /// Moves a terminal run to the bounded list of finished runs.
+    /// (`active` was decremented when it ended, before waiters woke.)
     fn retire(&self, run: &Arc<WorkflowRun>) {
-        self.active.fetch_sub(1, Ordering::Relaxed);
         let mut runs = self
             .runs
             .lock()
