@@ -1,5 +1,9 @@
 -- multiagents schema, version 1.
 --
+-- Allowed values are checked with `x = 'a' OR x = 'b'`, not `x IN ('a', 'b')`:
+-- SQLite evaluates an IN list in a CHECK by building a temporary b-tree on
+-- every INSERT, which cost the writer about a fifth of its time.
+--
 -- Timestamps are integer microseconds since the Unix epoch (columns ending in
 -- `_us`): cheap to index and compare. The views at the end of this file show
 -- them as ISO-8601 text for people exploring the file with the sqlite3 shell.
@@ -36,8 +40,10 @@ CREATE TABLE workflows (
     transaction_id      TEXT    NOT NULL,
     run_id              INTEGER NOT NULL REFERENCES runs (id),
     workflow_name       TEXT    NOT NULL,
-    state               TEXT    NOT NULL CHECK (state IN ('pending', 'running', 'completed', 'failed',
-                                                          'compensating', 'compensated', 'cancelled')),
+    state               TEXT    NOT NULL CHECK (state = 'pending' OR state = 'running' OR
+                                                state = 'completed' OR state = 'failed' OR
+                                                state = 'compensating' OR state = 'compensated' OR
+                                                state = 'cancelled'),
     current_step        TEXT,
     created_at_us       INTEGER NOT NULL,
     started_at_us       INTEGER,
@@ -64,12 +70,14 @@ CREATE INDEX workflows_by_end ON workflows (ended_at_us) WHERE ended_at_us IS NO
 CREATE TABLE events (
     id                  INTEGER PRIMARY KEY,
     workflow_id         INTEGER NOT NULL REFERENCES workflows (id),
-    event_type          TEXT    NOT NULL CHECK (event_type IN ('command', 'compensation')),
+    event_type          TEXT    NOT NULL CHECK (event_type = 'command' OR
+                                                event_type = 'compensation'),
     step                TEXT    NOT NULL,
     worker_id           INTEGER NOT NULL REFERENCES workers (id),
     attempt             INTEGER NOT NULL,
-    status              TEXT    NOT NULL CHECK (status IN ('dispatched', 'completed',
-                                                           'failed', 'timeout', 'cancelled')),
+    status              TEXT    NOT NULL CHECK (status = 'dispatched' OR status = 'completed' OR
+                                                status = 'failed' OR status = 'timeout' OR
+                                                status = 'cancelled'),
     dispatched_at_us    INTEGER NOT NULL,
     picked_up_at_us     INTEGER,
     processing_at_us    INTEGER,
@@ -158,7 +166,8 @@ CREATE TABLE custom_metrics (
     id              INTEGER PRIMARY KEY,
     run_id          INTEGER NOT NULL REFERENCES runs (id),
     name            TEXT    NOT NULL,
-    metric_type     TEXT    NOT NULL CHECK (metric_type IN ('counter', 'gauge', 'histogram')),
+    metric_type     TEXT    NOT NULL CHECK (metric_type = 'counter' OR metric_type = 'gauge' OR
+                                            metric_type = 'histogram'),
     labels_json     TEXT    NOT NULL DEFAULT '{}',
     value           REAL    NOT NULL,
     recorded_at_us  INTEGER NOT NULL
@@ -173,7 +182,8 @@ CREATE TABLE alerts (
     run_id          INTEGER NOT NULL REFERENCES runs (id),
     alert_type      TEXT    NOT NULL,  -- high_error_rate, high_latency, slow_worker, worker_failed
     subject         TEXT    NOT NULL,  -- worker name, or '' for system-wide alerts
-    severity        TEXT    NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+    severity        TEXT    NOT NULL CHECK (severity = 'info' OR severity = 'warning' OR
+                                            severity = 'critical'),
     message         TEXT    NOT NULL,
     value           REAL,
     threshold       REAL,

@@ -11,6 +11,7 @@
 //! - [`dashboard`], [`demo`]: what people look at;
 //! - [`loadtest`], [`compare`]: load at a steady rate, and two runs side by side.
 
+pub mod bench;
 pub mod clock;
 pub mod compare;
 pub mod config;

@@ -6,6 +6,7 @@
 //! stderr, never a panic or a backtrace. A closed stdout (`… | head`) ends
 //! the command quietly.
 
+mod bench;
 mod cleanup;
 mod compare;
 mod dashboard;
@@ -59,6 +60,8 @@ enum Command {
     LoadTest(load_test::LoadTestArgs),
     /// Compare two recorded runs per worker and workflow; exit 1 when anything regressed.
     Compare(compare::CompareArgs),
+    /// Measure the hot path's figures against references from the same run.
+    Bench(Box<bench::BenchArgs>),
 }
 
 /// What a command concluded, beyond "it ran".
@@ -158,6 +161,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Dashboard(args) => dashboard::run(&globals, args).await,
             Command::LoadTest(args) => load_test::run(&globals, args).await,
             Command::Compare(args) => compare::run(&globals, args).await,
+            Command::Bench(args) => bench::run(&globals, *args).await,
         }
     })
 }

@@ -15,7 +15,7 @@ use crate::store::{
     EventDispatched, EventFinished, EventOutcome, EventType, Record, WorkflowChanged,
     WorkflowStarted, WorkflowState,
 };
-use crate::worker::{Context, error_type};
+use crate::worker::{Context, WorkerFn, WorkerResult, error_type};
 use crate::workflow::{Stage, Step};
 
 /// Why an attempt did not complete.
@@ -102,7 +102,6 @@ fn set_state(run: &WorkflowRun, state: WorkflowState, at_us: i64) {
         status.state = state;
         status.note(at_us, state.as_str(), None);
     }
-    run.state.send_replace(state);
 }
 
 /// Runs the workflow to its end and records it; returns once the terminal
@@ -155,6 +154,7 @@ pub(super) async fn drive(inner: &Inner, run: &Arc<WorkflowRun>, mut context: Co
                         EventType::Command,
                         &step.worker,
                         context.clone(),
+                        false,
                     )
                     .await,
                 ]
@@ -226,8 +226,10 @@ async fn finish(
     error: Option<String>,
 ) {
     let ended_at_us = clock::now_us();
-    inner
-        .record(Record::WorkflowChanged(WorkflowChanged {
+    if let Some(writer) = &inner.writer {
+        // The terminal record carries its own flush: once acknowledged, it
+        // and every record before it are committed.
+        let terminal_record = Record::WorkflowChanged(WorkflowChanged {
             id: run.row_id,
             state: terminal,
             at_us: ended_at_us,
@@ -235,14 +237,12 @@ async fn finish(
             error: error.clone(),
             workflow_name: Arc::clone(&run.workflow.name),
             created_at_us: run.created_at_us,
-        }))
-        .await;
-    if let Some(writer) = &inner.writer
-        && let Err(e) = writer.flush().await
-    {
-        // The terminal state is not on disk: status and wait report the
-        // failure instead of the state (the durability invariant).
-        let _ = run.recording_error.set(e.to_string());
+        });
+        if let Err(e) = writer.record_and_flush(terminal_record).await {
+            // The terminal state is not on disk: status and wait report the
+            // failure instead of the state (the durability invariant).
+            let _ = run.recording_error.set(e.to_string());
+        }
     }
     {
         let mut status = lock(&run.status);
@@ -250,9 +250,10 @@ async fn finish(
         status.error = error;
         status.note(ended_at_us, terminal.as_str(), None);
     }
-    // No longer active by the time anyone can see it terminal.
+    // No longer active by the time anyone learns it ended.
     inner.active.fetch_sub(1, Ordering::Relaxed);
-    run.state.send_replace(terminal);
+    run.terminal.store(true, Ordering::Release);
+    run.done.notify_waiters();
 }
 
 /// Runs a parallel group: each step in its own task, so they really run at
@@ -274,6 +275,7 @@ async fn run_parallel(
             EventType::Command,
             &step.worker,
             context.clone(),
+            true,
         )
     });
     join_all(futures).await
@@ -355,6 +357,7 @@ async fn compensate(
             EventType::Compensation,
             worker,
             comp_context,
+            false,
         )
         .await;
         let ok = outcome.result.is_ok();
@@ -392,12 +395,15 @@ async fn run_step(
     event_type: EventType,
     worker: &Arc<str>,
     context: Context,
+    own_task: bool,
 ) -> StepOutcome {
     let mut attempt = 1u32;
     loop {
         lock(&run.status).note(clock::now_us(), "step_started", Some(&step.name));
-        let (outcome, finished_at_us, result) =
-            run_attempt(inner, run, step, event_type, worker, attempt, &context).await;
+        let (outcome, finished_at_us, result) = run_attempt(
+            inner, run, step, event_type, worker, attempt, &context, own_task,
+        )
+        .await;
         let event = match outcome {
             EventOutcome::Completed => "step_completed",
             EventOutcome::Failed => "step_failed",
@@ -461,7 +467,125 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     format!("WorkerPanic: {text}")
 }
 
-/// One attempt: dispatch, run in its own task, record the end.
+/// How a worker call ended.
+enum Ended {
+    Returned(WorkerResult),
+    Panicked(Box<dyn std::any::Any + Send>),
+    TimedOut,
+    Cancelled,
+}
+
+/// Runs the worker in its own task (parallel groups: so that they use
+/// every thread of the runtime). A panic, a timeout or a cancel (which
+/// aborts the task through `run.attempts`) stops only this attempt.
+async fn in_own_task(
+    run: &Arc<WorkflowRun>,
+    step: &Step,
+    event_type: EventType,
+    f: &WorkerFn,
+    stamps: &Arc<[AtomicI64; 2]>,
+    context: &Context,
+) -> Ended {
+    let f = Arc::clone(f);
+    let task_stamps = Arc::clone(stamps);
+    let task_context = context.clone();
+    let mut handle = tokio::spawn(async move {
+        task_stamps[0].store(clock::now_us(), Ordering::Relaxed);
+        let future = f(task_context);
+        task_stamps[1].store(clock::now_us(), Ordering::Relaxed);
+        future.await
+    });
+    {
+        let mut attempts = lock(&run.attempts);
+        attempts.push(handle.abort_handle());
+    }
+    // A cancel between the check in drive() and registering the
+    // handle would otherwise be missed.
+    if run.is_cancelled() && event_type == EventType::Command {
+        handle.abort();
+    }
+    let joined = match step.timeout {
+        Some(limit) => match tokio::time::timeout(limit, &mut handle).await {
+            Ok(joined) => Some(joined),
+            Err(_) => {
+                handle.abort();
+                None
+            }
+        },
+        None => Some((&mut handle).await),
+    };
+    {
+        let id = handle.id();
+        lock(&run.attempts).retain(|h| h.id() != id);
+    }
+    match joined {
+        None => Ended::TimedOut,
+        Some(Ok(result)) => Ended::Returned(result),
+        Some(Err(join)) if join.is_panic() => Ended::Panicked(join.into_panic()),
+        Some(Err(_)) => Ended::Cancelled,
+    }
+}
+
+/// Runs the worker on the workflow's own task: no task to spawn, schedule
+/// and join, which was most of a no-op step's cost. Isolation is the same:
+/// a panic is caught (at the call and at every poll), a timeout drops the
+/// worker's future, and a cancel (`cancel_notify`) drops it as aborting
+/// its task would.
+async fn inline(
+    run: &Arc<WorkflowRun>,
+    step: &Step,
+    event_type: EventType,
+    f: &WorkerFn,
+    stamps: &Arc<[AtomicI64; 2]>,
+    context: &Context,
+) -> Ended {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let notified = run.cancel_notify.notified();
+    tokio::pin!(notified);
+    // Registered before the flag is read, so a cancel cannot slip between.
+    notified.as_mut().enable();
+    if run.is_cancelled() && event_type == EventType::Command {
+        return Ended::Cancelled;
+    }
+    let work = async {
+        stamps[0].store(clock::now_us(), Ordering::Relaxed);
+        let mut future = match catch_unwind(AssertUnwindSafe(|| f(context.clone()))) {
+            Ok(future) => future,
+            Err(payload) => return Ended::Panicked(payload),
+        };
+        stamps[1].store(clock::now_us(), Ordering::Relaxed);
+        std::future::poll_fn(|cx| {
+            match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+                Ok(std::task::Poll::Ready(result)) => {
+                    std::task::Poll::Ready(Ended::Returned(result))
+                }
+                Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+                Err(payload) => std::task::Poll::Ready(Ended::Panicked(payload)),
+            }
+        })
+        .await
+    };
+    let limited = async {
+        match step.timeout {
+            Some(limit) => tokio::time::timeout(limit, work)
+                .await
+                .unwrap_or(Ended::TimedOut),
+            None => work.await,
+        }
+    };
+    tokio::select! {
+        biased;
+        ended = limited => ended,
+        _ = notified => Ended::Cancelled,
+    }
+}
+
+/// One attempt: dispatch, run the worker (inline, or in its own task for a
+/// parallel group), record the end.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the attempt's coordinates; a struct would only rename them"
+)]
 async fn run_attempt(
     inner: &Inner,
     run: &Arc<WorkflowRun>,
@@ -470,6 +594,7 @@ async fn run_attempt(
     worker: &Arc<str>,
     attempt: u32,
     context: &Context,
+    own_task: bool,
 ) -> (EventOutcome, i64, Result<Value, Failure>) {
     let event_id = inner.next_id();
     let dispatched_at_us = clock::now_us();
@@ -491,7 +616,7 @@ async fn run_attempt(
         }))
         .await;
 
-    // Stage timestamps the attempt's task writes: picked up, processing.
+    // Stage timestamps the attempt writes: picked up, processing.
     let stamps = Arc::new([AtomicI64::new(0), AtomicI64::new(0)]);
     let result = match inner.workers.get(worker) {
         None => Err(Failure::fatal(
@@ -499,40 +624,13 @@ async fn run_attempt(
             format!("UnknownWorker: no worker named {worker:?}"),
         )),
         Some(f) => {
-            let f = Arc::clone(f);
-            let task_stamps = Arc::clone(&stamps);
-            let task_context = context.clone();
-            let mut handle = tokio::spawn(async move {
-                task_stamps[0].store(clock::now_us(), Ordering::Relaxed);
-                let future = f(task_context);
-                task_stamps[1].store(clock::now_us(), Ordering::Relaxed);
-                future.await
-            });
-            {
-                let mut attempts = lock(&run.attempts);
-                attempts.push(handle.abort_handle());
-            }
-            // A cancel between the check in drive() and registering the
-            // handle would otherwise be missed.
-            if run.is_cancelled() && event_type == EventType::Command {
-                handle.abort();
-            }
-            let joined = match step.timeout {
-                Some(limit) => match tokio::time::timeout(limit, &mut handle).await {
-                    Ok(joined) => Some(joined),
-                    Err(_) => {
-                        handle.abort();
-                        None
-                    }
-                },
-                None => Some((&mut handle).await),
+            let ended = if own_task {
+                in_own_task(run, step, event_type, f, &stamps, context).await
+            } else {
+                inline(run, step, event_type, f, &stamps, context).await
             };
-            {
-                let id = handle.id();
-                lock(&run.attempts).retain(|h| h.id() != id);
-            }
-            match joined {
-                None => Err(Failure::new(
+            match ended {
+                Ended::TimedOut => Err(Failure::new(
                     EventOutcome::Timeout,
                     format!(
                         "TimeoutError: step {:?} exceeded its timeout of {} ms",
@@ -540,24 +638,23 @@ async fn run_attempt(
                         step.timeout.map_or(0, |t| t.as_millis())
                     ),
                 )),
-                Some(Ok(Ok(Value::Object(fields)))) => Ok(Value::Object(fields)),
-                Some(Ok(Ok(other))) => Err(Failure::fatal(
+                Ended::Returned(Ok(Value::Object(fields))) => Ok(Value::Object(fields)),
+                Ended::Returned(Ok(other)) => Err(Failure::fatal(
                     EventOutcome::Failed,
                     format!(
                         "InvalidResult: worker {worker:?} returned {}, expected a JSON object",
                         super::json_kind(&other)
                     ),
                 )),
-                Some(Ok(Err(e))) => Err(Failure {
+                Ended::Returned(Err(e)) => Err(Failure {
                     outcome: EventOutcome::Failed,
                     retryable: e.is_retryable(),
                     message: e.message().to_string(),
                 }),
-                Some(Err(join)) if join.is_panic() => Err(Failure::new(
-                    EventOutcome::Failed,
-                    panic_message(join.into_panic()),
-                )),
-                Some(Err(_)) => Err(Failure::new(
+                Ended::Panicked(payload) => {
+                    Err(Failure::new(EventOutcome::Failed, panic_message(payload)))
+                }
+                Ended::Cancelled => Err(Failure::new(
                     EventOutcome::Cancelled,
                     "Cancelled: workflow was cancelled".to_string(),
                 )),

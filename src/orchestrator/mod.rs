@@ -14,12 +14,12 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde_json::Value;
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 
 pub use status::{HistoryEntry, WorkflowStatus};
 
 use crate::clock;
-use crate::store::{Store, StoreError, WorkflowState, Writer};
+use crate::store::{Store, StoreError, Writer};
 use crate::worker::{Context, WorkerRegistry};
 use crate::workflow::{Workflow, WorkflowError};
 
@@ -103,7 +103,11 @@ pub(crate) struct WorkflowRun {
     pub(crate) workflow: Arc<Workflow>,
     pub(crate) created_at_us: i64,
     pub(crate) status: Mutex<status::RunStatus>,
-    pub(crate) state: watch::Sender<WorkflowState>,
+    /// Set (after the terminal state is committed and in `status`) when the
+    /// run ends; `done` wakes the waiters. Cheaper than a watch channel,
+    /// which woke eight lists on every state change.
+    pub(crate) terminal: AtomicBool,
+    pub(crate) done: Notify,
     pub(crate) cancelled: AtomicBool,
     pub(crate) cancel_notify: Notify,
     pub(crate) attempts: Mutex<Vec<tokio::task::AbortHandle>>,
@@ -237,14 +241,15 @@ impl Orchestrator {
             None => self.inner.local_ids.fetch_add(1, Ordering::Relaxed),
         };
         let transaction_id: Arc<str> = Arc::from(uuid::Uuid::now_v7().to_string());
-        let (state, _) = watch::channel(WorkflowState::Pending);
+        let steps = workflow.step_count();
         let run = Arc::new(WorkflowRun {
             transaction_id: Arc::clone(&transaction_id),
             row_id,
             workflow,
             created_at_us,
-            status: Mutex::new(status::RunStatus::new(created_at_us)),
-            state,
+            status: Mutex::new(status::RunStatus::new(created_at_us, steps)),
+            terminal: AtomicBool::new(false),
+            done: Notify::new(),
             cancelled: AtomicBool::new(false),
             cancel_notify: Notify::new(),
             attempts: Mutex::new(Vec::new()),
@@ -295,9 +300,13 @@ impl Orchestrator {
         let Some(run) = self.find(transaction_id) else {
             return self.get_status(transaction_id);
         };
-        let mut state = run.state.subscribe();
-        // The sender lives in `run`, which we hold: wait_for cannot fail.
-        let _ = state.wait_for(|s| s.is_terminal()).await;
+        let done = run.done.notified();
+        tokio::pin!(done);
+        // Registered before the flag is read, so the end cannot slip between.
+        done.as_mut().enable();
+        if !run.terminal.load(Ordering::Acquire) {
+            done.await;
+        }
         reported(&run)
     }
 
@@ -311,7 +320,7 @@ impl Orchestrator {
             self.get_status(transaction_id)?;
             return Ok(false);
         };
-        if run.state.borrow().is_terminal() || run.cancelled.swap(true, Ordering::AcqRel) {
+        if run.terminal.load(Ordering::Acquire) || run.cancelled.swap(true, Ordering::AcqRel) {
             return Ok(false);
         }
         run.cancel_notify.notify_waiters();
@@ -341,6 +350,7 @@ fn reported(run: &WorkflowRun) -> Result<WorkflowStatus, OrchestratorError> {
 
 impl Inner {
     /// Moves a terminal run to the bounded list of finished runs.
+    /// (`active` was decremented when it ended, before waiters woke.)
     fn retire(&self, run: &Arc<WorkflowRun>) {
         let mut runs = self
             .runs

@@ -59,17 +59,21 @@ pub(crate) struct RunStatus {
 }
 
 impl RunStatus {
-    pub(crate) fn new(created_at_us: i64) -> Self {
+    /// A pending run whose history will hold about `steps` steps' entries
+    /// (sized up front: growing it was a visible share of a no-op workflow).
+    pub(crate) fn new(created_at_us: i64, steps: usize) -> Self {
+        let mut history = Vec::with_capacity(3 + 2 * steps);
+        history.push(RawEntry {
+            at_us: created_at_us,
+            event: "pending",
+            step: None,
+        });
         RunStatus {
             state: WorkflowState::Pending,
             current_step: None,
             step_results: Map::new(),
             error: None,
-            history: vec![RawEntry {
-                at_us: created_at_us,
-                event: "pending",
-                step: None,
-            }],
+            history,
         }
     }
 

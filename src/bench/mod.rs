@@ -1,0 +1,342 @@
+//! Measured figures of the hot path (`multiagents bench`).
+//!
+//! Every figure is measured next to a reference taken in the same run, on
+//! the same machine, and judged by the ratio of the two: the machine is
+//! shared and noisy, so absolute numbers from different runs do not compare,
+//! ratios mostly do. Nothing here asserts on time; the command reports.
+//!
+//! One file per figure. To add a figure (query speed, say): write a module
+//! with a `measure(&BenchOptions, &Progress) -> anyhow::Result<Vec<Figure>>`,
+//! add a [`Suite`] variant, and list it in [`Suite::ALL`].
+
+mod ingest;
+mod memory;
+mod overhead;
+pub mod peer;
+mod retention;
+mod throughput;
+mod workload;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use peer::PeerFigure;
+
+/// The Python original's throughput as DESIGN.md measured it on this
+/// machine (workflows/s), used as the reference when `--peer` is not given.
+pub const DOCUMENTED_PEER_WORKFLOWS_PER_S: f64 = 165.0;
+
+/// A group of figures measured together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Suite {
+    /// Peak RSS after a few and after many workflows.
+    Memory,
+    /// No-op workflows/s, recorded and not.
+    Throughput,
+    /// The seed's fast workload, recorded and not.
+    Overhead,
+    /// Rows/s through the writer against a plain rusqlite loop.
+    Ingest,
+    /// Producer waits while retention deletes old rows.
+    Retention,
+}
+
+impl Suite {
+    /// Every suite, in the order they run. Memory runs first so that the
+    /// heap of the other figures does not hide its growth.
+    pub const ALL: &'static [Suite] = &[
+        Suite::Memory,
+        Suite::Throughput,
+        Suite::Overhead,
+        Suite::Ingest,
+        Suite::Retention,
+    ];
+}
+
+/// Sizes and switches of a benchmark run.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchOptions {
+    /// Directory for the temporary databases (removed afterwards).
+    pub dir: PathBuf,
+    /// No-op workflows per throughput measurement.
+    pub workflows: usize,
+    /// Workflows in flight at once in the no-op measurements.
+    pub in_flight: usize,
+    /// Workflows per side of the recording-overhead measurement.
+    pub overhead_workflows: usize,
+    /// Workflows in flight in the recording-overhead measurement.
+    pub overhead_in_flight: usize,
+    /// Time scale of the demo workers in the overhead measurement (1.0: the
+    /// seed's 10-50 ms per fast step).
+    pub overhead_time_scale: f64,
+    /// Rows each ingest side writes.
+    pub ingest_rows: usize,
+    /// Tasks sending records to the writer at once.
+    pub producers: usize,
+    /// Workflows after which memory is read the first time.
+    pub memory_baseline_workflows: usize,
+    /// Workflows after which memory is read the second time.
+    pub memory_workflows: usize,
+    /// Expired rows retention deletes while ingest continues.
+    pub retention_rows: usize,
+    /// The peer's figure, when it was measured (`--peer`).
+    pub peer: Option<PeerFigure>,
+}
+
+impl BenchOptions {
+    /// The default sizes: a few minutes on 2 cores.
+    pub fn new(dir: PathBuf) -> Self {
+        BenchOptions {
+            dir,
+            workflows: 100_000,
+            in_flight: 5_000,
+            overhead_workflows: 10_000,
+            overhead_in_flight: 200,
+            overhead_time_scale: 1.0,
+            ingest_rows: 1_000_000,
+            producers: 4,
+            memory_baseline_workflows: 10_000,
+            memory_workflows: 1_000_000,
+            retention_rows: 1_000_000,
+            peer: None,
+        }
+    }
+
+    /// Tiny sizes that finish in seconds (the smoke test).
+    pub fn quick(dir: PathBuf) -> Self {
+        BenchOptions {
+            workflows: 2_000,
+            in_flight: 500,
+            overhead_workflows: 200,
+            overhead_in_flight: 50,
+            overhead_time_scale: 0.1,
+            ingest_rows: 20_000,
+            memory_baseline_workflows: 500,
+            memory_workflows: 2_000,
+            retention_rows: 20_000,
+            ..BenchOptions::new(dir)
+        }
+    }
+
+    fn db_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.db"))
+    }
+}
+
+/// What a figure must reach.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Goal {
+    /// Information only.
+    None,
+    /// measured / reference at least this.
+    RatioAtLeast {
+        /// The bound.
+        min: f64,
+    },
+    /// measured / reference at most this.
+    RatioAtMost {
+        /// The bound.
+        max: f64,
+    },
+    /// The measured value itself at most this (in its unit).
+    AtMost {
+        /// The bound.
+        max: f64,
+    },
+}
+
+impl Goal {
+    /// Whether the figure meets it (`None` for information).
+    pub fn judge(self, measured: f64, ratio: Option<f64>) -> Option<bool> {
+        match self {
+            Goal::None => None,
+            Goal::RatioAtLeast { min } => ratio.map(|r| r >= min),
+            Goal::RatioAtMost { max } => ratio.map(|r| r <= max),
+            Goal::AtMost { max } => Some(measured <= max),
+        }
+    }
+}
+
+impl std::fmt::Display for Goal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Goal::None => f.write_str("(info)"),
+            Goal::RatioAtLeast { min } => write!(f, "ratio >= {min}"),
+            Goal::RatioAtMost { max } => write!(f, "ratio <= {max}"),
+            Goal::AtMost { max } => write!(f, "<= {max}"),
+        }
+    }
+}
+
+/// One measured figure and its reference from the same run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figure {
+    /// Stable name, for comparing runs.
+    pub name: String,
+    /// What was measured, for people.
+    pub description: String,
+    /// The measured value.
+    pub measured: f64,
+    /// Its unit.
+    pub unit: String,
+    /// The reference measured in the same run (or documented, see
+    /// `reference_label`).
+    pub reference: Option<f64>,
+    /// What the reference is.
+    pub reference_label: String,
+    /// measured / reference.
+    pub ratio: Option<f64>,
+    /// What the figure must reach.
+    pub goal: Goal,
+    /// Whether it did (`None` for information).
+    pub met: Option<bool>,
+    /// Everything else measured on the way (sizes, writer statistics, ...).
+    pub details: serde_json::Value,
+}
+
+impl Figure {
+    /// A figure judged by its goal.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "a plain constructor; each argument is one column of the table"
+    )]
+    pub fn new(
+        name: &str,
+        description: &str,
+        measured: f64,
+        unit: &str,
+        reference: Option<(f64, &str)>,
+        goal: Goal,
+        details: serde_json::Value,
+    ) -> Self {
+        let ratio = reference.and_then(|(r, _)| (r != 0.0).then(|| measured / r));
+        Figure {
+            name: name.to_string(),
+            description: description.to_string(),
+            measured,
+            unit: unit.to_string(),
+            reference: reference.map(|(r, _)| r),
+            reference_label: reference.map_or(String::new(), |(_, l)| l.to_string()),
+            ratio,
+            goal,
+            met: goal.judge(measured, ratio),
+            details,
+        }
+    }
+}
+
+/// The result of a whole run, as written to `--json-out`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// When the run started (ISO-8601).
+    pub started_at: String,
+    /// Crate version.
+    pub version: String,
+    /// Host name.
+    pub host: String,
+    /// CPUs the process may use.
+    pub cpus: usize,
+    /// The sizes used.
+    pub options: BenchOptions,
+    /// Suites that ran.
+    pub suites: Vec<Suite>,
+    /// The figures, in the order measured.
+    pub figures: Vec<Figure>,
+    /// Wall time of the whole run, seconds.
+    pub elapsed_s: f64,
+}
+
+/// Receives progress lines (the CLI prints them on stderr).
+pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
+
+/// Runs the chosen suites and returns their figures.
+pub async fn run(
+    options: &BenchOptions,
+    suites: &[Suite],
+    progress: Progress<'_>,
+) -> anyhow::Result<BenchReport> {
+    let started = std::time::Instant::now();
+    let started_at = crate::clock::format_iso(crate::clock::now_us());
+    std::fs::create_dir_all(&options.dir)?;
+    let mut figures = Vec::new();
+    for suite in Suite::ALL.iter().filter(|s| suites.contains(s)) {
+        progress(&format!("measuring {suite:?} ..."));
+        let measured = match suite {
+            Suite::Memory => memory::measure(options, progress).await?,
+            Suite::Throughput => throughput::measure(options, progress).await?,
+            Suite::Overhead => overhead::measure(options, progress).await?,
+            Suite::Ingest => ingest::measure(options, progress).await?,
+            Suite::Retention => retention::measure(options, progress).await?,
+        };
+        figures.extend(measured);
+    }
+    Ok(BenchReport {
+        started_at,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        host: sysinfo::System::host_name().unwrap_or_else(|_| "unknown".into()),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        options: options.clone(),
+        suites: Suite::ALL
+            .iter()
+            .copied()
+            .filter(|s| suites.contains(s))
+            .collect(),
+        figures,
+        elapsed_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Removes a database file and its WAL companions.
+fn remove_db(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_os_string();
+        name.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
+}
+
+/// Per second, guarding against a zero duration.
+fn per_s(count: usize, elapsed: std::time::Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn goals_judge_ratios_and_values() {
+        assert_eq!(
+            Goal::RatioAtLeast { min: 0.95 }.judge(1.0, Some(0.96)),
+            Some(true)
+        );
+        assert_eq!(
+            Goal::RatioAtLeast { min: 0.95 }.judge(1.0, Some(0.9)),
+            Some(false)
+        );
+        assert_eq!(
+            Goal::RatioAtMost { max: 1.1 }.judge(1.0, Some(1.2)),
+            Some(false)
+        );
+        assert_eq!(Goal::AtMost { max: 50.0 }.judge(49.0, None), Some(true));
+        assert_eq!(Goal::None.judge(1.0, Some(1.0)), None);
+    }
+
+    #[test]
+    fn a_figure_computes_its_ratio() {
+        let f = Figure::new(
+            "x",
+            "x",
+            50.0,
+            "/s",
+            Some((100.0, "ref")),
+            Goal::RatioAtLeast { min: 0.4 },
+            serde_json::Value::Null,
+        );
+        assert_eq!(f.ratio, Some(0.5));
+        assert_eq!(f.met, Some(true));
+    }
+}

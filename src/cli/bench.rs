@@ -1,0 +1,199 @@
+//! `multiagents bench`: the hot path's figures, each beside a reference
+//! measured in the same run, as a table and a JSON file.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use multiagents::bench::{self, BenchOptions, Suite, peer};
+
+use super::output::{self, Format};
+use super::{Globals, Outcome};
+
+/// Arguments of `multiagents bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Tiny sizes that finish in seconds (figures are then only indicative).
+    #[arg(long)]
+    quick: bool,
+    /// Run only these suites (repeat or comma-separate); default: all.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Suite>,
+    /// No-op workflows per throughput measurement (default 100000).
+    #[arg(long)]
+    workflows: Option<usize>,
+    /// No-op workflows in flight at once (default 5000).
+    #[arg(long)]
+    in_flight: Option<usize>,
+    /// Fast-workload workflows per side of the recording-overhead figure (default 10000).
+    #[arg(long)]
+    overhead_workflows: Option<usize>,
+    /// Fast-workload workflows in flight (default 200).
+    #[arg(long)]
+    overhead_in_flight: Option<usize>,
+    /// Rows per side of the writer-ingest figure (default 1000000).
+    #[arg(long)]
+    ingest_rows: Option<usize>,
+    /// Producer tasks sending records in the ingest and retention figures (default 4).
+    #[arg(long)]
+    producers: Option<usize>,
+    /// Workflows after which memory is read first (default 10000).
+    #[arg(long)]
+    memory_baseline_workflows: Option<usize>,
+    /// Workflows after which memory is read again (default 1000000).
+    #[arg(long)]
+    memory_workflows: Option<usize>,
+    /// Expired rows retention deletes while ingest continues (default 1000000).
+    #[arg(long)]
+    retention_rows: Option<usize>,
+    /// Measure the Python original with `../shared/peer/setup_and_run.sh` and
+    /// use its figure as the throughput reference (installs it on first use).
+    #[arg(long)]
+    peer: bool,
+    /// The peer script, if not at its default place.
+    #[arg(long, requires = "peer")]
+    peer_script: Option<PathBuf>,
+    /// Workflows the peer runs.
+    #[arg(long, default_value_t = 1000, requires = "peer")]
+    peer_workflows: usize,
+    /// Where to write the results as JSON.
+    #[arg(long, default_value = "bench-results.json")]
+    json_out: PathBuf,
+    /// Directory for the temporary databases (default: a new one under the
+    /// system's temp dir, removed afterwards).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Exit with status 1 when a goal is not met.
+    #[arg(long)]
+    fail_on_miss: bool,
+    /// Table for people, JSON for programs (the JSON file is written either way).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+fn options(args: &BenchArgs, dir: PathBuf) -> BenchOptions {
+    let mut o = if args.quick {
+        BenchOptions::quick(dir)
+    } else {
+        BenchOptions::new(dir)
+    };
+    let set = |field: &mut usize, value: Option<usize>| {
+        if let Some(v) = value {
+            *field = v;
+        }
+    };
+    set(&mut o.workflows, args.workflows);
+    set(&mut o.in_flight, args.in_flight);
+    set(&mut o.overhead_workflows, args.overhead_workflows);
+    set(&mut o.overhead_in_flight, args.overhead_in_flight);
+    set(&mut o.ingest_rows, args.ingest_rows);
+    set(&mut o.producers, args.producers);
+    set(
+        &mut o.memory_baseline_workflows,
+        args.memory_baseline_workflows,
+    );
+    set(&mut o.memory_workflows, args.memory_workflows);
+    set(&mut o.retention_rows, args.retention_rows);
+    o
+}
+
+fn number(x: f64) -> String {
+    if x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// Runs `multiagents bench`.
+pub async fn run(_globals: &Globals, args: BenchArgs) -> anyhow::Result<Outcome> {
+    let (dir, remove_dir) = match &args.dir {
+        Some(d) => (d.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("multiagents-bench-{}", std::process::id())),
+            true,
+        ),
+    };
+    let mut opts = options(&args, dir.clone());
+    if args.peer {
+        let script = args
+            .peer_script
+            .clone()
+            .unwrap_or_else(peer::default_script);
+        eprintln!(
+            "measuring the peer: {} {}",
+            script.display(),
+            args.peer_workflows
+        );
+        let workflows = args.peer_workflows;
+        let found =
+            tokio::task::spawn_blocking(move || peer::run_peer(&script, workflows)).await??;
+        match found {
+            Some(figure) => {
+                eprintln!("peer: {:.1} workflows/s", figure.workflows_per_s);
+                opts.peer = Some(figure);
+            }
+            None => eprintln!(
+                "note: the peer script is missing; the throughput reference is the documented {} workflows/s",
+                bench::DOCUMENTED_PEER_WORKFLOWS_PER_S
+            ),
+        }
+    }
+    let suites: Vec<Suite> = if args.only.is_empty() {
+        Suite::ALL.to_vec()
+    } else {
+        args.only.clone()
+    };
+    let progress = |line: &str| eprintln!("{line}");
+    let report = bench::run(&opts, &suites, &progress).await;
+    if remove_dir {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let report = report?;
+    std::fs::write(&args.json_out, serde_json::to_string_pretty(&report)?)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", args.json_out.display()))?;
+    match args.format {
+        Format::Json => output::print_json(&report)?,
+        Format::Table => {
+            let mut table = output::table(&[
+                "figure",
+                "measured",
+                "reference (same run)",
+                "ratio",
+                "goal",
+                "met",
+            ]);
+            for f in &report.figures {
+                table.add_row(vec![
+                    f.name.clone(),
+                    format!("{} {}", number(f.measured), f.unit),
+                    match f.reference {
+                        Some(r) => format!("{} ({})", number(r), f.reference_label),
+                        None => "-".into(),
+                    },
+                    output::or_dash(f.ratio.map(number)),
+                    f.goal.to_string(),
+                    match f.met {
+                        Some(true) => "met".into(),
+                        Some(false) => "NOT MET".into(),
+                        None => "-".into(),
+                    },
+                ]);
+            }
+            output::print(&table.to_string())?;
+            output::print(&format!(
+                "{} figures in {:.0} s; JSON written to {}",
+                report.figures.len(),
+                report.elapsed_s,
+                args.json_out.display()
+            ))?;
+        }
+    }
+    let missed = report.figures.iter().any(|f| f.met == Some(false));
+    Ok(if missed && args.fail_on_miss {
+        Outcome::Problem
+    } else {
+        Outcome::Ok
+    })
+}

@@ -1,0 +1,47 @@
+//! Keeps `multiagents bench` working: runs it at its tiny size through the
+//! built binary. It asserts that it completes and names each figure, never
+//! anything about time.
+
+use std::process::Command;
+
+#[test]
+fn the_quick_bench_completes_and_prints_every_figure() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json_out = dir.path().join("bench.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_multiagents"))
+        .current_dir(dir.path())
+        .args(["bench", "--quick", "--dir"])
+        .arg(dir.path().join("work"))
+        .arg("--json-out")
+        .arg(&json_out)
+        .output()
+        .expect("run multiagents bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "bench failed: {}\n{stdout}\n{stderr}",
+        output.status
+    );
+    let figures = [
+        "memory_growth",
+        "workflow_throughput",
+        "noop_recording_on_vs_off",
+        "recording_overhead",
+        "writer_ingest",
+        "retention_max_wait",
+    ];
+    for name in figures {
+        assert!(stdout.contains(name), "{name} missing from:\n{stdout}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_out).expect("JSON written"))
+            .expect("valid JSON");
+    let names: Vec<&str> = report["figures"]
+        .as_array()
+        .expect("figures")
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, figures);
+}
