@@ -9,6 +9,7 @@
 mod cleanup;
 mod output;
 mod query;
+mod soak;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +52,9 @@ enum Command {
     Query(query::QueryArgs),
     /// Delete rows older than the configured retention (or --older-than) and print counts per table.
     Cleanup(cleanup::CleanupArgs),
+    /// Steady load for crash tests: prints what it reports as durable.
+    #[command(hide = true)]
+    Soak(soak::SoakArgs),
 }
 
 /// What a command concluded, beyond "it ran".
@@ -142,6 +146,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         match cli.command {
             Command::Query(args) => query::run(&globals, args).await,
             Command::Cleanup(args) => cleanup::run(&globals, args).await,
+            Command::Soak(args) => soak::run(&globals, args).await,
         }
     })
 }
