@@ -118,7 +118,7 @@ fn workers() -> WorkerRegistry {
     workers.register("flaky", move |_ctx: Context| {
         let n = calls.fetch_add(1, Ordering::Relaxed);
         async move {
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 Err(WorkerError::new("NetworkError: soak flake"))
             } else {
                 Ok(json!({ "call": n }))
