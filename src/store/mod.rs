@@ -219,7 +219,18 @@ fn open_write_connection(path: &Path) -> Result<Connection, StoreError> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     configure(&conn)?;
-    let found = migrate::schema_version(&conn).map_err(|e| not_a_database(path, e))?;
+    check_version(&conn, path)?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+    migrate::migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// The file's schema version, read before anything is written. Refuses a
+/// file from a newer multiagents, and a SQLite database of another program
+/// (version 0 but tables of its own): migrating would add our tables to it
+/// and switch it to WAL.
+fn check_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+    let found = migrate::schema_version(conn).map_err(|e| not_a_database(path, e))?;
     if found > migrate::SCHEMA_VERSION {
         return Err(StoreError::NewerSchema {
             path: path.to_path_buf(),
@@ -227,9 +238,17 @@ fn open_write_connection(path: &Path) -> Result<Connection, StoreError> {
             supported: migrate::SCHEMA_VERSION,
         });
     }
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
-    migrate::migrate(&mut conn, path)?;
-    Ok(conn)
+    if found == 0 {
+        let objects: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            .map_err(|e| not_a_database(path, e))?;
+        if objects > 0 {
+            return Err(StoreError::ForeignDatabase {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    Ok(found)
 }
 
 fn not_a_database(path: &Path, e: rusqlite::Error) -> StoreError {
@@ -285,15 +304,7 @@ impl Store {
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             conn.busy_timeout(BUSY_TIMEOUT)?;
-            let found = migrate::schema_version(&conn).map_err(|e| not_a_database(path, e))?;
-            if found > migrate::SCHEMA_VERSION {
-                return Err(StoreError::NewerSchema {
-                    path: path.to_path_buf(),
-                    found,
-                    supported: migrate::SCHEMA_VERSION,
-                });
-            }
-            found < migrate::SCHEMA_VERSION
+            check_version(&conn, path)? < migrate::SCHEMA_VERSION
         };
         if needs_migration {
             check_writable(path)?;
