@@ -13,7 +13,9 @@ use super::{Globals, Outcome};
 pub struct CleanupArgs {
     /// Delete rows older than this (e.g. 2h, 30m) instead of the configured
     /// retention. Rollups keep their own 30-day horizon.
-    #[arg(long, value_parser = window::parse_window)]
+    // Hyphen values reach the parser, so `-1m` is refused as negative
+    // rather than reported as an unknown flag `-1`.
+    #[arg(long, value_parser = window::parse_window, allow_hyphen_values = true)]
     older_than: Option<std::time::Duration>,
     /// Table for people, JSON for programs.
     #[arg(long, value_enum, default_value_t = Format::Table)]
