@@ -397,7 +397,7 @@ fn cases() -> Vec<Case> {
                     &"-1m",
                 ])
             },
-            stderr: "--older-than",
+            stderr: "invalid window \"-1m\": must be positive",
         },
         Case {
             name: "cleanup --older-than 0s",
