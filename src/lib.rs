@@ -14,6 +14,7 @@ pub mod demo;
 pub mod logging;
 pub mod orchestrator;
 pub mod runs;
+pub mod stats;
 pub mod store;
 pub mod window;
 pub mod worker;
