@@ -254,6 +254,8 @@ async fn finish(
         status.error = error;
         status.note(ended_at_us, terminal.as_str(), None);
     }
+    // No longer active before anyone can see it terminal.
+    inner.active.fetch_sub(1, Ordering::Relaxed);
     run.state.send_replace(terminal);
 }
 

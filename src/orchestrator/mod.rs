@@ -327,8 +327,9 @@ impl Orchestrator {
 
 impl Inner {
     /// Moves a terminal run to the bounded list of finished runs.
+    /// (The active count already dropped when the terminal state was
+    /// published.)
     fn retire(&self, run: &Arc<WorkflowRun>) {
-        self.active.fetch_sub(1, Ordering::Relaxed);
         let mut runs = self
             .runs
             .lock()
