@@ -23,6 +23,7 @@ pub mod monitor;
 pub mod orchestrator;
 pub mod runs;
 pub mod session;
+pub mod stats;
 pub mod store;
 pub mod window;
 pub mod worker;

@@ -83,12 +83,17 @@ impl RetryPolicy {
         }
         let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
         let secs = self.initial_backoff.as_secs_f64() * self.multiplier.powi(exponent);
-        let capped = if secs.is_finite() {
-            secs.min(self.max_backoff.as_secs_f64())
+        // Capped as Durations, not as f64: converting a cap near
+        // Duration::MAX to f64 and back overflows (and panicked), and the
+        // round trip could land above the cap.
+        let pause = if secs.is_nan() {
+            self.max_backoff
+        } else if secs <= 0.0 {
+            Duration::ZERO
         } else {
-            self.max_backoff.as_secs_f64()
+            Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
         };
-        Some(Duration::from_secs_f64(capped.max(0.0)))
+        Some(pause.min(self.max_backoff))
     }
 }
 
@@ -461,5 +466,37 @@ mod tests {
             }
             prop_assert_eq!(policy.backoff_after(max_attempts), None);
         }
+
+        /// Any policy and any attempt number: no panic (it would kill the
+        /// task driving the workflow, which then never ends), never above
+        /// the cap, `None` from the last attempt on.
+        #[test]
+        fn backoff_never_panics_on_extreme_policies(
+            max_attempts in any::<u32>(),
+            initial in prop_oneof![Just(Duration::MAX), Just(Duration::ZERO), any::<u64>().prop_map(Duration::from_nanos), any::<u64>().prop_map(Duration::from_secs)],
+            multiplier in prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(f64::MAX), Just(-1.0), any::<f64>()],
+            max in prop_oneof![Just(Duration::MAX), Just(Duration::ZERO), any::<u64>().prop_map(Duration::from_secs)],
+            attempt in prop_oneof![Just(0u32), Just(1u32), Just(u32::MAX), any::<u32>()],
+        ) {
+            let policy = RetryPolicy::attempts(max_attempts).with_backoff(initial, multiplier, max);
+            match policy.backoff_after(attempt) {
+                Some(pause) => {
+                    prop_assert!(attempt < policy.max_attempts);
+                    prop_assert!(pause <= max);
+                }
+                None => prop_assert!(attempt >= policy.max_attempts),
+            }
+        }
+    }
+
+    /// Regression: a cap of `Duration::MAX` ("no cap") panicked converting
+    /// the capped f64 back to a Duration.
+    #[test]
+    fn an_unbounded_cap_does_not_panic() {
+        let policy = RetryPolicy::attempts(5).with_backoff(Duration::MAX, 2.0, Duration::MAX);
+        assert_eq!(policy.backoff_after(1), Some(Duration::MAX));
+        let policy =
+            RetryPolicy::attempts(5).with_backoff(Duration::from_secs(1), 2.0, Duration::MAX);
+        assert_eq!(policy.backoff_after(3), Some(Duration::from_secs(4)));
     }
 }

@@ -16,9 +16,11 @@ async fn a_session_records_workflows_samples_and_alerts() {
     let db = temp_db();
     let mut config = MonitoringConfig::default();
     config.metrics_collection.collection_interval_seconds = 0.2;
-    // Long enough that nobody goes inactive during the test; the first
-    // background check runs at start, on an empty run.
+    // Long enough that nobody goes inactive during the test. The background
+    // check is off: on a loaded machine its first tick could come after the
+    // workflows and fire the alerts before the checks below do.
     config.worker_monitoring.health_check_interval_seconds = 30.0;
+    config.worker_monitoring.enabled = false;
     let mut workers = WorkerRegistry::new();
     // Always fail the flaky worker, so its alerts must fire.
     register_demo_workers(

@@ -262,3 +262,18 @@ fn two_processes_worth_of_runs_get_distinct_id_ranges() {
     w1.blocking_shutdown().unwrap();
     w2.blocking_shutdown().unwrap();
 }
+
+/// Regression: `query runs --db other_program.db` used to add our tables to
+/// another program's SQLite database and switch it to WAL.
+#[test]
+fn a_foreign_sqlite_database_is_refused_and_left_unchanged() {
+    let db = temp_db();
+    {
+        let conn = rusqlite::Connection::open(&db.path).unwrap();
+        conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');")
+            .unwrap();
+    }
+    assert_refused_untouched(&db.path, |e| {
+        matches!(e, StoreError::ForeignDatabase { .. })
+    });
+}

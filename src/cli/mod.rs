@@ -14,6 +14,7 @@ mod demo;
 mod load_test;
 mod output;
 mod query;
+mod soak;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +63,9 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Measure the hot path's figures against references from the same run.
     Bench(Box<bench::BenchArgs>),
+    /// Steady load for crash tests: prints what it reports as durable.
+    #[command(hide = true)]
+    Soak(soak::SoakArgs),
 }
 
 /// What a command concluded, beyond "it ran".
@@ -162,6 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::LoadTest(args) => load_test::run(&globals, args).await,
             Command::Compare(args) => compare::run(&globals, args).await,
             Command::Bench(args) => bench::run(&globals, *args).await,
+            Command::Soak(args) => soak::run(&globals, args).await,
         }
     })
 }

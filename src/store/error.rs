@@ -14,6 +14,15 @@ pub enum StoreError {
         /// The offending file.
         path: PathBuf,
     },
+    /// A SQLite database that another program made: it has tables but no
+    /// multiagents schema version.
+    #[error(
+        "{path}: a SQLite database of another program (it has tables but no multiagents schema); refusing to touch it"
+    )]
+    ForeignDatabase {
+        /// The offending file.
+        path: PathBuf,
+    },
     /// The database was written by a newer multiagents.
     #[error(
         "{path}: schema version {found} is newer than this multiagents supports ({supported}); use a newer multiagents"

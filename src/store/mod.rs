@@ -136,6 +136,13 @@ fn check_path(path: &Path, create: bool) -> Result<(), StoreError> {
             // Bytes 16-17: page size (1 means 65536); 28-31: pages in the file
             // as of the last commit outside the WAL. A shorter file was
             // truncated; SQLite would only notice when it reads a missing page.
+            // While a WAL holds frames, another process may be checkpointing
+            // (page 1 is written before the file grows), so the comparison
+            // only holds for a file at rest: no WAL, or an empty one.
+            let wal_in_use = std::fs::metadata(wal_path(path)).is_ok_and(|m| m.len() > 0);
+            if wal_in_use {
+                return Ok(());
+            }
             let page_size = match u16::from_be_bytes([header[16], header[17]]) {
                 1 => 65_536u64,
                 n => u64::from(n),
@@ -219,7 +226,18 @@ fn open_write_connection(path: &Path) -> Result<Connection, StoreError> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     configure(&conn)?;
-    let found = migrate::schema_version(&conn).map_err(|e| not_a_database(path, e))?;
+    check_version(&conn, path)?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+    migrate::migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// The file's schema version, read before anything is written. Refuses a
+/// file from a newer multiagents, and a SQLite database of another program
+/// (version 0 but tables of its own): migrating would add our tables to it
+/// and switch it to WAL.
+fn check_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+    let found = migrate::schema_version(conn).map_err(|e| not_a_database(path, e))?;
     if found > migrate::SCHEMA_VERSION {
         return Err(StoreError::NewerSchema {
             path: path.to_path_buf(),
@@ -227,9 +245,17 @@ fn open_write_connection(path: &Path) -> Result<Connection, StoreError> {
             supported: migrate::SCHEMA_VERSION,
         });
     }
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
-    migrate::migrate(&mut conn, path)?;
-    Ok(conn)
+    if found == 0 {
+        let objects: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            .map_err(|e| not_a_database(path, e))?;
+        if objects > 0 {
+            return Err(StoreError::ForeignDatabase {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    Ok(found)
 }
 
 fn not_a_database(path: &Path, e: rusqlite::Error) -> StoreError {
@@ -285,15 +311,7 @@ impl Store {
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             conn.busy_timeout(BUSY_TIMEOUT)?;
-            let found = migrate::schema_version(&conn).map_err(|e| not_a_database(path, e))?;
-            if found > migrate::SCHEMA_VERSION {
-                return Err(StoreError::NewerSchema {
-                    path: path.to_path_buf(),
-                    found,
-                    supported: migrate::SCHEMA_VERSION,
-                });
-            }
-            found < migrate::SCHEMA_VERSION
+            check_version(&conn, path)? < migrate::SCHEMA_VERSION
         };
         if needs_migration {
             check_writable(path)?;

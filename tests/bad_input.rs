@@ -1,0 +1,705 @@
+//! Bad input corpus: the built binary against broken configurations,
+//! databases and command-line values, and the runtime against hostile
+//! workers and inputs.
+//!
+//! Every CLI case expects a non-zero exit, a short stderr naming the problem,
+//! no panic, and every file that existed before byte-identical afterwards
+//! (and no new files, except SQLite's `-wal`/`-shm` beside a database a
+//! reader opened). To add a case, add a row to [`cases`]: a name, a setup
+//! that prepares files in a temp dir and returns the arguments, and a
+//! substring stderr must contain.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use multiagents::orchestrator::Orchestrator;
+use multiagents::store::WorkflowState;
+use multiagents::worker::{Context, WorkerRegistry};
+use multiagents::workflow::WorkflowBuilder;
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_multiagents");
+
+/// One bad input.
+struct Case {
+    name: &'static str,
+    /// Prepares files in the case's directory; returns the arguments.
+    setup: fn(&Path) -> Vec<OsString>,
+    /// What stderr must say (case-sensitive substring).
+    stderr: &'static str,
+}
+
+fn args(list: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<OsString> {
+    list.iter().map(|a| a.as_ref().to_os_string()).collect()
+}
+
+/// `--config <dir>/config.yaml query runs` with `text` as the file.
+fn with_config(dir: &Path, text: &[u8]) -> Vec<OsString> {
+    let config = dir.join("config.yaml");
+    std::fs::write(&config, text).unwrap();
+    query_runs_with_config(dir, &config)
+}
+
+fn query_runs_with_config(dir: &Path, config: &Path) -> Vec<OsString> {
+    let db = dir.join("absent.db");
+    args(&[&"--db", &db, &"--config", &config, &"query", &"runs"])
+}
+
+/// A real, cleanly closed multiagents database (WAL checkpointed away).
+fn real_database(dir: &Path) -> PathBuf {
+    let path = dir.join("real.db");
+    let (_store, writer) = support::open(&path);
+    writer.blocking_shutdown().unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;")
+        .unwrap();
+    path
+}
+
+fn query_runs(db: &Path) -> Vec<OsString> {
+    args(&[&"--db", &db, &"query", &"runs"])
+}
+
+fn cleanup(db: &Path) -> Vec<OsString> {
+    args(&[&"--db", &db, &"cleanup"])
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        // --- configuration files (passed with --config to `query runs`) ---
+        Case {
+            name: "empty config",
+            setup: |d| with_config(d, b""),
+            stderr: "empty configuration",
+        },
+        Case {
+            name: "config of comments only",
+            setup: |d| with_config(d, b"# nothing here\n"),
+            stderr: "empty configuration",
+        },
+        Case {
+            name: "config not YAML",
+            setup: |d| with_config(d, b"logging: [unclosed\n  : : :\n"),
+            stderr: "config.yaml",
+        },
+        Case {
+            name: "config is a list",
+            setup: |d| with_config(d, b"- logging\n- event_monitoring\n"),
+            stderr: "(top level)",
+        },
+        Case {
+            name: "config wrong type (string for number)",
+            setup: |d| with_config(d, b"event_monitoring:\n  trace_retention_hours: two\n"),
+            stderr: "event_monitoring.trace_retention_hours",
+        },
+        Case {
+            name: "config wrong type (number for bool)",
+            setup: |d| with_config(d, b"event_monitoring:\n  enabled: 3\n"),
+            stderr: "event_monitoring.enabled",
+        },
+        Case {
+            name: "config wrong type (scalar for section)",
+            setup: |d| with_config(d, b"worker_monitoring: 5\n"),
+            stderr: "worker_monitoring",
+        },
+        Case {
+            name: "config unknown top-level key",
+            setup: |d| with_config(d, b"bogus_section:\n  x: 1\n"),
+            stderr: "bogus_section",
+        },
+        Case {
+            name: "config misspelt key",
+            setup: |d| with_config(d, b"worker_monitoring:\n  error_rate_treshold: 0.2\n"),
+            stderr: "error_rate_treshold",
+        },
+        Case {
+            name: "config negative interval",
+            setup: |d| {
+                with_config(
+                    d,
+                    b"worker_monitoring:\n  health_check_interval_seconds: -5\n",
+                )
+            },
+            stderr: "worker_monitoring.health_check_interval_seconds",
+        },
+        Case {
+            name: "config zero interval",
+            setup: |d| {
+                with_config(
+                    d,
+                    b"metrics_collection:\n  collection_interval_seconds: 0\n",
+                )
+            },
+            stderr: "metrics_collection.collection_interval_seconds",
+        },
+        Case {
+            name: "config zero cleanup interval",
+            setup: |d| with_config(d, b"event_monitoring:\n  cleanup_interval_minutes: 0\n"),
+            stderr: "event_monitoring.cleanup_interval_minutes",
+        },
+        Case {
+            name: "config threshold above 1",
+            setup: |d| with_config(d, b"worker_monitoring:\n  error_rate_threshold: 1.5\n"),
+            stderr: "must be between 0 and 1",
+        },
+        Case {
+            name: "config threshold below 0",
+            setup: |d| with_config(d, b"worker_monitoring:\n  error_rate_threshold: -0.1\n"),
+            stderr: "worker_monitoring.error_rate_threshold",
+        },
+        Case {
+            name: "config threshold NaN",
+            setup: |d| with_config(d, b"worker_monitoring:\n  error_rate_threshold: .nan\n"),
+            stderr: "worker_monitoring.error_rate_threshold",
+        },
+        Case {
+            name: "config huge retention",
+            setup: |d| with_config(d, b"event_monitoring:\n  trace_retention_hours: 1e300\n"),
+            stderr: "event_monitoring.trace_retention_hours",
+        },
+        Case {
+            name: "config infinite interval",
+            setup: |d| with_config(d, b"metrics_collection:\n  retention_hours: .inf\n"),
+            stderr: "metrics_collection.retention_hours",
+        },
+        Case {
+            name: "config integer overflow",
+            setup: |d| {
+                with_config(
+                    d,
+                    b"logging:\n  max_file_size_mb: 99999999999999999999999\n",
+                )
+            },
+            stderr: "logging.max_file_size_mb",
+        },
+        Case {
+            name: "config file size overflows bytes",
+            setup: |d| with_config(d, b"logging:\n  max_file_size_mb: 18446744073709551615\n"),
+            stderr: "logging.max_file_size_mb",
+        },
+        Case {
+            name: "config unknown log level",
+            setup: |d| with_config(d, b"logging:\n  level: LOUD\n"),
+            stderr: "logging.level",
+        },
+        Case {
+            name: "config unknown logger kind",
+            setup: |d| with_config(d, b"logging:\n  default_logger: carrier_pigeon\n"),
+            stderr: "logging.default_logger",
+        },
+        Case {
+            name: "config unknown custom metric type",
+            setup: |d| {
+                with_config(
+                    d,
+                    b"metrics_collection:\n  custom_metrics:\n    - name: x\n      type: summary\n",
+                )
+            },
+            stderr: "custom_metrics",
+        },
+        Case {
+            name: "config duplicate custom metric",
+            setup: |d| {
+                with_config(
+                    d,
+                    b"metrics_collection:\n  custom_metrics:\n    - name: x\n      type: gauge\n    - name: x\n      type: gauge\n",
+                )
+            },
+            stderr: "custom_metrics",
+        },
+        Case {
+            name: "config not UTF-8",
+            setup: |d| with_config(d, b"logging:\n  level: \xff\xfe\xfa\n"),
+            stderr: "not valid UTF-8",
+        },
+        Case {
+            name: "config is a directory",
+            setup: |d| {
+                let config = d.join("config.d");
+                std::fs::create_dir(&config).unwrap();
+                query_runs_with_config(d, &config)
+            },
+            stderr: "is a directory",
+        },
+        Case {
+            name: "config missing",
+            setup: |d| query_runs_with_config(d, &d.join("nope.yaml")),
+            stderr: "cannot read configuration file",
+        },
+        // --- database paths ---
+        Case {
+            name: "db of random bytes",
+            setup: |d| {
+                let db = d.join("junk.db");
+                let junk: Vec<u8> = (0..8192u32)
+                    .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+                    .collect();
+                std::fs::write(&db, junk).unwrap();
+                query_runs(&db)
+            },
+            stderr: "not a SQLite database",
+        },
+        Case {
+            name: "db is a text file",
+            setup: |d| {
+                let db = d.join("notes.txt");
+                std::fs::write(&db, "logging:\n  level: info\n").unwrap();
+                cleanup(&db)
+            },
+            stderr: "not a SQLite database",
+        },
+        Case {
+            name: "db with a SQLite header and garbage",
+            setup: |d| {
+                let db = d.join("header.db");
+                let mut bytes = b"SQLite format 3\0".to_vec();
+                bytes.extend((0..4080u32).map(|i| (i * 7 + 3) as u8));
+                std::fs::write(&db, bytes).unwrap();
+                query_runs(&db)
+            },
+            stderr: "not a SQLite database",
+        },
+        Case {
+            name: "db truncated",
+            setup: |d| {
+                let db = real_database(d);
+                let bytes = std::fs::read(&db).unwrap();
+                std::fs::write(&db, &bytes[..bytes.len() / 2]).unwrap();
+                query_runs(&db)
+            },
+            stderr: "not a SQLite database",
+        },
+        Case {
+            name: "db truncated, cleanup",
+            setup: |d| {
+                let db = real_database(d);
+                let bytes = std::fs::read(&db).unwrap();
+                std::fs::write(&db, &bytes[..4096]).unwrap();
+                cleanup(&db)
+            },
+            stderr: "not a SQLite database",
+        },
+        Case {
+            name: "db of a newer schema",
+            setup: |d| {
+                let db = d.join("newer.db");
+                let conn = rusqlite::Connection::open(&db).unwrap();
+                conn.execute_batch("CREATE TABLE t (x); PRAGMA user_version = 99;")
+                    .unwrap();
+                query_runs(&db)
+            },
+            stderr: "schema version 99 is newer",
+        },
+        Case {
+            name: "db of another program",
+            setup: |d| {
+                let db = d.join("other.db");
+                let conn = rusqlite::Connection::open(&db).unwrap();
+                conn.execute_batch(
+                    "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x');",
+                )
+                .unwrap();
+                query_runs(&db)
+            },
+            stderr: "another program",
+        },
+        Case {
+            name: "db read-only, cleanup writes",
+            setup: |d| {
+                let db = real_database(d);
+                let mut perms = std::fs::metadata(&db).unwrap().permissions();
+                perms.set_readonly(true);
+                std::fs::set_permissions(&db, perms).unwrap();
+                cleanup(&db)
+            },
+            stderr: "read-only",
+        },
+        Case {
+            name: "db is a directory",
+            setup: |d| {
+                let db = d.join("dir.db");
+                std::fs::create_dir(&db).unwrap();
+                query_runs(&db)
+            },
+            stderr: "is a directory",
+        },
+        Case {
+            name: "db is a directory, cleanup",
+            setup: |d| {
+                let db = d.join("dir.db");
+                std::fs::create_dir(&db).unwrap();
+                cleanup(&db)
+            },
+            stderr: "is a directory",
+        },
+        Case {
+            name: "db in a missing directory",
+            setup: |d| query_runs(&d.join("no/such/dir/x.db")),
+            stderr: "no such database",
+        },
+        Case {
+            name: "db in a missing directory, cleanup",
+            setup: |d| cleanup(&d.join("no/such/dir/x.db")),
+            stderr: "no such database",
+        },
+        Case {
+            name: "db missing for a reader",
+            setup: |d| query_runs(&d.join("missing.db")),
+            stderr: "no such database",
+        },
+        Case {
+            name: "db missing but its WAL exists",
+            setup: |d| {
+                std::fs::write(d.join("lost.db-wal"), b"some wal bytes").unwrap();
+                query_runs(&d.join("lost.db"))
+            },
+            stderr: "write-ahead log",
+        },
+        Case {
+            name: "db missing but its WAL exists, cleanup",
+            setup: |d| {
+                std::fs::write(d.join("lost.db-wal"), b"some wal bytes").unwrap();
+                cleanup(&d.join("lost.db"))
+            },
+            stderr: "write-ahead log",
+        },
+        // --- command-line values ---
+        Case {
+            name: "cleanup --older-than with a bad unit",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"cleanup",
+                    &"--older-than",
+                    &"5x",
+                ])
+            },
+            stderr: "invalid window \"5x\"",
+        },
+        Case {
+            name: "cleanup --older-than=-1m",
+            setup: |d| args(&[&"--db", &real_database(d), &"cleanup", &"--older-than=-1m"]),
+            stderr: "must be positive",
+        },
+        Case {
+            name: "cleanup --older-than -1m (looks like a flag)",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"cleanup",
+                    &"--older-than",
+                    &"-1m",
+                ])
+            },
+            stderr: "invalid window \"-1m\": must be positive",
+        },
+        Case {
+            name: "cleanup --older-than 0s",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"cleanup",
+                    &"--older-than",
+                    &"0s",
+                ])
+            },
+            stderr: "must be positive",
+        },
+        Case {
+            name: "cleanup --older-than without a unit",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"cleanup",
+                    &"--older-than",
+                    &"5",
+                ])
+            },
+            stderr: "invalid window",
+        },
+        Case {
+            name: "cleanup --older-than overflowing",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"cleanup",
+                    &"--older-than",
+                    &"99999999999999999999h",
+                ])
+            },
+            stderr: "invalid window",
+        },
+        Case {
+            name: "--log-level loud",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"--log-level",
+                    &"loud",
+                    &"query",
+                    &"runs",
+                ])
+            },
+            stderr: "unknown log level",
+        },
+        Case {
+            name: "unknown subcommand",
+            setup: |d| args(&[&"--db", &real_database(d), &"frobnicate"]),
+            stderr: "frobnicate",
+        },
+        Case {
+            name: "unknown query",
+            setup: |d| args(&[&"--db", &real_database(d), &"query", &"nonsense"]),
+            stderr: "nonsense",
+        },
+        Case {
+            name: "no subcommand",
+            setup: |d| args(&[&"--db", &real_database(d)]),
+            stderr: "Usage",
+        },
+        Case {
+            name: "query runs --limit abc",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"query",
+                    &"runs",
+                    &"--limit",
+                    &"abc",
+                ])
+            },
+            stderr: "--limit",
+        },
+        Case {
+            name: "query runs --format xml",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"query",
+                    &"runs",
+                    &"--format",
+                    &"xml",
+                ])
+            },
+            stderr: "xml",
+        },
+        Case {
+            name: "soak --concurrency 0",
+            setup: |d| args(&[&"--db", &d.join("s.db"), &"soak", &"--concurrency", &"0"]),
+            stderr: "--concurrency",
+        },
+        // When these commands land, add rows like:
+        //   `query events --window 5x` → "invalid window \"5x\"",
+        //   `query events --until yesterday-ish` → "invalid time",
+        //   `query worker nobody` → "unknown worker",
+        //   `query trace not-a-tx` → "unknown transaction",
+        //   `query runs --run 999` → "unknown run id 999",
+        //   `load-test --rps 0`, `load-test --concurrency 0` → the flag's name.
+    ]
+}
+
+/// Every regular file under `dir` with its bytes, and every directory.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+    let mut found = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                found.insert(path.clone(), None);
+                pending.push(path);
+            } else {
+                found.insert(path.clone(), Some(std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    found
+}
+
+fn is_sqlite_sidecar(path: &Path) -> bool {
+    let name = path.to_string_lossy();
+    name.ends_with("-wal") || name.ends_with("-shm")
+}
+
+#[test]
+fn bad_command_line_input_fails_cleanly_and_touches_nothing() {
+    let cases = cases();
+    assert!(cases.len() >= 30, "the corpus shrank: {}", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let dir = tempfile::tempdir().unwrap();
+        let args = (case.setup)(dir.path());
+        let before = snapshot(dir.path());
+        // The working directory is the case's dir, so a stray default file
+        // (multiagents.db, logs/) would show up in the snapshot.
+        let output = std::process::Command::new(BIN)
+            .args(&args)
+            .current_dir(dir.path())
+            .env_remove("MULTIAGENTS_DB")
+            .env_remove("MULTIAGENTS_CONFIG")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let mut problems = Vec::new();
+        if output.status.success() {
+            problems.push(format!(
+                "exited 0; stdout: {}",
+                String::from_utf8_lossy(&output.stdout)
+            ));
+        }
+        if !stderr.contains(case.stderr) {
+            problems.push(format!("stderr lacks {:?}", case.stderr));
+        }
+        if stderr.contains("panicked") || stderr.contains("RUST_BACKTRACE") {
+            problems.push("panicked".to_string());
+        }
+        if stderr.lines().count() > 8 || stderr.len() > 1_000 {
+            problems.push("stderr is not short".to_string());
+        }
+        let after = snapshot(dir.path());
+        for (path, bytes) in &before {
+            match after.get(path) {
+                None => problems.push(format!("{} was deleted", path.display())),
+                Some(now) if now != bytes => {
+                    problems.push(format!("{} changed", path.display()));
+                }
+                Some(_) => {}
+            }
+        }
+        for path in after.keys().filter(|p| !before.contains_key(*p)) {
+            if !is_sqlite_sidecar(path) {
+                problems.push(format!("{} was created", path.display()));
+            }
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{}: {}\n    stderr: {stderr}",
+                case.name,
+                problems.join("; ")
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+// --- runtime: hostile workers and inputs, through the library ---
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_never_returns_is_stopped_at_its_timeout() {
+    let db = support::temp_db();
+    let (store, writer) = support::open(&db.path);
+    let mut workers = WorkerRegistry::new();
+    workers.register("hang", |_ctx: Context| std::future::pending());
+    workers.register("noop", |_ctx: Context| async { Ok(json!({})) });
+    let orch = Orchestrator::with_store(workers, store, writer);
+    orch.register_workflow(
+        WorkflowBuilder::new("hangs")
+            .step("before", "noop")
+            .step("forever", "hang")
+            .timeout(Duration::from_millis(20))
+            .step("never_reached", "noop")
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let tx = orch.execute_workflow("hangs", json!({})).await.unwrap();
+    let status = orch.wait(&tx).await.unwrap();
+    assert_eq!(status.state, WorkflowState::Failed);
+    let conn = rusqlite::Connection::open(&db.path).unwrap();
+    let rows: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT step, status FROM executions WHERE transaction_id = ?1 ORDER BY execution_id",
+        )
+        .unwrap()
+        .query_map([&tx], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        [
+            ("before".to_string(), "completed".to_string()),
+            ("forever".to_string(), "timeout".to_string())
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_megabyte_input_runs_and_only_its_size_is_stored() {
+    const SIZE: usize = 10 * 1024 * 1024;
+    let db = support::temp_db();
+    let (store, writer) = support::open(&db.path);
+    let mut workers = WorkerRegistry::new();
+    workers.register("measure", |ctx: Context| async move {
+        let len = ctx.get_str("blob").map_or(0, str::len);
+        Ok(json!({ "len": len }))
+    });
+    let orch = Orchestrator::with_store(workers, store, writer.clone());
+    orch.register_workflow(
+        WorkflowBuilder::new("big")
+            .step("one", "measure")
+            .step("two", "measure")
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let tx = orch
+        .execute_workflow("big", json!({ "blob": "x".repeat(SIZE) }))
+        .await
+        .unwrap();
+    let status = orch.wait(&tx).await.unwrap();
+    assert_eq!(status.state, WorkflowState::Completed);
+    assert_eq!(status.step_results["two"]["len"], SIZE);
+    writer.shutdown().await.unwrap();
+    let conn = rusqlite::Connection::open(&db.path).unwrap();
+    let input: i64 = conn
+        .query_row(
+            "SELECT input_size_bytes FROM workflows WHERE transaction_id = ?1",
+            [&tx],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(input > SIZE as i64, "input size {input}");
+    let smallest_payload: i64 = conn
+        .query_row(
+            "SELECT min(payload_size_bytes) FROM events e JOIN workflows w ON w.id = e.workflow_id WHERE w.transaction_id = ?1",
+            [&tx],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        smallest_payload > SIZE as i64,
+        "payload size {smallest_payload}"
+    );
+    // Sizes, not payloads: the file stays far smaller than the input.
+    let file_bytes: i64 = conn
+        .query_row(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        file_bytes < (SIZE / 10) as i64,
+        "database holds {file_bytes} bytes"
+    );
+}
