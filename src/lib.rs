@@ -8,12 +8,14 @@
 //! - [`store`]: the SQLite file, its schema, the reader pool and the single writer;
 //! - [`worker`], [`workflow`], [`orchestrator`]: the runtime that records into the store;
 //! - [`monitor`], [`runs`]: the monitoring questions, answered in SQL;
-//! - [`dashboard`], [`demo`]: what people look at.
+//! - [`dashboard`], [`demo`], [`export`]: what people look at (Prometheus
+//!   exposition, run reports).
 
 pub mod clock;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
+pub mod export;
 pub mod logging;
 pub mod monitor;
 pub mod orchestrator;

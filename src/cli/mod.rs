@@ -7,8 +7,11 @@
 //! the command quietly.
 
 mod cleanup;
+mod export;
 mod output;
 mod query;
+mod report;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +54,12 @@ enum Command {
     Query(query::QueryArgs),
     /// Delete rows older than the configured retention (or --older-than) and print counts per table.
     Cleanup(cleanup::CleanupArgs),
+    /// Print metrics for other tools (`export prometheus`).
+    Export(export::ExportArgs),
+    /// Serve GET /metrics (Prometheus) and GET /health over HTTP, on loopback by default.
+    Serve(serve::ServeArgs),
+    /// Summarize a run: workflows, workers, errors, alerts, system, throughput (text, JSON or HTML).
+    Report(report::ReportArgs),
 }
 
 /// What a command concluded, beyond "it ran".
@@ -142,6 +151,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         match cli.command {
             Command::Query(args) => query::run(&globals, args).await,
             Command::Cleanup(args) => cleanup::run(&globals, args).await,
+            Command::Export(args) => export::run(&globals, args).await,
+            Command::Serve(args) => serve::run(&globals, args).await,
+            Command::Report(args) => report::run(&globals, args).await,
         }
     })
 }
