@@ -79,7 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .increment_counter("workflows_started", &labels, 1.0)
             .await?;
         i += 1;
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             let done = ids.len() as f64;
             session
                 .custom_metrics()

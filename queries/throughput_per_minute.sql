@@ -8,9 +8,9 @@ SELECT (e.finished_at_us / 60000000) * 60000000 AS minute_us,
        sum(e.status = 'failed')    AS failed,
        sum(e.status = 'timeout')   AS timeout,
        sum(e.status = 'cancelled') AS cancelled
-FROM workers k
+FROM workers
 CROSS JOIN events e
-WHERE e.worker_id = k.id
+WHERE e.worker_id = workers.id
   AND e.finished_at_us >= :window_start
   AND e.finished_at_us < :window_end
   AND +e.id BETWEEN :run_first AND :run_last

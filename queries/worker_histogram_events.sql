@@ -4,7 +4,7 @@
 -- The bucket bounds are the writer's HISTOGRAM_BOUNDS_MS (upper-inclusive,
 -- milliseconds; -1 is +Inf); a unit test keeps the two in step.
 -- Index: events_by_worker_finish, covering (duration_us is in it).
-SELECT k.name AS worker,
+SELECT workers.name AS worker,
        CASE
            WHEN e.duration_us <= 1000 THEN 1
            WHEN e.duration_us <= 5000 THEN 5
@@ -21,11 +21,11 @@ SELECT k.name AS worker,
            ELSE -1
        END AS le_ms,
        count(*) AS count
-FROM workers k
+FROM workers
 CROSS JOIN events e
-WHERE e.worker_id = k.id
+WHERE e.worker_id = workers.id
   AND e.finished_at_us >= :window_start
   AND e.finished_at_us < :window_end
   AND +e.id BETWEEN :run_first AND :run_last
-GROUP BY k.name, le_ms
-ORDER BY k.name, le_ms
+GROUP BY workers.name, le_ms
+ORDER BY workers.name, le_ms

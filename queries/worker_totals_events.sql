@@ -5,18 +5,18 @@
 -- mix every run that wrote in the same minutes).
 -- Index: events_by_worker_finish, one range per worker; event_type is read
 -- from the row.
-SELECT k.name AS worker,
+SELECT workers.name AS worker,
        e.event_type,
        sum(e.status = 'completed')    AS completed,
        sum(e.status = 'failed')       AS failed,
        sum(e.status = 'timeout')      AS timeout,
        sum(e.status = 'cancelled')    AS cancelled,
        coalesce(sum(e.duration_us), 0) AS duration_sum_us
-FROM workers k
+FROM workers
 CROSS JOIN events e
-WHERE e.worker_id = k.id
+WHERE e.worker_id = workers.id
   AND e.finished_at_us >= :window_start
   AND e.finished_at_us < :window_end
   AND +e.id BETWEEN :run_first AND :run_last
-GROUP BY k.name, e.event_type
-ORDER BY k.name, e.event_type
+GROUP BY workers.name, e.event_type
+ORDER BY workers.name, e.event_type

@@ -157,7 +157,9 @@ async fn the_cli_exposition_parses_and_counts_what_the_run_did() {
         let buckets: Vec<f64> = samples
             .iter()
             .filter(|s| {
-                s.starts_with("multiagents_worker_duration_seconds_bucket{worker=\"slow_processor\"")
+                s.starts_with(
+                    "multiagents_worker_duration_seconds_bucket{worker=\"slow_processor\"",
+                )
             })
             .map(|s| s.rsplit(' ').next().unwrap().parse().unwrap())
             .collect();
@@ -231,8 +233,9 @@ fn label_values_are_escaped() {
     let samples = check_exposition(&text);
     let escaped = r#"worker="we\"ird\\name\nline2""#;
     assert!(
-        samples.iter().any(|s| s
-            == &format!("multiagents_worker_executions_total{{{escaped}}} 1")),
+        samples
+            .iter()
+            .any(|s| s == &format!("multiagents_worker_executions_total{{{escaped}}} 1")),
         "{text}"
     );
     assert!(
@@ -338,7 +341,8 @@ async fn serve_answers_metrics_and_health_while_a_run_writes() {
         assert!(
             samples
                 .iter()
-                .any(|s| s.starts_with("multiagents_worker_executions_total{worker=\"fast_processor\"}")),
+                .any(|s| s
+                    .starts_with("multiagents_worker_executions_total{worker=\"fast_processor\"}")),
             "{body}"
         );
     }

@@ -106,7 +106,11 @@ async fn reports_of_a_run_in_three_formats() {
             .iter()
             .map(|b| b["count"].as_u64().unwrap())
             .sum();
-        assert_eq!(in_histogram, w["total_executions"].as_u64().unwrap(), "{name}");
+        assert_eq!(
+            in_histogram,
+            w["total_executions"].as_u64().unwrap(),
+            "{name}"
+        );
     }
     let per_minute: u64 = json["throughput"]
         .as_array()
@@ -158,7 +162,11 @@ async fn reports_of_a_run_in_three_formats() {
             path.to_str().unwrap(),
         ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.stdout.is_empty());
     let html = std::fs::read_to_string(&path).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));

@@ -327,9 +327,9 @@ pub fn render_html(report: &RunReport) -> Result<String, ExportError> {
          <title>multiagents run {} report</title><style>{CSS}</style></head><body>\n",
         r.run_id
     );
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<h1>Run {} report</h1><p class=\"meta\">{} → {}{} ({:.1} s) · {} · version {} on {} · generated {}</p>\n",
+        "<h1>Run {} report</h1><p class=\"meta\">{} → {}{} ({:.1} s) · {} · version {} on {} · generated {}</p>",
         r.run_id,
         escape(&r.started_at),
         escape(&r.ended_at),
@@ -345,7 +345,7 @@ pub fn render_html(report: &RunReport) -> Result<String, ExportError> {
         escape(&report.generated_at),
     );
     let e = &report.events;
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<div class=\"cards\">\
          <div class=\"card\">workflows<b>{}</b></div>\
@@ -354,7 +354,7 @@ pub fn render_html(report: &RunReport) -> Result<String, ExportError> {
          <div class=\"card\">errors<b>{:.1}%</b></div>\
          <div class=\"card\">avg latency<b>{:.1} ms</b></div>\
          <div class=\"card\">p95 latency<b>{:.1} ms</b></div>\
-         <div class=\"card\">alerts fired<b>{}</b></div></div>\n",
+         <div class=\"card\">alerts fired<b>{}</b></div></div>",
         report.workflows.total,
         e.total_events,
         e.success_rate,
@@ -430,22 +430,18 @@ pub fn render_html(report: &RunReport) -> Result<String, ExportError> {
         out.push_str("<p>No executions in this run.</p>\n");
     }
     for worker in report.duration_histograms.keys() {
-        let _ = write!(
-            out,
-            "<figure>{}</figure>\n",
-            duration_chart(worker, report)?
-        );
+        let _ = writeln!(out, "<figure>{}</figure>", duration_chart(worker, report)?);
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<h2>{}</h2><figure>{}</figure>\n",
+        "<h2>{}</h2><figure>{}</figure>",
         CHART_TITLES[1],
         throughput_chart(report)?
     );
     let s = &report.system;
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<h2>{}</h2><p class=\"meta\">{} samples · CPU avg {:.1}%, peak {:.1}% · memory avg {:.1}%, peak {:.1}% · load avg {:.2} · process RSS peak {:.1} MiB · peak {} workflows in flight</p><figure>{}</figure>\n",
+        "<h2>{}</h2><p class=\"meta\">{} samples · CPU avg {:.1}%, peak {:.1}% · memory avg {:.1}%, peak {:.1}% · load avg {:.2} · process RSS peak {:.1} MiB · peak {} workflows in flight</p><figure>{}</figure>",
         CHART_TITLES[2],
         s.sample_count,
         s.avg_cpu_usage,
@@ -457,9 +453,9 @@ pub fn render_html(report: &RunReport) -> Result<String, ExportError> {
         s.peak_active_workflows,
         system_chart(report)?
     );
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<h2>{}</h2><figure>{}</figure>\n",
+        "<h2>{}</h2><figure>{}</figure>",
         CHART_TITLES[3],
         errors_chart(report)?
     );

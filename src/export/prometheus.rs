@@ -105,9 +105,12 @@ fn labels<const N: usize>(pairs: [(&str, &str); N]) -> Labels {
 /// database rather than from `observe` calls.
 #[derive(Debug, Default)]
 struct WorkerHistograms {
-    /// worker → (sum in seconds, count, non-cumulative (upper bound, count)).
-    series: BTreeMap<String, (f64, u64, Vec<(f64, u64)>)>,
+    series: BTreeMap<String, HistogramSeries>,
 }
+
+/// One worker's histogram: (sum in seconds, count, non-cumulative
+/// (upper bound, count) buckets).
+type HistogramSeries = (f64, u64, Vec<(f64, u64)>);
 
 impl EncodeMetric for WorkerHistograms {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
