@@ -10,6 +10,8 @@
 //! - [`monitor`], [`runs`]: the monitoring questions, answered in SQL;
 //! - [`dashboard`], [`demo`]: what people look at;
 //! - [`loadtest`], [`compare`]: load at a steady rate, and two runs side by side.
+//! - [`dashboard`], [`demo`], [`export`]: what people look at (Prometheus
+//!   exposition, run reports).
 
 pub mod bench;
 pub mod clock;
@@ -17,6 +19,7 @@ pub mod compare;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
+pub mod export;
 pub mod loadtest;
 pub mod logging;
 pub mod monitor;

@@ -11,9 +11,12 @@ mod cleanup;
 mod compare;
 mod dashboard;
 mod demo;
+mod export;
 mod load_test;
 mod output;
 mod query;
+mod report;
+mod serve;
 mod soak;
 
 use std::path::PathBuf;
@@ -66,6 +69,12 @@ enum Command {
     /// Steady load for crash tests: prints what it reports as durable.
     #[command(hide = true)]
     Soak(soak::SoakArgs),
+    /// Print metrics for other tools (`export prometheus`).
+    Export(export::ExportArgs),
+    /// Serve GET /metrics (Prometheus) and GET /health over HTTP, on loopback by default.
+    Serve(serve::ServeArgs),
+    /// Summarize a run: workflows, workers, errors, alerts, system, throughput (text, JSON or HTML).
+    Report(report::ReportArgs),
 }
 
 /// What a command concluded, beyond "it ran".
@@ -167,6 +176,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Compare(args) => compare::run(&globals, args).await,
             Command::Bench(args) => bench::run(&globals, *args).await,
             Command::Soak(args) => soak::run(&globals, args).await,
+            Command::Export(args) => export::run(&globals, args).await,
+            Command::Serve(args) => serve::run(&globals, args).await,
+            Command::Report(args) => report::run(&globals, args).await,
         }
     })
 }

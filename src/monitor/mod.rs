@@ -111,6 +111,30 @@ pub const QUERY_FILES: &[(&str, &str)] = &[
         "workflow_status.sql",
         include_str!("../../queries/workflow_status.sql"),
     ),
+    (
+        "throughput_per_minute.sql",
+        crate::export::queries::THROUGHPUT_PER_MINUTE_SQL,
+    ),
+    (
+        "worker_histogram_events.sql",
+        crate::export::queries::WORKER_HISTOGRAM_EVENTS_SQL,
+    ),
+    (
+        "worker_histogram_rollups.sql",
+        crate::export::queries::WORKER_HISTOGRAM_ROLLUPS_SQL,
+    ),
+    (
+        "worker_totals_events.sql",
+        crate::export::queries::WORKER_TOTALS_EVENTS_SQL,
+    ),
+    (
+        "worker_totals_rollups.sql",
+        crate::export::queries::WORKER_TOTALS_ROLLUPS_SQL,
+    ),
+    (
+        "workflow_outcome_counts.sql",
+        crate::export::queries::WORKFLOW_OUTCOME_COUNTS_SQL,
+    ),
 ];
 
 /// A window that holds every timestamp: "all time" for questions that take a

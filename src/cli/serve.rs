@@ -1,0 +1,85 @@
+//! `multiagents serve`: `GET /metrics` (Prometheus) and `GET /health`
+//! (worker health as JSON) over HTTP, read from the database on each
+//! request while other processes write it.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use multiagents::export::http::{self, ServeOptions};
+use multiagents::runs::RunSelector;
+use multiagents::store::Store;
+use multiagents::window;
+
+use super::{Globals, Outcome};
+
+/// Arguments of `multiagents serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port. The bound address is
+    /// printed on stderr.
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    listen: SocketAddr,
+    /// Allow listening on a non-loopback address. The metrics name workers
+    /// and errors: exposing them beyond this machine is a choice to make
+    /// explicitly.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Window of rates, averages, health and system gauges in /metrics.
+    #[arg(long, value_parser = window::parse_window, default_value = "5m")]
+    window: std::time::Duration,
+    /// Serve one run (`latest` or an id) instead of every run in the file.
+    #[arg(long)]
+    run: Option<RunSelector>,
+}
+
+/// Runs `multiagents serve` until Ctrl-C or SIGTERM.
+pub async fn run(globals: &Globals, args: ServeArgs) -> anyhow::Result<Outcome> {
+    if !args.listen.ip().is_loopback() && !args.allow_remote {
+        bail!(
+            "refusing to listen on {}: it is not a loopback address; pass --allow-remote to expose the metrics beyond this machine",
+            args.listen
+        );
+    }
+    let store = Store::open_existing(&globals.db)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let bound = listener.local_addr()?;
+    eprintln!("multiagents serve: listening on http://{bound} (GET /metrics, GET /health)");
+    let options = ServeOptions {
+        store,
+        window: args.window,
+        run: args.run,
+        thresholds: multiagents::session::health_thresholds(&globals.config),
+    };
+    http::serve(listener, options, shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
+    eprintln!("multiagents serve: stopped");
+    Ok(Outcome::Ok)
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

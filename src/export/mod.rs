@@ -1,0 +1,78 @@
+//! What leaves the database for other tools and people: the Prometheus text
+//! exposition ([`prometheus`]) served over HTTP ([`http`]), and run reports
+//! in text, JSON and self-contained HTML with charts ([`report`], [`html`]).
+//!
+//! Everything here reads the database through a [`Store`](crate::store::Store)
+//! (read-only pooled connections), so it works from another process while a
+//! run writes the file. Computation never prints: each function returns a
+//! value or a string, and the CLI decides where it goes.
+
+pub mod html;
+pub mod http;
+pub mod prometheus;
+pub mod queries;
+pub mod report;
+
+use crate::monitor::MonitorError;
+use crate::monitor::custom::MetricsError;
+use crate::store::StoreError;
+
+/// Why an export or a report could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The store could not hand out a connection, or the run is unknown.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An event or worker question failed.
+    #[error(transparent)]
+    Monitor(#[from] MonitorError),
+    /// A system, custom-metric or alert question failed.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    /// A query of this module failed.
+    #[error("export query failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Rendering failed (text encoding or a chart).
+    #[error("cannot render: {0}")]
+    Render(String),
+    /// A blocking task died.
+    #[error("export task failed: {0}")]
+    Task(String),
+}
+
+/// Writes `bytes` to `path` atomically: into a temporary file in the same
+/// directory, flushed to disk, then renamed over `path`. On any failure the
+/// temporary file is removed and `path` is untouched — never half-written.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a file name", path.display()),
+        )
+    })?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        crate::clock::now_us()
+    ));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,461 @@
+//! A run's report: what one recorded run did, in one [`RunReport`] value
+//! that renders as aligned text tables ([`render_text`]), one JSON document
+//! (serde), or one self-contained HTML page with charts
+//! ([`super::html::render_html`]).
+//!
+//! Scope: workflows, events, workers, error patterns, throughput and
+//! duration histograms are exactly the run's own rows (its id range).
+//! System samples and alerts are kept by time, not by run in the queries
+//! that read them: they cover the run's time span, so a second run writing
+//! the same file at the same time shows up there too. Health is evaluated
+//! at the run's end (for a run that is still going or crashed: now, or its
+//! last activity).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use rusqlite::Connection;
+use serde::Serialize;
+
+use super::ExportError;
+use super::queries::{self, MinuteThroughput, Source};
+use crate::clock;
+use crate::monitor::alerts::{Alert, alert_history};
+use crate::monitor::event::event_metrics;
+use crate::monitor::system::{SystemMetrics, system_metrics, system_samples_series};
+use crate::monitor::worker::worker_performance_summary;
+use crate::monitor::{
+    ErrorPattern, EventMetrics, HealthStatus, HealthThresholds, RunScope, WorkerPerformance,
+    evaluate_health,
+};
+use crate::runs::{RunSelector, list_runs, resolve_run};
+use crate::window::TimeWindow;
+
+/// The run a report is about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportRun {
+    /// Its id.
+    pub run_id: i64,
+    /// When it started, ISO-8601.
+    pub started_at: String,
+    /// When it ended, or its last activity (or now) if it did not end cleanly.
+    pub ended_at: String,
+    /// Whether it never recorded a clean end.
+    pub unfinished: bool,
+    /// Wall-clock length of the report's window, seconds.
+    pub duration_seconds: f64,
+    /// Its command line.
+    pub command: String,
+    /// multiagents version that recorded it.
+    pub version: String,
+    /// Host it ran on.
+    pub host: String,
+    /// The report's window, µs: `[start_us, end_us)`.
+    pub window: TimeWindow,
+}
+
+/// Workflows of the run by outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkflowSection {
+    /// Every workflow of the run.
+    pub total: u64,
+    /// By outcome (terminal state, or `unfinished`).
+    pub by_outcome: BTreeMap<String, u64>,
+    /// By workflow name, then outcome.
+    pub by_workflow: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// One worker's line in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkerReport {
+    /// Performance over the whole run (counts, rates in percent, durations
+    /// in milliseconds, p50/p95/p99).
+    #[serde(flatten)]
+    pub performance: WorkerPerformance,
+    /// Health evaluated at the run's end.
+    pub health: HealthStatus,
+    /// Why, when not healthy.
+    pub health_issues: Vec<String>,
+}
+
+/// Alerts that fired during the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertSection {
+    /// How many fired.
+    pub fired: u64,
+    /// Of those, how many were resolved (at any time since).
+    pub resolved: u64,
+    /// Each alert, newest first.
+    pub alerts: Vec<Alert>,
+}
+
+/// One point of the CPU and memory series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SystemPoint {
+    /// When, µs.
+    pub at_us: i64,
+    /// Whole-machine CPU use, percent.
+    pub cpu_usage_percent: f64,
+    /// Whole-machine memory use, percent.
+    pub memory_usage_percent: f64,
+    /// Resident memory of the recording process, bytes.
+    pub process_rss_bytes: i64,
+}
+
+/// A worker's duration histogram over the run (non-cumulative buckets).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DurationBucket {
+    /// Upper bound, ms (inclusive); `None` is +Inf.
+    pub le_ms: Option<i64>,
+    /// Executions in the bucket.
+    pub count: u64,
+}
+
+/// Everything `multiagents report` says about one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    /// The run.
+    pub run: ReportRun,
+    /// Its workflows by outcome.
+    pub workflows: WorkflowSection,
+    /// Its events (commands and compensations) over the run: counts by
+    /// type and status, rates in percent, latency in milliseconds.
+    pub events: EventMetrics,
+    /// Each worker with executions in the run, by name.
+    pub workers: Vec<WorkerReport>,
+    /// Errors grouped by type, most frequent first.
+    pub error_patterns: Vec<ErrorPattern>,
+    /// Alerts fired during the run.
+    pub alerts: AlertSection,
+    /// Averages and peaks of the system samples over the run.
+    pub system: SystemMetrics,
+    /// The system samples over the run, oldest first.
+    pub system_series: Vec<SystemPoint>,
+    /// Events that ended per minute, oldest first.
+    pub throughput: Vec<MinuteThroughput>,
+    /// Each worker's duration histogram, by name.
+    pub duration_histograms: BTreeMap<String, Vec<DurationBucket>>,
+    /// When the report was made, ISO-8601.
+    pub generated_at: String,
+}
+
+/// Builds the report of `selector`'s run, judging health by `thresholds`;
+/// `now_us` is the end of a run that has not ended cleanly (if later than
+/// its last activity).
+pub fn build_report(
+    conn: &Connection,
+    selector: RunSelector,
+    thresholds: &HealthThresholds,
+    now_us: i64,
+) -> Result<RunReport, ExportError> {
+    let resolved = resolve_run(conn, selector)?;
+    let end_us = if resolved.unfinished {
+        now_us.max(resolved.ended_at_us + 1)
+    } else {
+        resolved.ended_at_us + 1
+    };
+    let window = TimeWindow {
+        start_us: resolved.started_at_us,
+        end_us,
+    };
+    let scope = RunScope::Run(resolved.run_id);
+    let (first, last) = (resolved.first_id, resolved.last_id);
+    // The run's descriptive fields; runs are few, so listing them all is cheap.
+    let info = list_runs(conn, i64::MAX)?
+        .into_iter()
+        .find(|r| r.run_id == resolved.run_id);
+    let run = ReportRun {
+        run_id: resolved.run_id,
+        started_at: clock::format_iso(resolved.started_at_us),
+        ended_at: clock::format_iso(end_us - 1),
+        unfinished: resolved.unfinished,
+        duration_seconds: window.length_us() as f64 / 1e6,
+        command: info.as_ref().map(|r| r.command.clone()).unwrap_or_default(),
+        version: info.as_ref().map(|r| r.version.clone()).unwrap_or_default(),
+        host: info.map(|r| r.host).unwrap_or_default(),
+        window,
+    };
+
+    let mut workflows = WorkflowSection {
+        total: 0,
+        by_outcome: BTreeMap::new(),
+        by_workflow: BTreeMap::new(),
+    };
+    for o in queries::workflow_outcome_counts(conn, window, first, last)? {
+        workflows.total += o.count;
+        *workflows.by_outcome.entry(o.outcome.clone()).or_default() += o.count;
+        *workflows
+            .by_workflow
+            .entry(o.workflow_name)
+            .or_default()
+            .entry(o.outcome)
+            .or_default() += o.count;
+    }
+
+    let events = event_metrics(conn, window, scope)?;
+    let summary = worker_performance_summary(conn, window, scope, thresholds)?;
+    let mut workers = Vec::new();
+    for (name, performance) in summary.workers {
+        let health = evaluate_health(conn, &name, end_us - 1, thresholds, scope)?;
+        workers.push(WorkerReport {
+            performance,
+            health: health.status,
+            health_issues: health.issues,
+        });
+    }
+    let error_patterns = crate::monitor::event::error_patterns(conn, window, scope, None)?;
+    let alert_list = alert_history(conn, window)?;
+    let alerts = AlertSection {
+        fired: alert_list.len() as u64,
+        resolved: alert_list
+            .iter()
+            .filter(|a| a.resolved_at_us.is_some())
+            .count() as u64,
+        alerts: alert_list,
+    };
+    let system = system_metrics(conn, window)?;
+    let system_series = system_samples_series(conn, window)?
+        .into_iter()
+        .map(|s| SystemPoint {
+            at_us: s.sampled_at_us,
+            cpu_usage_percent: s.cpu_usage_percent,
+            memory_usage_percent: s.memory_usage_percent,
+            process_rss_bytes: s.process_rss_bytes,
+        })
+        .collect();
+    let throughput = queries::throughput_per_minute(conn, window, first, last)?;
+    let mut duration_histograms: BTreeMap<String, Vec<DurationBucket>> = BTreeMap::new();
+    let mut raw: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
+    for b in queries::worker_histograms(conn, window, Source::Events { first, last })? {
+        *raw.entry(b.worker).or_default().entry(b.le_ms).or_default() += b.count;
+    }
+    for (worker, counts) in raw {
+        let get = |le: i64| counts.get(&le).copied().unwrap_or(0);
+        let buckets = crate::store::writer::HISTOGRAM_BOUNDS_MS
+            .iter()
+            .map(|&le| DurationBucket {
+                le_ms: Some(le),
+                count: get(le),
+            })
+            .chain([DurationBucket {
+                le_ms: None,
+                count: get(-1),
+            }])
+            .collect();
+        duration_histograms.insert(worker, buckets);
+    }
+    Ok(RunReport {
+        run,
+        workflows,
+        events,
+        workers,
+        error_patterns,
+        alerts,
+        system,
+        system_series,
+        throughput,
+        duration_histograms,
+        generated_at: clock::format_iso(now_us),
+    })
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_header(header.iter().copied());
+    table
+}
+
+fn pct(v: f64) -> String {
+    format!("{v:.1}%")
+}
+
+fn ms(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+/// The report as aligned text tables, one section after another.
+pub fn render_text(report: &RunReport) -> String {
+    let mut out = String::new();
+    let r = &report.run;
+    let _ = writeln!(
+        out,
+        "Run {} — {} → {}{} ({:.1} s)\ncommand: {}\nversion {} on {}",
+        r.run_id,
+        r.started_at,
+        r.ended_at,
+        if r.unfinished {
+            " (did not end cleanly)"
+        } else {
+            ""
+        },
+        r.duration_seconds,
+        r.command,
+        r.version,
+        r.host
+    );
+
+    let _ = writeln!(out, "\nWorkflows ({} in all)", report.workflows.total);
+    let outcomes: Vec<&String> = {
+        let mut v: Vec<&String> = report.workflows.by_outcome.keys().collect();
+        v.sort();
+        v
+    };
+    let mut header = vec!["workflow"];
+    header.extend(outcomes.iter().map(|s| s.as_str()));
+    header.push("total");
+    let mut t = table(&header);
+    for (name, by) in &report.workflows.by_workflow {
+        let mut row = vec![name.clone()];
+        row.extend(
+            outcomes
+                .iter()
+                .map(|o| by.get(*o).copied().unwrap_or(0).to_string()),
+        );
+        row.push(by.values().sum::<u64>().to_string());
+        t.add_row(row);
+    }
+    let _ = writeln!(out, "{t}");
+
+    let e = &report.events;
+    let _ = writeln!(
+        out,
+        "\nEvents: {} ended; success {}, errors {}; latency avg {} ms, p95 {} ms; peak {} per minute",
+        e.total_events,
+        pct(e.success_rate),
+        pct(e.error_rate),
+        ms(e.avg_latency_ms),
+        ms(e.p95_latency_ms),
+        e.peak_throughput
+    );
+
+    let _ = writeln!(out, "\nWorkers (health at the run's end)");
+    let mut t = table(&[
+        "worker",
+        "executions",
+        "success",
+        "errors",
+        "timeouts",
+        "avg ms",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "health",
+    ]);
+    for w in &report.workers {
+        let p = &w.performance;
+        t.add_row(vec![
+            p.worker.clone(),
+            p.total_executions.to_string(),
+            pct(p.success_rate),
+            pct(p.error_rate),
+            p.timeout_executions.to_string(),
+            ms(p.avg_duration_ms),
+            ms(p.p50_duration_ms),
+            ms(p.p95_duration_ms),
+            ms(p.p99_duration_ms),
+            w.health.to_string(),
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+
+    let _ = writeln!(out, "\nError patterns");
+    if report.error_patterns.is_empty() {
+        let _ = writeln!(out, "(none)");
+    } else {
+        let mut t = table(&["error type", "count", "workers", "last seen", "example"]);
+        for p in &report.error_patterns {
+            t.add_row(vec![
+                p.error_type.clone(),
+                p.count.to_string(),
+                p.workers.join(", "),
+                p.last_seen.clone(),
+                p.example.clone().unwrap_or_default(),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
+
+    let a = &report.alerts;
+    let _ = writeln!(out, "\nAlerts: {} fired, {} resolved", a.fired, a.resolved);
+    if !a.alerts.is_empty() {
+        let mut t = table(&[
+            "fired", "type", "severity", "subject", "resolved", "message",
+        ]);
+        for alert in &a.alerts {
+            t.add_row(vec![
+                alert.timestamp.clone(),
+                alert.alert_type.clone(),
+                alert.severity.as_str().to_string(),
+                alert.worker.clone().unwrap_or_default(),
+                alert.resolved_at.clone().unwrap_or_else(|| "-".into()),
+                alert.message.clone(),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
+
+    let s = &report.system;
+    let _ = writeln!(out, "\nSystem ({} samples)", s.sample_count);
+    let mut t = table(&["figure", "average", "peak"]);
+    t.add_row(vec![
+        "CPU (machine)".to_string(),
+        pct(s.avg_cpu_usage),
+        pct(s.peak_cpu_usage),
+    ]);
+    t.add_row(vec![
+        "memory (machine)".to_string(),
+        pct(s.avg_memory_usage),
+        pct(s.peak_memory_usage),
+    ]);
+    t.add_row(vec![
+        "load (1 min)".to_string(),
+        format!("{:.2}", s.avg_system_load),
+        "-".to_string(),
+    ]);
+    t.add_row(vec![
+        "process CPU".to_string(),
+        pct(s.avg_process_cpu_percent),
+        pct(s.peak_process_cpu_percent),
+    ]);
+    t.add_row(vec![
+        "process RSS".to_string(),
+        "-".to_string(),
+        format!("{:.1} MiB", s.peak_process_rss_bytes as f64 / 1048576.0),
+    ]);
+    t.add_row(vec![
+        "active workflows".to_string(),
+        "-".to_string(),
+        s.peak_active_workflows.to_string(),
+    ]);
+    t.add_row(vec![
+        "active connections".to_string(),
+        "-".to_string(),
+        s.peak_active_connections.to_string(),
+    ]);
+    let _ = writeln!(out, "{t}");
+
+    let _ = writeln!(out, "\nThroughput per minute");
+    let mut t = table(&[
+        "minute",
+        "completed",
+        "failed",
+        "timeout",
+        "cancelled",
+        "total",
+    ]);
+    for m in &report.throughput {
+        t.add_row(vec![
+            m.minute.clone(),
+            m.completed.to_string(),
+            m.failed.to_string(),
+            m.timeout.to_string(),
+            m.cancelled.to_string(),
+            m.total().to_string(),
+        ]);
+    }
+    let _ = write!(out, "{t}");
+    out
+}
