@@ -500,13 +500,205 @@ fn cases() -> Vec<Case> {
             setup: |d| args(&[&"--db", &d.join("s.db"), &"soak", &"--concurrency", &"0"]),
             stderr: "--concurrency",
         },
-        // When these commands land, add rows like:
-        //   `query events --window 5x` → "invalid window \"5x\"",
-        //   `query events --until yesterday-ish` → "invalid time",
-        //   `query worker nobody` → "unknown worker",
-        //   `query trace not-a-tx` → "unknown transaction",
-        //   `query runs --run 999` → "unknown run id 999",
-        //   `load-test --rps 0`, `load-test --concurrency 0` → the flag's name.
+        Case {
+            name: "query events --window 5x",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"query",
+                    &"events",
+                    &"--window",
+                    &"5x",
+                ])
+            },
+            stderr: "invalid window \"5x\"",
+        },
+        Case {
+            name: "query events --window -1m",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"query",
+                    &"events",
+                    &"--window",
+                    &"-1m",
+                ])
+            },
+            stderr: "must be positive",
+        },
+        Case {
+            name: "query events --window 0s",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"query",
+                    &"events",
+                    &"--window",
+                    &"0s",
+                ])
+            },
+            stderr: "must be positive",
+        },
+        Case {
+            name: "query events --until yesterday-ish",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"query",
+                    &"events",
+                    &"--until",
+                    &"yesterday-ish",
+                ])
+            },
+            stderr: "invalid time",
+        },
+        Case {
+            name: "query worker nobody",
+            setup: |d| args(&[&"--db", &real_database(d), &"query", &"worker", &"nobody"]),
+            stderr: "unknown worker",
+        },
+        Case {
+            name: "query errors --worker nobody",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"query",
+                    &"errors",
+                    &"--worker",
+                    &"nobody",
+                ])
+            },
+            stderr: "unknown worker",
+        },
+        Case {
+            name: "query trace not-a-tx",
+            setup: |d| args(&[&"--db", &real_database(d), &"query", &"trace", &"not-a-tx"]),
+            stderr: "unknown transaction",
+        },
+        Case {
+            name: "query events --run 999",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"query",
+                    &"events",
+                    &"--run",
+                    &"999",
+                ])
+            },
+            stderr: "unknown run id 999",
+        },
+        Case {
+            name: "query events --run -3",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"query",
+                    &"events",
+                    &"--run",
+                    &"-3",
+                ])
+            },
+            stderr: "invalid run",
+        },
+        Case {
+            name: "report --run 999",
+            setup: |d| args(&[&"--db", &real_database(d), &"report", &"--run", &"999"]),
+            stderr: "unknown run id 999",
+        },
+        Case {
+            name: "compare with an unknown run",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"compare",
+                    &"--base",
+                    &"1",
+                    &"--head",
+                    &"999",
+                ])
+            },
+            stderr: "unknown run id 999",
+        },
+        Case {
+            name: "dashboard --refresh 0s",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &real_database(d),
+                    &"dashboard",
+                    &"--once",
+                    &"--refresh",
+                    &"0s",
+                ])
+            },
+            stderr: "must be positive",
+        },
+        Case {
+            name: "load-test --rps 0",
+            setup: |d| args(&[&"--db", &d.join("fresh.db"), &"load-test", &"--rps", &"0"]),
+            stderr: "--rps",
+        },
+        Case {
+            name: "load-test --concurrency 0",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &d.join("fresh.db"),
+                    &"load-test",
+                    &"--concurrency",
+                    &"0",
+                ])
+            },
+            stderr: "--concurrency",
+        },
+        Case {
+            name: "load-test --mix bogus",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &d.join("fresh.db"),
+                    &"load-test",
+                    &"--mix",
+                    &"bogus",
+                ])
+            },
+            stderr: "bogus",
+        },
+        Case {
+            name: "load-test --duration 5x",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &d.join("fresh.db"),
+                    &"load-test",
+                    &"--duration",
+                    &"5x",
+                ])
+            },
+            stderr: "invalid window",
+        },
+        Case {
+            name: "serve on a public address without --allow-remote",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &d.join("fresh.db"),
+                    &"serve",
+                    &"--listen",
+                    &"0.0.0.0:9464",
+                ])
+            },
+            stderr: "--allow-remote",
+        },
     ]
 }
 

@@ -32,7 +32,7 @@ pub struct QueryArgs {
     #[arg(long, global = true, allow_hyphen_values = true, value_parser = parse_until)]
     until: Option<Until>,
     /// Only this run: `latest` or a run id (see `query runs`).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, allow_hyphen_values = true)]
     run: Option<RunSelector>,
     #[command(subcommand)]
     question: Question,
