@@ -13,6 +13,10 @@
 //! - [`dashboard`], [`demo`], [`export`]: what people look at (Prometheus
 //!   exposition, run reports).
 
+// No unwrap/expect where user input or I/O can reach (unit tests may:
+// see clippy.toml). Integration tests are separate crates and unaffected.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod bench;
 pub mod clock;
 pub mod compare;
