@@ -83,47 +83,78 @@ fn bucket_label(le_ms: Option<i64>) -> String {
     }
 }
 
+/// A labelled bar chart: the duration histograms and the error patterns.
+struct Bars<'a> {
+    caption: Option<String>,
+    labels: Vec<String>,
+    values: Vec<u64>,
+    y_desc: &'a str,
+    color: RGBColor,
+    bar_margin: u32,
+}
+
+fn draw_bars(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    bars: &Bars<'_>,
+) -> Result<(), ExportError> {
+    let max = bars.values.iter().copied().max().unwrap_or(0).max(1);
+    let mut builder = ChartBuilder::on(root);
+    if let Some(caption) = &bars.caption {
+        builder.caption(caption, ("sans-serif", 16));
+    }
+    let mut chart = builder
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(55)
+        .build_cartesian_2d(
+            (0..bars.values.len() as i32 - 1).into_segmented(),
+            0..max + max / 10 + 1,
+        )
+        .map_err(chart_error)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(bars.values.len())
+        .x_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                bars.labels.get(*i as usize).cloned().unwrap_or_default()
+            }
+            SegmentValue::Last => String::new(),
+        })
+        .y_desc(bars.y_desc)
+        .draw()
+        .map_err(chart_error)?;
+    chart
+        .draw_series(
+            Histogram::vertical(&chart)
+                .style(bars.color.filled())
+                .margin(bars.bar_margin)
+                .data(bars.values.iter().enumerate().map(|(i, v)| (i as i32, *v))),
+        )
+        .map_err(chart_error)?;
+    Ok(())
+}
+
 /// One worker's duration histogram.
 fn duration_chart(worker: &str, report: &RunReport) -> Result<String, ExportError> {
-    let buckets = &report.duration_histograms[worker];
-    let labels: Vec<String> = buckets.iter().map(|b| bucket_label(b.le_ms)).collect();
-    let max = buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1);
+    let buckets = report
+        .duration_histograms
+        .get(worker)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let bars = Bars {
+        caption: Some(format!("{worker}: executions by duration")),
+        labels: buckets.iter().map(|b| bucket_label(b.le_ms)).collect(),
+        values: buckets.iter().map(|b| b.count).collect(),
+        y_desc: "executions",
+        color: BLUE,
+        bar_margin: 4,
+    };
     svg(WIDTH, 240, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                format!("{worker}: executions by duration"),
-                ("sans-serif", 16),
-            )
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(
-                (0..buckets.len() as i32 - 1).into_segmented(),
-                0..max + max / 10 + 1,
-            )
-            .map_err(chart_error)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(buckets.len())
-            .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
-                    labels.get(*i as usize).cloned().unwrap_or_default()
-                }
-                SegmentValue::Last => String::new(),
-            })
-            .y_desc("executions")
-            .draw()
-            .map_err(chart_error)?;
-        chart
-            .draw_series(
-                Histogram::vertical(&chart)
-                    .style(BLUE.filled())
-                    .margin(4)
-                    .data(buckets.iter().enumerate().map(|(i, b)| (i as i32, b.count))),
-            )
-            .map_err(chart_error)?;
-        Ok(())
+        if bars.values.is_empty() {
+            return no_data(root, "executions");
+        }
+        draw_bars(root, &bars)
     })
 }
 
@@ -229,48 +260,19 @@ fn system_chart(report: &RunReport) -> Result<String, ExportError> {
 /// Errors by type.
 fn errors_chart(report: &RunReport) -> Result<String, ExportError> {
     let patterns = &report.error_patterns;
+    let bars = Bars {
+        caption: None,
+        labels: patterns.iter().map(|p| p.error_type.clone()).collect(),
+        values: patterns.iter().map(|p| p.count).collect(),
+        y_desc: "occurrences",
+        color: RED,
+        bar_margin: 10,
+    };
     svg(WIDTH, HEIGHT, |root| {
-        if patterns.is_empty() {
+        if bars.values.is_empty() {
             return no_data(root, "errors");
         }
-        let labels: Vec<String> = patterns.iter().map(|p| p.error_type.clone()).collect();
-        let max = patterns.iter().map(|p| p.count).max().unwrap_or(1).max(1);
-        let mut chart = ChartBuilder::on(root)
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(55)
-            .build_cartesian_2d(
-                (0..patterns.len() as i32 - 1).into_segmented(),
-                0..max + max / 10 + 1,
-            )
-            .map_err(chart_error)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(patterns.len())
-            .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
-                    labels.get(*i as usize).cloned().unwrap_or_default()
-                }
-                SegmentValue::Last => String::new(),
-            })
-            .y_desc("occurrences")
-            .draw()
-            .map_err(chart_error)?;
-        chart
-            .draw_series(
-                Histogram::vertical(&chart)
-                    .style(RED.filled())
-                    .margin(10)
-                    .data(
-                        patterns
-                            .iter()
-                            .enumerate()
-                            .map(|(i, p)| (i as i32, p.count)),
-                    ),
-            )
-            .map_err(chart_error)?;
-        Ok(())
+        draw_bars(root, &bars)
     })
 }
 
