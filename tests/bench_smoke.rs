@@ -14,6 +14,9 @@ fn the_quick_bench_completes_and_prints_every_figure() {
         .arg(dir.path().join("work"))
         .arg("--json-out")
         .arg(&json_out)
+        // The query dataset is cached per directory: a fresh one per run.
+        .arg("--query-cache-dir")
+        .arg(dir.path().join("cache"))
         .output()
         .expect("run multiagents bench");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -23,15 +26,29 @@ fn the_quick_bench_completes_and_prints_every_figure() {
         "bench failed: {}\n{stdout}\n{stderr}",
         output.status
     );
-    let figures = [
+    let mut figures: Vec<String> = [
         "memory_growth",
         "workflow_throughput",
         "noop_recording_on_vs_off",
         "recording_overhead",
         "writer_ingest",
         "retention_max_wait",
-    ];
-    for name in figures {
+        "query_dataset",
+    ]
+    .map(String::from)
+    .to_vec();
+    // One query-speed figure per query file, then the whole-hour ones.
+    for (file, _) in multiagents::monitor::QUERY_FILES {
+        figures.push(format!("query_{}", file.trim_end_matches(".sql")));
+    }
+    for name in [
+        "hour_event_metrics",
+        "hour_worker_summary",
+        "hour_throughput_per_minute",
+    ] {
+        figures.push(name.to_string());
+    }
+    for name in &figures {
         assert!(stdout.contains(name), "{name} missing from:\n{stdout}");
     }
     let report: serde_json::Value =

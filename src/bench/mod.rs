@@ -9,10 +9,12 @@
 //! with a `measure(&BenchOptions, &Progress) -> anyhow::Result<Vec<Figure>>`,
 //! add a [`Suite`] variant, and list it in [`Suite::ALL`].
 
+pub mod dataset;
 mod ingest;
 mod memory;
 mod overhead;
 pub mod peer;
+mod queries;
 mod retention;
 mod throughput;
 mod workload;
@@ -41,6 +43,9 @@ pub enum Suite {
     Ingest,
     /// Producer waits while retention deletes old rows.
     Retention,
+    /// Every query file through our API vs the sqlite3 shell, and
+    /// whole-hour summaries from rollups vs raw rows.
+    Queries,
 }
 
 impl Suite {
@@ -52,6 +57,7 @@ impl Suite {
         Suite::Overhead,
         Suite::Ingest,
         Suite::Retention,
+        Suite::Queries,
     ];
 }
 
@@ -83,6 +89,16 @@ pub struct BenchOptions {
     pub retention_rows: usize,
     /// The peer's figure, when it was measured (`--peer`).
     pub peer: Option<PeerFigure>,
+    /// Executions (event rows) of the generated query dataset.
+    pub query_executions: usize,
+    /// Seed of the generated query dataset.
+    pub query_seed: u64,
+    /// Where generated query datasets are cached between runs.
+    pub query_cache_dir: PathBuf,
+    /// Timed batches per side of each query figure (the median is reported).
+    pub query_batches: usize,
+    /// About how long one batch of executions takes, ms.
+    pub query_target_ms: f64,
 }
 
 impl BenchOptions {
@@ -101,6 +117,11 @@ impl BenchOptions {
             memory_workflows: 1_000_000,
             retention_rows: 1_000_000,
             peer: None,
+            query_executions: 1_000_000,
+            query_seed: 42,
+            query_cache_dir: std::env::temp_dir().join("multiagents-bench-cache"),
+            query_batches: 5,
+            query_target_ms: 100.0,
         }
     }
 
@@ -116,6 +137,9 @@ impl BenchOptions {
             memory_baseline_workflows: 500,
             memory_workflows: 2_000,
             retention_rows: 20_000,
+            query_executions: 20_000,
+            query_batches: 3,
+            query_target_ms: 10.0,
             ..BenchOptions::new(dir)
         }
     }
@@ -270,6 +294,7 @@ pub async fn run(
             Suite::Overhead => overhead::measure(options, progress).await?,
             Suite::Ingest => ingest::measure(options, progress).await?,
             Suite::Retention => retention::measure(options, progress).await?,
+            Suite::Queries => queries::measure(options, progress).await?,
         };
         figures.extend(measured);
     }

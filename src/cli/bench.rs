@@ -45,6 +45,16 @@ pub struct BenchArgs {
     /// Expired rows retention deletes while ingest continues (default 1000000).
     #[arg(long)]
     retention_rows: Option<usize>,
+    /// Executions (event rows) of the generated query-speed dataset (default 1000000).
+    #[arg(long)]
+    query_executions: Option<usize>,
+    /// Seed of the generated query-speed dataset (default 42).
+    #[arg(long)]
+    query_seed: Option<u64>,
+    /// Where generated query-speed datasets are cached between runs (default:
+    /// multiagents-bench-cache under the system's temp dir; delete to regenerate).
+    #[arg(long)]
+    query_cache_dir: Option<PathBuf>,
     /// Measure the Python original with `../shared/peer/setup_and_run.sh` and
     /// use its figure as the throughput reference (installs it on first use).
     #[arg(long)]
@@ -93,6 +103,13 @@ fn options(args: &BenchArgs, dir: PathBuf) -> BenchOptions {
     );
     set(&mut o.memory_workflows, args.memory_workflows);
     set(&mut o.retention_rows, args.retention_rows);
+    set(&mut o.query_executions, args.query_executions);
+    if let Some(seed) = args.query_seed {
+        o.query_seed = seed;
+    }
+    if let Some(dir) = &args.query_cache_dir {
+        o.query_cache_dir = dir.clone();
+    }
     o
 }
 

@@ -32,6 +32,7 @@ pub mod custom;
 pub mod event;
 pub mod health;
 pub mod outcomes;
+pub mod rollups;
 pub mod system;
 pub mod worker;
 
@@ -134,6 +135,14 @@ pub const QUERY_FILES: &[(&str, &str)] = &[
     (
         "workflow_outcome_counts.sql",
         crate::export::queries::WORKFLOW_OUTCOME_COUNTS_SQL,
+    ),
+    (
+        "worker_summary_rollups.sql",
+        rollups::WORKER_SUMMARY_ROLLUPS_SQL,
+    ),
+    (
+        "throughput_per_minute_rollups.sql",
+        rollups::THROUGHPUT_PER_MINUTE_ROLLUPS_SQL,
     ),
 ];
 
