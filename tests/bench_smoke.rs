@@ -32,6 +32,7 @@ fn the_quick_bench_completes_and_prints_every_figure() {
         "noop_recording_on_vs_off",
         "recording_overhead",
         "writer_ingest",
+        "writer_one_transaction_per_row",
         "retention_max_wait",
         "query_dataset",
     ]

@@ -9,6 +9,7 @@
 //! with a `measure(&BenchOptions, &Progress) -> anyhow::Result<Vec<Figure>>`,
 //! add a [`Suite`] variant, and list it in [`Suite::ALL`].
 
+mod commits;
 pub mod dataset;
 mod ingest;
 mod memory;
@@ -41,6 +42,8 @@ pub enum Suite {
     Overhead,
     /// Rows/s through the writer against a plain rusqlite loop.
     Ingest,
+    /// The writer with group commit against one transaction per row.
+    Commits,
     /// Producer waits while retention deletes old rows.
     Retention,
     /// Every query file through our API vs the sqlite3 shell, and
@@ -56,6 +59,7 @@ impl Suite {
         Suite::Throughput,
         Suite::Overhead,
         Suite::Ingest,
+        Suite::Commits,
         Suite::Retention,
         Suite::Queries,
     ];
@@ -293,6 +297,7 @@ pub async fn run(
             Suite::Throughput => throughput::measure(options, progress).await?,
             Suite::Overhead => overhead::measure(options, progress).await?,
             Suite::Ingest => ingest::measure(options, progress).await?,
+            Suite::Commits => commits::measure(options, progress).await?,
             Suite::Retention => retention::measure(options, progress).await?,
             Suite::Queries => queries::measure(options, progress).await?,
         };
