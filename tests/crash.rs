@@ -256,13 +256,18 @@ fn kill_early(dir: &Path, n: usize, when: EarlyKill, figures: &mut Figures) {
         let conn =
             rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
                 .unwrap();
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        match (version, killed.stdout.is_empty()) {
-            (0, _) => "migration not committed",
-            (_, true) => "migrated, nothing reported",
-            (_, false) => "migrated, workflows reported",
+        // A kill inside the first (rollback-journal) transaction leaves a
+        // hot journal that a read-only connection may not roll back.
+        match conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)) {
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) => {
+                "migration interrupted (hot journal)"
+            }
+            Err(e) => panic!("{}: {e}", db.display()),
+            Ok(version) => match (version, killed.stdout.is_empty()) {
+                (0, _) => "migration not committed",
+                (_, true) => "migrated, nothing reported",
+                (_, false) => "migrated, workflows reported",
+            },
         }
     };
     figures.migration_outcomes.push(outcome);

@@ -305,14 +305,25 @@ impl Store {
     /// file is an error, not a new empty database.
     pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
         check_path(path, false)?;
-        let needs_migration = {
-            let conn = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
+        let probe = |flags: OpenFlags| -> Result<i64, StoreError> {
+            let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
             conn.busy_timeout(BUSY_TIMEOUT)?;
-            check_version(&conn, path)? < migrate::SCHEMA_VERSION
+            check_version(&conn, path)
         };
+        let version = match probe(OpenFlags::SQLITE_OPEN_READ_ONLY) {
+            // A process died mid-transaction and left a hot rollback journal
+            // (before the file switched to WAL, e.g. during its first
+            // migration): only a read-write connection may roll it back.
+            // That restores the last committed state; nothing else is written.
+            Err(StoreError::Sqlite(e))
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) =>
+            {
+                check_writable(path)?;
+                probe(OpenFlags::SQLITE_OPEN_READ_WRITE)?
+            }
+            other => other?,
+        };
+        let needs_migration = version < migrate::SCHEMA_VERSION;
         if needs_migration {
             check_writable(path)?;
             drop(open_write_connection(path)?);
