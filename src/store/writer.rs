@@ -71,6 +71,8 @@ pub struct WriterStats {
     producer_wait_us_max: AtomicU64,
     commit_retries: AtomicU64,
     busy_us: AtomicU64,
+    rows_inserted: AtomicU64,
+    rows_updated: AtomicU64,
 }
 
 /// A copy of [`WriterStats`] at one moment.
@@ -90,6 +92,12 @@ pub struct WriterStatsSnapshot {
     pub commit_retries: u64,
     /// Time the writer thread spent applying and committing, microseconds.
     pub busy_us: u64,
+    /// `workflows` and `events` rows inserted (a start merged with its end
+    /// when both were in one batch).
+    pub rows_inserted: u64,
+    /// `workflows` and `events` rows updated: an end whose start was
+    /// committed in an earlier batch.
+    pub rows_updated: u64,
 }
 
 impl WriterStats {
@@ -102,6 +110,8 @@ impl WriterStats {
             producer_wait_us_max: self.producer_wait_us_max.load(Ordering::Relaxed),
             commit_retries: self.commit_retries.load(Ordering::Relaxed),
             busy_us: self.busy_us.load(Ordering::Relaxed),
+            rows_inserted: self.rows_inserted.load(Ordering::Relaxed),
+            rows_updated: self.rows_updated.load(Ordering::Relaxed),
         }
     }
 
@@ -776,6 +786,14 @@ impl WriterThread {
                         .records_committed
                         .fetch_add(batch.records as u64, Ordering::Relaxed);
                     self.stats.batches_committed.fetch_add(1, Ordering::Relaxed);
+                    self.stats.rows_inserted.fetch_add(
+                        (batch.workflows.len() + batch.events.len()) as u64,
+                        Ordering::Relaxed,
+                    );
+                    self.stats.rows_updated.fetch_add(
+                        (batch.workflow_changes.len() + batch.event_finishes.len()) as u64,
+                        Ordering::Relaxed,
+                    );
                     return Ok(());
                 }
                 Err(e) if attempt < ATTEMPTS => {
