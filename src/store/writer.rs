@@ -42,9 +42,16 @@ pub struct WriterOptions {
     /// the sweet spot: smaller costs throughput, unbounded makes everything
     /// move in lock-step.
     pub max_batch: usize,
-    /// Rows one retention slice deletes before the writer looks at its queue
-    /// again.
+    /// Rows one retention slice deletes (a workflow with its events counts
+    /// as all its rows) before the writer looks at its queue again.
     pub retention_slice: usize,
+    /// A retention slice also stops after this long (checked every 100
+    /// workflows), so a slow disk cannot stretch it.
+    pub retention_slice_time: Duration,
+    /// Most records committed in one transaction while retention runs: a
+    /// producer that finds the queue full waits for about one batch plus one
+    /// slice, so both are kept short then.
+    pub retention_max_batch: usize,
     /// Artificial delay before each commit. Zero in production; tests use it
     /// to prove that a slow writer makes producers wait rather than drop.
     pub commit_delay: Duration,
@@ -56,6 +63,8 @@ impl Default for WriterOptions {
             queue_capacity: 65_536,
             max_batch: 10_000,
             retention_slice: 2_000,
+            retention_slice_time: Duration::from_millis(5),
+            retention_max_batch: 2_000,
             commit_delay: Duration::ZERO,
         }
     }
@@ -651,6 +660,7 @@ impl WriterThread {
                     // Every handle is gone without a shutdown: commit nothing more.
                     Err(mpsc::error::TryRecvError::Disconnected) => return,
                 }
+                let max = self.options.retention_max_batch.clamp(1, max);
                 while commands.len() < max {
                     match rx.try_recv() {
                         Ok(command) => commands.push(command),
@@ -743,7 +753,11 @@ impl WriterThread {
             return;
         };
         let started = Instant::now();
-        let step = run.step(&mut self.conn, self.options.retention_slice);
+        let step = run.step(
+            &mut self.conn,
+            self.options.retention_slice,
+            self.options.retention_slice_time,
+        );
         self.add_busy(started);
         match step {
             Ok(false) => {}
