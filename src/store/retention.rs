@@ -23,6 +23,10 @@ pub struct RetentionCutoffs {
     pub rollups_before_us: Option<i64>,
 }
 
+/// Workflows selected (and deleted with their events) at a time within a
+/// slice; between chunks the slice checks its row and time budgets.
+const WORKFLOW_CHUNK: i64 = 100;
+
 /// Rows deleted per table by one retention run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RetentionReport {
@@ -76,46 +80,74 @@ impl RetentionRun {
         self.report
     }
 
-    /// Deletes at most about `slice` rows in one transaction. Returns true
-    /// when nothing is left to delete.
+    /// Deletes at most about `slice` rows in one transaction, and stops
+    /// early once `budget` has passed (checked between chunks of
+    /// [`WORKFLOW_CHUNK`] workflows). Returns true when nothing is left to
+    /// delete.
+    ///
+    /// A workflow costs its own row plus one per event, so a slice of
+    /// workflows is counted in rows, not workflows: a slice of "2,000" used
+    /// to delete ~8,000 rows and took longer than a producer should wait.
     pub(crate) fn step(
         &mut self,
         conn: &mut Connection,
         slice: usize,
+        budget: std::time::Duration,
     ) -> Result<bool, rusqlite::Error> {
+        let started = std::time::Instant::now();
         let slice = slice.max(1) as i64;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut exhausted = false;
         let deleted = match self.phase {
             Phase::Workflows | Phase::Abandoned => match self.cutoffs.traces_before_us {
                 Some(cutoff) => {
-                    let ids: Vec<i64> = if self.phase == Phase::Workflows {
-                        let mut select = tx.prepare_cached(include_str!(
-                            "../../queries/retention/expired_workflows.sql"
+                    let mut rows = 0i64;
+                    loop {
+                        let ids: Vec<i64> = if self.phase == Phase::Workflows {
+                            let mut select = tx.prepare_cached(include_str!(
+                                "../../queries/retention/expired_workflows.sql"
+                            ))?;
+                            select
+                                .query_map(params![cutoff, WORKFLOW_CHUNK], |r| r.get(0))?
+                                .collect::<Result<_, _>>()?
+                        } else {
+                            let mut select = tx.prepare_cached(include_str!(
+                                "../../queries/retention/abandoned_workflows.sql"
+                            ))?;
+                            select
+                                .query_map(
+                                    params![cutoff, self.current_run_id, WORKFLOW_CHUNK],
+                                    |r| r.get(0),
+                                )?
+                                .collect::<Result<_, _>>()?
+                        };
+                        let mut delete_events = tx.prepare_cached(include_str!(
+                            "../../queries/retention/delete_workflow_events.sql"
                         ))?;
-                        select
-                            .query_map(params![cutoff, slice], |r| r.get(0))?
-                            .collect::<Result<_, _>>()?
-                    } else {
-                        let mut select = tx.prepare_cached(include_str!(
-                            "../../queries/retention/abandoned_workflows.sql"
+                        let mut delete_workflow = tx.prepare_cached(include_str!(
+                            "../../queries/retention/delete_workflow.sql"
                         ))?;
-                        select
-                            .query_map(params![cutoff, self.current_run_id, slice], |r| r.get(0))?
-                            .collect::<Result<_, _>>()?
-                    };
-                    let mut delete_events = tx.prepare_cached(include_str!(
-                        "../../queries/retention/delete_workflow_events.sql"
-                    ))?;
-                    let mut delete_workflow = tx.prepare_cached(include_str!(
-                        "../../queries/retention/delete_workflow.sql"
-                    ))?;
-                    for id in &ids {
-                        self.report.events += delete_events.execute([id])? as u64;
-                        self.report.workflows += delete_workflow.execute([id])? as u64;
+                        for id in &ids {
+                            let events = delete_events.execute([id])?;
+                            let workflows = delete_workflow.execute([id])?;
+                            self.report.events += events as u64;
+                            self.report.workflows += workflows as u64;
+                            rows += (events + workflows) as i64;
+                        }
+                        if (ids.len() as i64) < WORKFLOW_CHUNK {
+                            exhausted = true;
+                            break;
+                        }
+                        if rows >= slice || started.elapsed() >= budget {
+                            break;
+                        }
                     }
-                    ids.len()
+                    rows as usize
                 }
-                None => 0,
+                None => {
+                    exhausted = true;
+                    0
+                }
             },
             Phase::Samples => self.delete_metrics_slice(
                 &tx,
@@ -148,8 +180,12 @@ impl RetentionRun {
         };
         tx.commit()?;
         self.report.slices += 1;
-        // A phase is over when a slice found less than it could take.
-        if (deleted as i64) < slice {
+        // A phase is over when a slice found less than it could take (the
+        // workflow phases say so themselves: they may stop early on time).
+        if exhausted
+            || (!matches!(self.phase, Phase::Workflows | Phase::Abandoned)
+                && (deleted as i64) < slice)
+        {
             self.phase = match self.phase {
                 Phase::Workflows => Phase::Abandoned,
                 Phase::Abandoned => Phase::Samples,

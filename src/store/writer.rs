@@ -42,9 +42,16 @@ pub struct WriterOptions {
     /// the sweet spot: smaller costs throughput, unbounded makes everything
     /// move in lock-step.
     pub max_batch: usize,
-    /// Rows one retention slice deletes before the writer looks at its queue
-    /// again.
+    /// Rows one retention slice deletes (a workflow with its events counts
+    /// as all its rows) before the writer looks at its queue again.
     pub retention_slice: usize,
+    /// A retention slice also stops after this long (checked every 100
+    /// workflows), so a slow disk cannot stretch it.
+    pub retention_slice_time: Duration,
+    /// Most records committed in one transaction while retention runs: a
+    /// producer that finds the queue full waits for about one batch plus one
+    /// slice, so both are kept short then.
+    pub retention_max_batch: usize,
     /// Artificial delay before each commit. Zero in production; tests use it
     /// to prove that a slow writer makes producers wait rather than drop.
     pub commit_delay: Duration,
@@ -56,6 +63,8 @@ impl Default for WriterOptions {
             queue_capacity: 65_536,
             max_batch: 10_000,
             retention_slice: 2_000,
+            retention_slice_time: Duration::from_millis(5),
+            retention_max_batch: 2_000,
             commit_delay: Duration::ZERO,
         }
     }
@@ -71,6 +80,8 @@ pub struct WriterStats {
     producer_wait_us_max: AtomicU64,
     commit_retries: AtomicU64,
     busy_us: AtomicU64,
+    rows_inserted: AtomicU64,
+    rows_updated: AtomicU64,
 }
 
 /// A copy of [`WriterStats`] at one moment.
@@ -90,6 +101,12 @@ pub struct WriterStatsSnapshot {
     pub commit_retries: u64,
     /// Time the writer thread spent applying and committing, microseconds.
     pub busy_us: u64,
+    /// `workflows` and `events` rows inserted (a start merged with its end
+    /// when both were in one batch).
+    pub rows_inserted: u64,
+    /// `workflows` and `events` rows updated: an end whose start was
+    /// committed in an earlier batch.
+    pub rows_updated: u64,
 }
 
 impl WriterStats {
@@ -102,6 +119,8 @@ impl WriterStats {
             producer_wait_us_max: self.producer_wait_us_max.load(Ordering::Relaxed),
             commit_retries: self.commit_retries.load(Ordering::Relaxed),
             busy_us: self.busy_us.load(Ordering::Relaxed),
+            rows_inserted: self.rows_inserted.load(Ordering::Relaxed),
+            rows_updated: self.rows_updated.load(Ordering::Relaxed),
         }
     }
 
@@ -641,6 +660,7 @@ impl WriterThread {
                     // Every handle is gone without a shutdown: commit nothing more.
                     Err(mpsc::error::TryRecvError::Disconnected) => return,
                 }
+                let max = self.options.retention_max_batch.clamp(1, max);
                 while commands.len() < max {
                     match rx.try_recv() {
                         Ok(command) => commands.push(command),
@@ -733,7 +753,11 @@ impl WriterThread {
             return;
         };
         let started = Instant::now();
-        let step = run.step(&mut self.conn, self.options.retention_slice);
+        let step = run.step(
+            &mut self.conn,
+            self.options.retention_slice,
+            self.options.retention_slice_time,
+        );
         self.add_busy(started);
         match step {
             Ok(false) => {}
@@ -776,6 +800,14 @@ impl WriterThread {
                         .records_committed
                         .fetch_add(batch.records as u64, Ordering::Relaxed);
                     self.stats.batches_committed.fetch_add(1, Ordering::Relaxed);
+                    self.stats.rows_inserted.fetch_add(
+                        (batch.workflows.len() + batch.events.len()) as u64,
+                        Ordering::Relaxed,
+                    );
+                    self.stats.rows_updated.fetch_add(
+                        (batch.workflow_changes.len() + batch.event_finishes.len()) as u64,
+                        Ordering::Relaxed,
+                    );
                     return Ok(());
                 }
                 Err(e) if attempt < ATTEMPTS => {
