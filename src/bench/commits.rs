@@ -4,6 +4,7 @@
 //! group commit buys, the figure DESIGN.md measured as 0.66–0.88 M rows/s
 //! batched against 76 k rows/s one transaction per row.
 
+use super::BenchResult;
 use std::time::Instant;
 
 use serde_json::json;
@@ -22,7 +23,7 @@ fn workflows(options: &BenchOptions) -> usize {
 pub(super) async fn measure(
     options: &BenchOptions,
     progress: Progress<'_>,
-) -> anyhow::Result<Vec<Figure>> {
+) -> BenchResult<Vec<Figure>> {
     let workflows = workflows(options);
     let rows = workflows * ROWS_PER_WORKFLOW;
     let names = Names::new();

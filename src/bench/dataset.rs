@@ -20,11 +20,12 @@
 //! the size, the seed, the generator version and a hash of the schema, so a
 //! re-run reuses it and a schema change regenerates it.
 
+use super::BenchResult;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
+use super::Context;
 
 use crate::monitor::custom::{Labels, labels_json};
 use crate::store::{
@@ -246,7 +247,7 @@ pub const BUSY_WORKER: &str = "flaky_processor";
 
 /// Writes the dataset through `writer` (blocking; call from a plain thread
 /// or `spawn_blocking`) and waits until it is committed.
-pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> anyhow::Result<DatasetSummary> {
+pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<DatasetSummary> {
     let mut rng = Rng(spec.seed ^ 0x005E_ED0F_DA7A);
     let names = Names::new();
     let mut summary = DatasetSummary::default();
@@ -529,10 +530,7 @@ fn metric(name: &str, ty: MetricType, labels: &str, value: f64, at: i64) -> Reco
 }
 
 /// A system sample every 10 s.
-fn write_samples(
-    emit: &impl Fn(Record) -> anyhow::Result<()>,
-    rng: &mut Rng,
-) -> anyhow::Result<u64> {
+fn write_samples(emit: &impl Fn(Record) -> BenchResult<()>, rng: &mut Rng) -> BenchResult<u64> {
     let mut n = 0;
     let total_memory = 16_i64 << 30;
     for tick in 0..HOUR_US / 10_000_000 {
@@ -562,13 +560,13 @@ fn write_samples(
 /// `workflow_completion_rate` gauge, and an `average_step_duration`
 /// histogram observation per worker.
 fn write_metrics(
-    emit: &impl Fn(Record) -> anyhow::Result<()>,
+    emit: &impl Fn(Record) -> BenchResult<()>,
     rng: &mut Rng,
     names: &Names,
     completed: &[[u64; 4]],
-) -> anyhow::Result<u64> {
+) -> BenchResult<u64> {
     let mut n = 0;
-    let label = |key: &str, value: &str, metric: &str| -> anyhow::Result<String> {
+    let label = |key: &str, value: &str, metric: &str| -> BenchResult<String> {
         let mut labels = Labels::new();
         labels.insert(key.to_string(), value.to_string());
         Ok(labels_json(metric, &labels)?)
@@ -612,10 +610,7 @@ fn write_metrics(
 
 /// Alerts that fire and resolve through the hour; the last of each kind
 /// is still firing at its end.
-fn write_alerts(
-    emit: &impl Fn(Record) -> anyhow::Result<()>,
-    writer: &Writer,
-) -> anyhow::Result<u64> {
+fn write_alerts(emit: &impl Fn(Record) -> BenchResult<()>, writer: &Writer) -> BenchResult<u64> {
     let kinds = [
         ("high_error_rate", "flaky_processor", "critical", 25.0, 20.0),
         ("slow_worker", "slow_processor", "warning", 2_400.0, 2_000.0),
@@ -688,7 +683,7 @@ pub struct Prepared {
 /// Returns the cached dataset for `spec` in `cache_dir`, generating it
 /// first when it is missing. Generation writes to a temporary name and
 /// renames it when complete, so an interrupted run leaves no half file.
-pub async fn prepare(cache_dir: &Path, spec: DatasetSpec) -> anyhow::Result<Prepared> {
+pub async fn prepare(cache_dir: &Path, spec: DatasetSpec) -> BenchResult<Prepared> {
     std::fs::create_dir_all(cache_dir)
         .with_context(|| format!("cannot create {}", cache_dir.display()))?;
     let path = cache_path(cache_dir, &spec);
@@ -745,7 +740,7 @@ pub async fn prepare(cache_dir: &Path, spec: DatasetSpec) -> anyhow::Result<Prep
 
 /// Generates `spec` into a new database at `path` and checkpoints it into
 /// one self-contained file.
-pub fn generate_file(path: &Path, spec: &DatasetSpec) -> anyhow::Result<DatasetSummary> {
+pub fn generate_file(path: &Path, spec: &DatasetSpec) -> BenchResult<DatasetSummary> {
     let run = RunInfo {
         command: format!(
             "multiagents bench (query dataset: {} executions, seed {})",
@@ -765,10 +760,10 @@ pub fn generate_file(path: &Path, spec: &DatasetSpec) -> anyhow::Result<DatasetS
 }
 
 /// Reads a dataset's summary back from its file.
-pub fn summarize(path: &Path) -> anyhow::Result<DatasetSummary> {
+pub fn summarize(path: &Path) -> BenchResult<DatasetSummary> {
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let one = |sql: &str| -> anyhow::Result<u64> {
+    let one = |sql: &str| -> BenchResult<u64> {
         Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
     };
     Ok(DatasetSummary {

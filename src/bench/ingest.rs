@@ -3,6 +3,7 @@
 //! batches of 1,000 into tables without secondary indexes (a separate file,
 //! WAL, synchronous=NORMAL): the best SQLite does here.
 
+use super::{BenchError, BenchResult};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -98,7 +99,7 @@ async fn through_writer(
     writer: &Writer,
     workflows: usize,
     producers: usize,
-) -> anyhow::Result<Duration> {
+) -> BenchResult<Duration> {
     let names = Names::new();
     let producers = producers.max(1);
     let started = Instant::now();
@@ -114,7 +115,7 @@ async fn through_writer(
                     writer.record(record).await?;
                 }
             }
-            anyhow::Ok(())
+            Ok::<(), BenchError>(())
         }));
     }
     for task in tasks {
@@ -126,7 +127,7 @@ async fn through_writer(
 
 /// The reference: the same columns, no secondary index, batches of 1,000
 /// rows, one connection, nothing else.
-fn plain_loop(path: &std::path::Path, workflows: usize) -> anyhow::Result<(Duration, f64)> {
+fn plain_loop(path: &std::path::Path, workflows: usize) -> BenchResult<(Duration, f64)> {
     super::remove_db(path);
     let mut conn = Connection::open(path)?;
     conn.execute_batch(
@@ -186,7 +187,7 @@ fn plain_loop(path: &std::path::Path, workflows: usize) -> anyhow::Result<(Durat
 pub(super) async fn measure(
     options: &BenchOptions,
     progress: Progress<'_>,
-) -> anyhow::Result<Vec<Figure>> {
+) -> BenchResult<Vec<Figure>> {
     let workflows = (options.ingest_rows / ROWS_PER_WORKFLOW).max(1);
     let rows = workflows * ROWS_PER_WORKFLOW;
     progress(&format!("  {rows} rows, plain rusqlite loop"));

@@ -2,6 +2,7 @@
 //! one process. The peak is reset first (`/proc/self/clear_refs`), and this
 //! suite runs before the others, so earlier figures do not inflate it.
 
+use super::{BenchResult, bail};
 use serde_json::json;
 
 use super::workload::{NOOP, noop_workers, open_store, register_three_steps, run_workflows};
@@ -44,7 +45,7 @@ fn reset_peak() -> bool {
 pub(super) async fn measure(
     options: &BenchOptions,
     progress: Progress<'_>,
-) -> anyhow::Result<Vec<Figure>> {
+) -> BenchResult<Vec<Figure>> {
     let small = options.memory_baseline_workflows.max(1);
     let large = options.memory_workflows.max(small);
     let reset = reset_peak();
@@ -63,7 +64,7 @@ pub(super) async fn measure(
     drop(orch);
     super::remove_db(&path);
     let (Some(a), Some(b)) = (after_small, after_large) else {
-        anyhow::bail!("cannot read /proc/self/status: memory is measured on Linux only");
+        bail!("cannot read /proc/self/status: memory is measured on Linux only");
     };
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     Ok(vec![Figure::new(

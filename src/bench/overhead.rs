@@ -4,6 +4,7 @@
 //! in two rounds each so that a noisy neighbour hurts both alike, and both
 //! draw the same durations (same seed, fresh workers per side).
 
+use super::BenchResult;
 use std::time::Duration;
 
 use serde_json::json;
@@ -28,7 +29,7 @@ fn fast_workers(options: &BenchOptions) -> WorkerRegistry {
     workers
 }
 
-async fn one_side(options: &BenchOptions, record: bool, count: usize) -> anyhow::Result<Duration> {
+async fn one_side(options: &BenchOptions, record: bool, count: usize) -> BenchResult<Duration> {
     let n = options.overhead_in_flight;
     if record {
         let path = options.db_path("overhead");
@@ -49,7 +50,7 @@ async fn one_side(options: &BenchOptions, record: bool, count: usize) -> anyhow:
 pub(super) async fn measure(
     options: &BenchOptions,
     progress: Progress<'_>,
-) -> anyhow::Result<Vec<Figure>> {
+) -> BenchResult<Vec<Figure>> {
     const ROUNDS: usize = 2;
     let per_round = (options.overhead_workflows / ROUNDS).max(1);
     let mut on = Duration::ZERO;

@@ -3,6 +3,7 @@
 //! `../shared/peer/setup_and_run.sh N`, which prints a JSON document per size with
 //! `workflows_per_s`.
 
+use super::{BenchError, BenchResult, ensure};
 use std::path::{Path, PathBuf};
 
 /// The peer's measured figure.
@@ -33,7 +34,7 @@ pub fn default_script() -> PathBuf {
 
 /// Runs the peer script with `workflows` and reads its figure. `Ok(None)`
 /// when the script does not exist (the caller says so and goes on).
-pub fn run_peer(script: &Path, workflows: usize) -> anyhow::Result<Option<PeerFigure>> {
+pub fn run_peer(script: &Path, workflows: usize) -> BenchResult<Option<PeerFigure>> {
     if !script.exists() {
         return Ok(None);
     }
@@ -42,7 +43,7 @@ pub fn run_peer(script: &Path, workflows: usize) -> anyhow::Result<Option<PeerFi
         .arg(workflows.to_string())
         .stderr(std::process::Stdio::inherit())
         .output()?;
-    anyhow::ensure!(
+    ensure!(
         output.status.success(),
         "{} failed with {}",
         script.display(),
@@ -50,11 +51,11 @@ pub fn run_peer(script: &Path, workflows: usize) -> anyhow::Result<Option<PeerFi
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let figure = parse_peer_output(&stdout).ok_or_else(|| {
-        anyhow::anyhow!(
+        BenchError::msg(format!(
             "{} printed no JSON line with workflows_per_s: {}",
             script.display(),
             stdout.trim()
-        )
+        ))
     })?;
     Ok(Some(PeerFigure {
         workflows_per_s: figure.0,

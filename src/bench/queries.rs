@@ -26,11 +26,12 @@
 //! `R` is chosen from our calibration call so that a batch takes about
 //! `query_target_ms`.
 
+use super::{BenchResult, bail};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use super::Context;
 use rusqlite::Connection;
 use serde_json::json;
 
@@ -103,7 +104,7 @@ struct QueryParams {
 
 impl QueryParams {
     /// The value of `:name` for query `file`.
-    fn param(&self, file: &str, name: &str) -> anyhow::Result<Param> {
+    fn param(&self, file: &str, name: &str) -> BenchResult<Param> {
         Ok(match name {
             ":window_start" => Param::Int(self.window.start_us),
             // "Now" questions (active workflows) look at the end of the
@@ -120,7 +121,7 @@ impl QueryParams {
             ":limit" => Param::Int(20),
             // The newest run.
             ":run_id" => Param::Null,
-            other => anyhow::bail!("{file}: no value for parameter {other}"),
+            other => bail!("{file}: no value for parameter {other}"),
         })
     }
 
@@ -130,7 +131,7 @@ impl QueryParams {
         conn: &Connection,
         file: &str,
         sql: &str,
-    ) -> anyhow::Result<Vec<(String, Param)>> {
+    ) -> BenchResult<Vec<(String, Param)>> {
         let stmt = conn
             .prepare(sql)
             .with_context(|| format!("{file} does not prepare"))?;
@@ -147,7 +148,7 @@ impl QueryParams {
     }
 }
 
-type Run<'a> = Box<dyn Fn(&Connection) -> anyhow::Result<usize> + 'a>;
+type Run<'a> = Box<dyn Fn(&Connection) -> BenchResult<usize> + 'a>;
 
 /// How our side runs one query file: the function called, and the call.
 struct Case<'a> {
@@ -330,11 +331,11 @@ fn ms(d: Duration) -> f64 {
 /// or for one-row summaries the events they count).
 fn time_ours(
     conn: &Connection,
-    run: &dyn Fn(&Connection) -> anyhow::Result<usize>,
+    run: &dyn Fn(&Connection) -> BenchResult<usize>,
     batches: usize,
     target_ms: f64,
     max_r: usize,
-) -> anyhow::Result<(f64, usize, Vec<f64>, usize)> {
+) -> BenchResult<(f64, usize, Vec<f64>, usize)> {
     let rows = run(conn)?;
     let started = Instant::now();
     run(conn)?;
@@ -377,7 +378,7 @@ fn shell_script(params: &[(String, Param)], sql: &str, times: usize) -> String {
 }
 
 /// Wall time of one `sqlite3 -bail db < script` process.
-fn run_shell(db: &Path, script: &Path) -> anyhow::Result<Duration> {
+fn run_shell(db: &Path, script: &Path) -> BenchResult<Duration> {
     let input = std::fs::File::open(script)?;
     let started = Instant::now();
     let out = Command::new("sqlite3")
@@ -390,7 +391,7 @@ fn run_shell(db: &Path, script: &Path) -> anyhow::Result<Duration> {
         .context("cannot run sqlite3")?;
     let elapsed = started.elapsed();
     if !out.status.success() || !out.stderr.is_empty() {
-        anyhow::bail!(
+        bail!(
             "sqlite3 failed ({}): {}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
@@ -409,7 +410,7 @@ fn time_shell(
     sql: &str,
     r: usize,
     batches: usize,
-) -> anyhow::Result<(f64, Vec<f64>)> {
+) -> BenchResult<(f64, Vec<f64>)> {
     let base = dir.join(format!("{stem}.base.sql"));
     let long = dir.join(format!("{stem}.long.sql"));
     std::fs::write(&base, shell_script(params, sql, 1))?;
@@ -429,7 +430,7 @@ fn time_shell(
 
 /// A real transaction: a workflow that ended inside `window` (by its end,
 /// through the workflows_by_end index), preferring one that retried.
-fn pick_transaction(conn: &Connection, window: TimeWindow) -> anyhow::Result<String> {
+fn pick_transaction(conn: &Connection, window: TimeWindow) -> BenchResult<String> {
     conn.query_row(
         "SELECT w.transaction_id FROM workflows w
          WHERE w.ended_at_us >= ?1 AND w.ended_at_us < ?2 AND w.ended_at_us IS NOT NULL
@@ -444,7 +445,7 @@ fn pick_transaction(conn: &Connection, window: TimeWindow) -> anyhow::Result<Str
 pub(super) async fn measure(
     options: &BenchOptions,
     progress: Progress<'_>,
-) -> anyhow::Result<Vec<Figure>> {
+) -> BenchResult<Vec<Figure>> {
     let spec = DatasetSpec {
         executions: options.query_executions,
         seed: options.query_seed,
@@ -564,7 +565,7 @@ fn hour_figures(
     hour: TimeWindow,
     options: &BenchOptions,
     progress: Progress<'_>,
-) -> anyhow::Result<Vec<Figure>> {
+) -> BenchResult<Vec<Figure>> {
     let all = RunScope::AllRuns;
     let (first, last) = all.id_bounds();
     let batches = options.query_batches;
@@ -575,11 +576,11 @@ fn hour_figures(
                    what: &str,
                    rollup_api: &str,
                    raw_api: &str,
-                   rollup: &dyn Fn(&Connection) -> anyhow::Result<usize>,
-                   raw: &dyn Fn(&Connection) -> anyhow::Result<usize>,
+                   rollup: &dyn Fn(&Connection) -> BenchResult<usize>,
+                   raw: &dyn Fn(&Connection) -> BenchResult<usize>,
                    equal: bool,
                    note: &str|
-     -> anyhow::Result<()> {
+     -> BenchResult<()> {
         let (r_ms, r_n, r_samples, r_rows) = time_ours(conn, rollup, batches, target, 5_000)?;
         let (w_ms, w_n, w_samples, w_rows) = time_ours(conn, raw, batches, target, 5_000)?;
         progress(&format!(

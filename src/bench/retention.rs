@@ -5,6 +5,7 @@
 //! reference is the same measured before retention started. Ingest must
 //! never fail.
 
+use super::BenchResult;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ pub const GOAL_MAX_WAIT_MS: f64 = 50.0;
 
 /// Inserts `workflows` completed workflows (and `STEPS` events each) that
 /// ended two days ago, straight into the file, under run `run_id`.
-fn insert_expired(path: &std::path::Path, run_id: i64, workflows: usize) -> anyhow::Result<()> {
+fn insert_expired(path: &std::path::Path, run_id: i64, workflows: usize) -> BenchResult<()> {
     let mut conn = Connection::open(path)?;
     conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
     let tx = conn.transaction()?;
@@ -79,7 +80,7 @@ struct Waits {
 pub(super) async fn measure(
     options: &BenchOptions,
     progress: Progress<'_>,
-) -> anyhow::Result<Vec<Figure>> {
+) -> BenchResult<Vec<Figure>> {
     let expired_workflows = (options.retention_rows / (1 + STEPS)).max(1);
     let rows = expired_workflows * (1 + STEPS);
     let path = options.db_path("retention");

@@ -2,6 +2,7 @@
 //! recorded (each workflow waited, so committed), and the same with
 //! recording off, in the same run.
 
+use super::BenchResult;
 use serde_json::json;
 
 use super::workload::{
@@ -17,7 +18,7 @@ pub const GOAL_TIMES_PEER: f64 = 300.0;
 pub(super) async fn recorded(
     options: &BenchOptions,
     count: usize,
-) -> anyhow::Result<(f64, serde_json::Value)> {
+) -> BenchResult<(f64, serde_json::Value)> {
     let path = options.db_path("throughput");
     let (store, writer) = open_store(&path)?;
     let orch = Orchestrator::with_store(noop_workers(), store, writer.clone());
@@ -47,7 +48,7 @@ pub(super) async fn recorded(
 }
 
 /// No-op throughput with recording off (workflows/s).
-pub(super) async fn unrecorded(options: &BenchOptions, count: usize) -> anyhow::Result<(f64, f64)> {
+pub(super) async fn unrecorded(options: &BenchOptions, count: usize) -> BenchResult<(f64, f64)> {
     let orch = Orchestrator::new(noop_workers());
     register_three_steps(&orch, NOOP, "noop")?;
     let cpu_before = cpu_seconds(None);
@@ -59,7 +60,7 @@ pub(super) async fn unrecorded(options: &BenchOptions, count: usize) -> anyhow::
 pub(super) async fn measure(
     options: &BenchOptions,
     progress: Progress<'_>,
-) -> anyhow::Result<Vec<Figure>> {
+) -> BenchResult<Vec<Figure>> {
     let n = options.workflows;
     progress(&format!("  {n} no-op workflows, recording on"));
     let (on, details) = recorded(options, n).await?;

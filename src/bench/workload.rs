@@ -1,11 +1,12 @@
 //! What the figures run: a 3-step workflow of a given worker, started
 //! concurrently with a bounded number in flight, every one waited.
 
+use super::{BenchError, BenchResult, ensure};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use super::Context as _;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
@@ -29,7 +30,7 @@ pub(super) fn register_three_steps(
     orch: &Orchestrator,
     name: &str,
     worker: &str,
-) -> anyhow::Result<()> {
+) -> BenchResult<()> {
     orch.register_workflow(
         WorkflowBuilder::new(name)
             .step("a", worker)
@@ -41,7 +42,7 @@ pub(super) fn register_three_steps(
 }
 
 /// Opens a fresh database for a figure.
-pub(super) fn open_store(path: &std::path::Path) -> anyhow::Result<(Store, Writer)> {
+pub(super) fn open_store(path: &std::path::Path) -> BenchResult<(Store, Writer)> {
     super::remove_db(path);
     let run = RunInfo {
         command: "multiagents bench".into(),
@@ -60,7 +61,7 @@ pub(super) async fn run_workflows(
     count: usize,
     in_flight: usize,
     first_index: usize,
-) -> anyhow::Result<Duration> {
+) -> BenchResult<Duration> {
     let in_flight = in_flight.max(1);
     let permits = Arc::new(Semaphore::new(in_flight));
     let failures = Arc::new(AtomicUsize::new(0));
@@ -77,7 +78,7 @@ pub(super) async fn run_workflows(
                     .execute_workflow(&name, json!({ "data": format!("item{i}") }))
                     .await?;
                 let status = orch.wait(&id).await?;
-                anyhow::Ok(status.state)
+                Ok::<_, BenchError>(status.state)
             }
             .await;
             if !matches!(done, Ok(WorkflowState::Completed))
@@ -93,7 +94,7 @@ pub(super) async fn run_workflows(
     let _all = permits.acquire_many(all).await?;
     let elapsed = started.elapsed();
     let failed = failures.load(Ordering::Relaxed);
-    anyhow::ensure!(
+    ensure!(
         failed == 0,
         "{failed} of {count} benchmark workflows did not complete"
     );
