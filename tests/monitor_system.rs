@@ -187,6 +187,27 @@ async fn the_first_sample_already_measures_cpu() {
             }
         })
     };
+    // sysinfo computes a process's CPU share only once the process has
+    // used at least one clock tick (10 ms) before the first reading; a test
+    // binary that started a moment ago on an idle machine may not have.
+    // Any real process has; wait until this one has too.
+    let ticks_used = || {
+        std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|stat| {
+                let fields: Vec<u64> = stat[stat.rfind(')')? + 2..]
+                    .split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|f| f.parse().ok())
+                    .collect();
+                Some(fields.iter().sum::<u64>())
+            })
+            .unwrap_or(1)
+    };
+    while ticks_used() == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let collector = MetricsCollector::new(store.clone(), no_active_workflows()).unwrap();
     let sample = collector.collect_system_metrics().await.unwrap();
     stop.store(true, Ordering::Relaxed);
