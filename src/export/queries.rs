@@ -136,16 +136,35 @@ pub fn worker_totals(
             duration_sum_us: row.get::<_, Option<i64>>("duration_sum_us")?.unwrap_or(0),
         })
     };
+    query_by_source(
+        conn,
+        window,
+        source,
+        [WORKER_TOTALS_ROLLUPS_SQL, WORKER_TOTALS_EVENTS_SQL],
+        map,
+    )
+}
+
+/// Runs the rollup or the raw-events form of a question: the rollups take
+/// the window only (they span every run); the events form is also scoped to
+/// an id range.
+fn query_by_source<T>(
+    conn: &Connection,
+    window: TimeWindow,
+    source: Source,
+    [rollups_sql, events_sql]: [&str; 2],
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
     match source {
         Source::Rollups => conn
-            .prepare_cached(WORKER_TOTALS_ROLLUPS_SQL)?
+            .prepare_cached(rollups_sql)?
             .query_map(
                 named_params! {":window_start": window.start_us, ":window_end": window.end_us},
                 map,
             )?
             .collect(),
         Source::Events { first, last } => conn
-            .prepare_cached(WORKER_TOTALS_EVENTS_SQL)?
+            .prepare_cached(events_sql)?
             .query_map(
                 named_params! {
                     ":window_start": window.start_us,
@@ -173,27 +192,13 @@ pub fn worker_histograms(
             count: count(row, "count")?,
         })
     };
-    match source {
-        Source::Rollups => conn
-            .prepare_cached(WORKER_HISTOGRAM_ROLLUPS_SQL)?
-            .query_map(
-                named_params! {":window_start": window.start_us, ":window_end": window.end_us},
-                map,
-            )?
-            .collect(),
-        Source::Events { first, last } => conn
-            .prepare_cached(WORKER_HISTOGRAM_EVENTS_SQL)?
-            .query_map(
-                named_params! {
-                    ":window_start": window.start_us,
-                    ":window_end": window.end_us,
-                    ":run_first": first,
-                    ":run_last": last,
-                },
-                map,
-            )?
-            .collect(),
-    }
+    query_by_source(
+        conn,
+        window,
+        source,
+        [WORKER_HISTOGRAM_ROLLUPS_SQL, WORKER_HISTOGRAM_EVENTS_SQL],
+        map,
+    )
 }
 
 /// Events that ended per minute in `window` within the id range
