@@ -242,16 +242,29 @@ impl<'de> Deserialize<'de> for LogLevel {
     }
 }
 
-/// Kind of a custom metric (`metrics_collection.custom_metrics[].type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Kind of a custom metric (`metrics_collection.custom_metrics[].type`),
+/// also what the store records with each observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MetricType {
-    /// Monotonically increasing count.
+    /// Monotonically increasing count; totals are sums of increments.
     Counter,
-    /// Value that goes up and down (e.g. `workflow_completion_rate`).
+    /// Value that goes up and down (e.g. `workflow_completion_rate`); the
+    /// latest one counts.
     Gauge,
     /// Distribution of observations (e.g. `average_step_duration`).
     Histogram,
+}
+
+impl MetricType {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------

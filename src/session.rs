@@ -94,14 +94,7 @@ fn declared_metrics(config: &MonitoringConfig) -> Vec<(String, MetricType)> {
         .metrics_collection
         .custom_metrics
         .iter()
-        .map(|m| {
-            let t = match m.metric_type {
-                crate::config::MetricType::Counter => MetricType::Counter,
-                crate::config::MetricType::Gauge => MetricType::Gauge,
-                crate::config::MetricType::Histogram => MetricType::Histogram,
-            };
-            (m.name.clone(), t)
-        })
+        .map(|m| (m.name.clone(), m.metric_type))
         .collect()
 }
 

@@ -223,28 +223,9 @@ pub struct SystemSample {
     pub active_workflows: i64,
 }
 
-/// Kind of a custom metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MetricType {
-    /// Each observation is an increment; totals are sums.
-    Counter,
-    /// Each observation replaces the value; the latest one counts.
-    Gauge,
-    /// Each observation is a sample of a distribution.
-    Histogram,
-}
-
-impl MetricType {
-    /// The name stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MetricType::Counter => "counter",
-            MetricType::Gauge => "gauge",
-            MetricType::Histogram => "histogram",
-        }
-    }
-}
+/// Kind of a custom metric: defined with the configuration that declares
+/// metrics, shared here so records and config speak of one type.
+pub use crate::config::MetricType;
 
 /// One observation of a custom metric.
 #[derive(Debug, Clone)]
