@@ -60,10 +60,14 @@ impl Context {
     }
 
     /// Adds fields, copying the map only if another step still shares it.
+    /// `step_results` is the orchestrator's: a worker's field of that name
+    /// does not replace the results of earlier steps.
     pub(crate) fn merge(&mut self, fields: &Map<String, Value>) {
         let data = Arc::make_mut(&mut self.data);
         for (k, v) in fields {
-            data.insert(k.clone(), v.clone());
+            if k != STEP_RESULTS {
+                data.insert(k.clone(), v.clone());
+            }
         }
     }
 
@@ -71,7 +75,25 @@ impl Context {
     pub(crate) fn insert(&mut self, key: String, value: Value) {
         Arc::make_mut(&mut self.data).insert(key, value);
     }
+
+    /// Adds a step's result under `step_results.<step>` in place, so later
+    /// steps see every earlier result without the map being rebuilt per stage.
+    pub(crate) fn insert_step_result(&mut self, step: &str, result: Value) {
+        let data = Arc::make_mut(&mut self.data);
+        let results = data
+            .entry(STEP_RESULTS)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !results.is_object() {
+            *results = Value::Object(Map::new());
+        }
+        if let Value::Object(results) = results {
+            results.insert(step.to_string(), result);
+        }
+    }
 }
+
+/// The context key holding every earlier step's result by step name.
+pub const STEP_RESULTS: &str = "step_results";
 
 /// Why a worker failed.
 ///

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Inner, WorkflowRun};
 use crate::clock;
@@ -127,7 +127,6 @@ pub(super) async fn drive(inner: &Inner, run: &Arc<WorkflowRun>, mut context: Co
     let mut completed: Vec<(Step, i64, Value)> = Vec::new();
     let mut failure: Option<String> = None;
     let mut last_step: Option<Arc<str>> = None;
-    let mut step_results = Map::new();
     for stage in run.workflow.stages() {
         if run.is_cancelled() {
             break;
@@ -167,7 +166,7 @@ pub(super) async fn drive(inner: &Inner, run: &Arc<WorkflowRun>, mut context: Co
                     if let Value::Object(fields) = &result {
                         context.merge(fields);
                     }
-                    step_results.insert(outcome.step.name.to_string(), result.clone());
+                    context.insert_step_result(&outcome.step.name, result.clone());
                     lock(&run.status)
                         .step_results
                         .insert(outcome.step.name.to_string(), result.clone());
@@ -185,10 +184,6 @@ pub(super) async fn drive(inner: &Inner, run: &Arc<WorkflowRun>, mut context: Co
                 }
             }
         }
-        context.insert(
-            "step_results".to_string(),
-            Value::Object(step_results.clone()),
-        );
         if failure.is_some() {
             break;
         }
