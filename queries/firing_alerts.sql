@@ -3,8 +3,12 @@
 -- unresolved rows, so the cost follows the number firing, not the history.
 -- The unary `+` keeps the planner from walking alerts_by_fired (the whole
 -- history) just to get the order; the few firing rows are sorted instead.
+-- :crashed_runs (a JSON array of run ids) names runs whose process died and
+-- that no process has closed yet: their alerts are not firing, nobody
+-- watches their conditions.
 SELECT id, alert_type, subject, severity, message, value, threshold,
        fired_at_us, resolved_at_us, details_json
 FROM alerts
 WHERE resolved_at_us IS NULL
+  AND run_id NOT IN (SELECT value FROM json_each(coalesce(:crashed_runs, '[]')))
 ORDER BY +fired_at_us DESC, id DESC

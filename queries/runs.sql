@@ -11,7 +11,9 @@ SELECT r.id AS run_id,
          WHERE w.id BETWEEN (r.id << 40) AND (r.id << 40) + 1099511627775) AS workflows,
        (SELECT count(*) FROM workflows w
          WHERE w.id BETWEEN (r.id << 40) AND (r.id << 40) + 1099511627775
-           AND w.ended_at_us IS NULL) AS unfinished
+           AND w.ended_at_us IS NULL) AS unfinished,
+       r.status,
+       r.end_reason
 FROM runs r
 ORDER BY r.id DESC
 LIMIT :limit

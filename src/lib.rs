@@ -24,6 +24,7 @@ pub mod config;
 pub mod dashboard;
 pub mod demo;
 pub mod export;
+pub mod interrupt;
 pub mod loadtest;
 pub mod logging;
 pub mod monitor;

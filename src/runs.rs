@@ -4,7 +4,7 @@
 
 use rusqlite::{Connection, named_params};
 
-use crate::store::{IdAllocator, StoreError};
+use crate::store::{IdAllocator, RunStatus, StoreError, lifecycle};
 
 /// One row of `multiagents query runs`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -26,6 +26,13 @@ pub struct RunSummary {
     /// Of those, how many never reached a terminal state (still running, or
     /// the process died).
     pub unfinished: i64,
+    /// running, completed, interrupted or crashed. A run whose process died
+    /// and that no later process has closed yet shows as crashed (derived
+    /// here, without writing).
+    pub status: RunStatus,
+    /// How it ended, in words; for a crashed run not yet closed, why it is
+    /// judged dead.
+    pub end_reason: Option<String>,
 }
 
 /// The most recent runs, newest first.
@@ -41,9 +48,22 @@ pub fn list_runs(conn: &Connection, limit: i64) -> Result<Vec<RunSummary>, Store
             host: r.get(5)?,
             workflows: r.get(6)?,
             unfinished: r.get(7)?,
+            status: RunStatus::parse(&r.get::<_, String>(8)?).unwrap_or(RunStatus::Running),
+            end_reason: r.get(9)?,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut runs: Vec<RunSummary> = rows.collect::<Result<_, _>>()?;
+    if runs.iter().any(|r| r.status == RunStatus::Running) {
+        for (run_id, why) in lifecycle::dead_open_runs(conn)? {
+            if let Some(run) = runs.iter_mut().find(|r| r.run_id == run_id) {
+                run.status = RunStatus::Crashed;
+                run.end_reason = Some(format!(
+                    "{why} (not closed yet: the next process recording into this file, or cleanup, closes it)"
+                ));
+            }
+        }
+    }
+    Ok(runs)
 }
 
 /// Which run a question is about.

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock;
 use crate::config::MonitoringConfig;
+use crate::interrupt::Interrupt;
 use crate::monitor::alerts::{
     AlertChange, AlertInputs, AlertThresholds, MonitoringAlerts, WorkerObservation,
 };
@@ -26,12 +27,42 @@ use crate::monitor::{
     WorkerMonitor,
 };
 use crate::orchestrator::{Orchestrator, OrchestratorOptions};
-use crate::store::{MetricType, RunInfo, Store, StoreError, Writer, WriterOptions};
+use crate::store::{
+    MetricType, RunEnd, RunInfo, RunStatus, Store, StoreError, Writer, WriterOptions,
+};
 use crate::window::TimeWindow;
 use crate::worker::WorkerRegistry;
 
 /// The window the seed's alert check looks at: `get_event_metrics(time_window_minutes=5)`.
 pub const ALERT_WINDOW: Duration = Duration::from_secs(5 * 60);
+
+/// How long an interrupted session waits, by default, for workflows in
+/// flight to finish before stopping them (`--grace`).
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// After the grace period, how long stopped workflows get to record their
+/// cancelled end; whatever is left then is closed by the run's close.
+const STOP_WAIT: Duration = Duration::from_secs(2);
+
+/// The error recorded on workflows stopped by an interrupt.
+pub const INTERRUPTED: &str = "interrupted";
+
+/// How a session ended, for the summary a command prints.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ShutdownSummary {
+    /// The run.
+    pub run_id: i64,
+    /// `completed` or `interrupted`.
+    pub status: RunStatus,
+    /// Why it ended ("ended normally", "interrupted by SIGINT").
+    pub reason: String,
+    /// Workflows in flight when the stop was asked for (interrupted only).
+    pub in_flight_at_stop: u64,
+    /// Of those, how many finished on their own within the grace period.
+    pub finished_in_grace: u64,
+    /// Of those, how many were stopped and recorded `cancelled` ("interrupted").
+    pub cancelled: u64,
+}
 
 /// Why a session could not start or check.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +90,8 @@ pub struct Session {
     health: Arc<Mutex<HealthTracker>>,
     stop: watch::Sender<bool>,
     jobs: Vec<JoinHandle<()>>,
+    interrupt: Interrupt,
+    grace: Duration,
 }
 
 impl std::fmt::Debug for Session {
@@ -150,6 +183,8 @@ impl Session {
             health: Arc::new(Mutex::new(HealthTracker::new())),
             stop,
             jobs: Vec::new(),
+            interrupt: Interrupt::new(),
+            grace: DEFAULT_GRACE,
         };
         session.start_jobs();
         Ok(session)
@@ -254,35 +289,94 @@ impl Session {
         self.checker().check(clock::now_us()).await
     }
 
-    /// Stops the background jobs, resolves this run's firing alerts (nobody
-    /// is left to watch their conditions, and a later reader must not see
-    /// them firing forever), commits everything and marks the run as ended.
-    /// Workflows still running are left as they are in the file.
-    pub async fn shutdown(mut self) -> Result<(), SessionError> {
+    /// Asks this session's work to stop (a signal arrived): whoever starts
+    /// workflows stops starting them, and [`Session::shutdown_with`] closes
+    /// the run as interrupted. `reason` says why ("interrupted by SIGINT").
+    pub fn interrupt(&self, reason: impl Into<String>) {
+        self.interrupt.trigger(reason);
+    }
+
+    /// The stop request this session watches, for code that starts work.
+    pub fn interrupter(&self) -> &Interrupt {
+        &self.interrupt
+    }
+
+    /// Watches `interrupt` instead of the session's own request, so that a
+    /// signal handler installed before the session started reaches it.
+    pub fn set_interrupter(&mut self, interrupt: Interrupt) {
+        self.interrupt = interrupt;
+    }
+
+    /// How long workflows in flight get to finish after an interrupt
+    /// ([`DEFAULT_GRACE`] unless set).
+    pub fn grace(&self) -> Duration {
+        self.grace
+    }
+
+    /// Sets the grace period ([`Session::grace`]).
+    pub fn set_grace(&mut self, grace: Duration) {
+        self.grace = grace;
+    }
+
+    /// [`Session::shutdown_with`] with this session's grace period.
+    pub async fn shutdown(self) -> Result<(), SessionError> {
+        let grace = self.grace;
+        self.shutdown_with(grace).await.map(|_| ())
+    }
+
+    /// Stops the background jobs, commits everything and closes the run;
+    /// its firing alerts resolve with the reason (nobody is left to watch
+    /// their conditions, and a later reader must not see them firing
+    /// forever).
+    ///
+    /// Not interrupted: the run ends `completed`; workflows still running
+    /// are left as they are in the file. Interrupted
+    /// ([`Session::interrupt`]): workflows in flight get up to `grace` to
+    /// finish, those still running are then stopped and recorded
+    /// `cancelled` with the error "interrupted", and the run ends
+    /// `interrupted` with the interrupt's reason.
+    pub async fn shutdown_with(mut self, grace: Duration) -> Result<ShutdownSummary, SessionError> {
         let _ = self.stop.send(true);
         for job in self.jobs.drain(..) {
             let _ = job.await;
         }
-        let firing: Vec<i64> = self
-            .alerts
-            .lock()
-            .await
-            .engine()
-            .firing()
-            .iter()
-            .map(|a| a.id)
-            .collect();
-        let now = clock::now_us();
-        for id in firing {
-            self.writer
-                .record(crate::store::Record::AlertResolved {
-                    id,
-                    resolved_at_us: now,
-                })
-                .await?;
+        let end = match self.interrupt.reason() {
+            Some(reason) => RunEnd::interrupted(reason),
+            None => RunEnd::completed(),
+        };
+        let mut summary = ShutdownSummary {
+            run_id: self.run_id(),
+            status: end.status,
+            reason: end.reason.clone(),
+            in_flight_at_stop: 0,
+            finished_in_grace: 0,
+            cancelled: 0,
+        };
+        if end.status == RunStatus::Interrupted {
+            let in_flight = self.orchestrator.active_workflows().max(0) as u64;
+            self.wait_idle(grace).await;
+            let left = self.orchestrator.active_workflows().max(0) as u64;
+            summary.in_flight_at_stop = in_flight;
+            summary.finished_in_grace = in_flight.saturating_sub(left);
+            if left > 0 {
+                summary.cancelled = self.orchestrator.interrupt_all(INTERRUPTED) as u64;
+                tracing::info!(
+                    cancelled = summary.cancelled,
+                    "grace period over: stopped the workflows still running"
+                );
+                self.wait_idle(STOP_WAIT).await;
+            }
         }
-        self.writer.shutdown().await?;
-        Ok(())
+        self.writer.close(end).await?;
+        Ok(summary)
+    }
+
+    /// Waits until no workflow is in flight, or `limit` has passed.
+    async fn wait_idle(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.orchestrator.active_workflows() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 

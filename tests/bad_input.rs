@@ -687,6 +687,39 @@ fn cases() -> Vec<Case> {
             stderr: "invalid window",
         },
         Case {
+            name: "load-test --grace 5x",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &d.join("fresh.db"),
+                    &"load-test",
+                    &"--grace",
+                    &"5x",
+                ])
+            },
+            stderr: "invalid window",
+        },
+        Case {
+            name: "demo --grace=-1s",
+            setup: |d| args(&[&"--db", &d.join("fresh.db"), &"demo", &"--grace=-1s"]),
+            stderr: "must be positive",
+        },
+        Case {
+            name: "load-test on a file whose run ids are used up",
+            setup: |d| {
+                let db = real_database(d);
+                let conn = rusqlite::Connection::open(&db).unwrap();
+                conn.execute(
+                    "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'runs'",
+                    [multiagents::store::lifecycle::MAX_RUN_ID],
+                )
+                .unwrap();
+                drop(conn);
+                args(&[&"--db", &db, &"load-test", &"--duration", &"1s"])
+            },
+            stderr: "maximum number of runs",
+        },
+        Case {
             name: "serve on a public address without --allow-remote",
             setup: |d| {
                 args(&[

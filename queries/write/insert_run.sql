@@ -1,1 +1,6 @@
-INSERT INTO runs (started_at_us, command, config_json, version, host) VALUES (?1, ?2, ?3, ?4, ?5)
+-- A new run, with the identity of the process recording it (see
+-- docs/storage.md, "Run lifecycle") and a first heartbeat.
+INSERT INTO runs (started_at_us, command, config_json, version, host, status, pid,
+                  process_start_ticks, boot_id, pid_namespace, heartbeat_at_us)
+VALUES (:started_at_us, :command, :config_json, :version, :host, 'running', :pid,
+        :process_start_ticks, :boot_id, :pid_namespace, :started_at_us)

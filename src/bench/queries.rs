@@ -119,6 +119,7 @@ impl QueryParams {
             ":transaction_id" => Param::Text(self.transaction_id.clone()),
             ":name" => Param::Text(custom::ORDER_VALUE_METRIC.to_string()),
             ":limit" => Param::Int(20),
+            ":crashed_runs" => Param::Text("[]".to_string()),
             // The newest run.
             ":run_id" => Param::Null,
             other => bail!("{file}: no value for parameter {other}"),

@@ -1,8 +1,9 @@
-//! `multiagents cleanup`: retention on demand.
+//! `multiagents cleanup`: retention on demand, and closing runs whose
+//! process died. Not a run itself: it logs in `maintenance_log`.
 
 use clap::Args;
 use multiagents::clock;
-use multiagents::store::{RetentionCutoffs, RunInfo, Store, WriterOptions};
+use multiagents::store::{RetentionCutoffs, Store, maintenance};
 use multiagents::window;
 
 use super::output::{self, Format};
@@ -22,20 +23,22 @@ pub struct CleanupArgs {
 
 /// Runs `multiagents cleanup`.
 pub async fn run(globals: &Globals, args: CleanupArgs) -> anyhow::Result<Outcome> {
-    // Refuse a missing file rather than create an empty one to clean.
+    // Refuse a missing file rather than create an empty one to clean (and
+    // migrate a file from an older version first).
     Store::open_existing(&globals.db)?;
-    let run = RunInfo::from_env(globals.config.to_json().to_string());
-    let (_store, writer) = Store::open(&globals.db, &run, WriterOptions::default())?;
     let now = clock::now_us();
     let cutoffs = match args.older_than {
         Some(age) => RetentionCutoffs::older_than(age, now),
         None => RetentionCutoffs::from_config(&globals.config, now),
     };
-    let report = writer.run_retention(cutoffs).await;
-    writer.shutdown().await?;
-    let report = report?;
+    let db = globals.db.clone();
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let cleaned =
+        tokio::task::spawn_blocking(move || maintenance::cleanup(&db, cutoffs, &command)).await?;
+    let cleaned = cleaned?;
+    let report = &cleaned.retention;
     match args.format {
-        Format::Json => output::print_json(&report)?,
+        Format::Json => output::print_json(&cleaned)?,
         Format::Table => {
             let mut table = output::table(&["table", "rows deleted"]);
             for (name, n) in [
@@ -49,6 +52,16 @@ pub async fn run(globals: &Globals, args: CleanupArgs) -> anyhow::Result<Outcome
                 table.add_row(vec![name.to_string(), n.to_string()]);
             }
             output::print(&table.to_string())?;
+            for run in &cleaned.closed_runs {
+                output::print(&format!(
+                    "closed run {} as crashed ({}): {} workflows and {} events in flight recorded as cancelled, {} firing alerts resolved",
+                    run.run_id,
+                    run.reason,
+                    run.workflows_cancelled,
+                    run.events_cancelled,
+                    run.alerts_resolved
+                ))?;
+            }
         }
     }
     Ok(Outcome::Ok)

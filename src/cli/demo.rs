@@ -1,7 +1,7 @@
 //! `multiagents demo`: the seed's demonstrations on the default database.
 
 use clap::Args;
-use multiagents::demo::{DemoOptions, run_demo};
+use multiagents::demo::{DemoOptions, run_demo_with};
 
 use super::{Globals, Outcome};
 
@@ -15,6 +15,11 @@ pub struct DemoArgs {
     /// Seed of the workers' randomness; the same seed reproduces a run.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// After Ctrl-C or SIGTERM, how long workflows in flight get to finish
+    /// before they are stopped and recorded as cancelled ("interrupted");
+    /// a second signal stops at once.
+    #[arg(long, default_value = "10s", value_parser = multiagents::window::parse_window)]
+    grace: std::time::Duration,
 }
 
 /// Runs `multiagents demo`.
@@ -26,18 +31,36 @@ pub async fn run(globals: &Globals, args: DemoArgs) -> anyhow::Result<Outcome> {
         full: args.full,
         command: std::env::args().collect::<Vec<_>>().join(" "),
     };
+    // Before the session starts, so that a signal during startup is handled.
+    let signals = super::signals::install(args.grace)?;
     let mut out = std::io::stdout();
-    let summary = run_demo(options, &mut out).await?;
+    let summary = run_demo_with(options, &mut out, signals.interrupt.clone(), args.grace).await?;
     let db = globals.db.display();
-    println!(
-        "\n✅ Demo finished: {} workflows recorded in run {}.",
-        summary.workflows, summary.run_id
-    );
+    match &summary.interrupted {
+        Some(closed) => println!(
+            "\n⏹ Demo stopped ({}): {} workflows started in run {}; of the {} in flight, {} finished within the grace period and {} were recorded as cancelled (\"interrupted\"). Run {} closed as {}.",
+            closed.reason,
+            summary.workflows,
+            summary.run_id,
+            closed.in_flight_at_stop,
+            closed.finished_in_grace,
+            closed.cancelled,
+            closed.run_id,
+            closed.status
+        ),
+        None => println!(
+            "\n✅ Demo finished: {} workflows recorded in run {}.",
+            summary.workflows, summary.run_id
+        ),
+    }
     println!("Database: {db}");
     println!("Explore it:");
     println!("  multiagents --db {db} query workers --run latest");
     println!("  multiagents --db {db} query errors --run latest");
     println!("  multiagents --db {db} query events --run latest --format json");
     println!("  sqlite3 {db} 'SELECT * FROM executions LIMIT 10'");
-    Ok(Outcome::Ok)
+    Ok(match signals.exit_code() {
+        Some(code) => Outcome::Interrupted(code),
+        None => Outcome::Ok,
+    })
 }

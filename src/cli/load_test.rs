@@ -46,6 +46,11 @@ pub struct LoadTestArgs {
     /// still running then are reported as unfinished.
     #[arg(long, default_value = "30s", value_parser = window::parse_window)]
     drain_timeout: Duration,
+    /// After Ctrl-C or SIGTERM, how long workflows in flight get to finish
+    /// before they are stopped and recorded as cancelled ("interrupted");
+    /// a second signal stops at once.
+    #[arg(long, default_value = "10s", value_parser = window::parse_window)]
+    grace: Duration,
     /// Table for people, JSON for programs.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -99,14 +104,18 @@ pub async fn run(globals: &Globals, args: LoadTestArgs) -> anyhow::Result<Outcom
         drain_timeout: args.drain_timeout,
     };
     options.validate()?;
+    // Before the session starts, so that a signal during startup is handled.
+    let signals = super::signals::install(args.grace)?;
     let run = RunInfo::from_env(globals.config.to_json().to_string());
-    let session = Session::start(
+    let mut session = Session::start(
         &globals.db,
         globals.config.clone(),
         load_test_workers(settings),
         run,
     )
     .await?;
+    session.set_interrupter(signals.interrupt.clone());
+    session.set_grace(args.grace);
     let bar = progress_bar(options.duration);
     let result = loadtest::run_load_test(&session, &options, |p| {
         let elapsed = u64::try_from(p.elapsed.as_millis()).unwrap_or(u64::MAX);
@@ -116,14 +125,23 @@ pub async fn run(globals: &Globals, args: LoadTestArgs) -> anyhow::Result<Outcom
     })
     .await;
     bar.finish_and_clear();
-    let shutdown = session.shutdown().await;
+    let shutdown = session.shutdown_with(args.grace).await;
     let report = result?;
-    shutdown?;
+    let closed = shutdown?;
     match args.format {
         Format::Json => output::print_json(&report)?,
         Format::Table => output::print(&render(&report))?,
     }
-    Ok(Outcome::Ok)
+    match signals.exit_code() {
+        Some(code) => {
+            eprintln!(
+                "multiagents: run {} closed as {} ({})",
+                closed.run_id, closed.status, closed.reason
+            );
+            Ok(Outcome::Interrupted(code))
+        }
+        None => Ok(Outcome::Ok),
+    }
 }
 
 fn render(r: &LoadTestReport) -> String {
@@ -205,6 +223,12 @@ fn render(r: &LoadTestReport) -> String {
         ]);
     }
     let mut text = format!("{summary}\n{per_workflow}\n");
+    if let Some(reason) = &r.interrupted {
+        text.push_str(&format!(
+            "stopped early ({reason}) after {:.1} s: figures are those of what ran; {} workflows still running after the grace period were recorded as cancelled\n",
+            r.load_phase_s, r.stopped_in_flight
+        ));
+    }
     if r.target_missed.is_empty() {
         text.push_str("target rate reached");
     } else {

@@ -17,6 +17,7 @@ mod output;
 mod query;
 mod report;
 mod serve;
+mod signals;
 mod soak;
 
 use std::path::PathBuf;
@@ -87,6 +88,9 @@ pub enum Outcome {
     Ok,
     /// The command worked and found a problem: exit 1.
     Problem,
+    /// A signal stopped the command, which closed its run and printed its
+    /// summary: exit 130 (SIGINT) or 143 (SIGTERM).
+    Interrupted(u8),
 }
 
 /// Settings every command may need.
@@ -119,6 +123,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Problem) => ExitCode::from(1),
+        Ok(Outcome::Interrupted(code)) => ExitCode::from(code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("multiagents: {}", one_line(&e));

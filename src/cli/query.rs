@@ -156,6 +156,7 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
         return render(args.format, &list, || {
             let mut table = output::table(&[
                 "run",
+                "status",
                 "started",
                 "ended",
                 "workflows",
@@ -167,6 +168,12 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
             for r in &list {
                 table.add_row(vec![
                     r.run_id.to_string(),
+                    match &r.end_reason {
+                        Some(why) if r.status != multiagents::store::RunStatus::Completed => {
+                            format!("{} ({why})", r.status)
+                        }
+                        _ => r.status.to_string(),
+                    },
                     r.started_at.clone(),
                     or_dash(r.ended_at.as_deref()),
                     r.workflows.to_string(),

@@ -70,10 +70,12 @@ pub fn collect(
     let samples = system_samples_series(&conn, span)?;
     let latest = samples.last().cloned().unwrap_or_default();
     let (run_first, run_last) = scope.id_bounds();
+    // Workflows of a run whose process died are not in flight.
+    let crashed = crate::store::lifecycle::dead_open_runs_json(&conn)?;
     let active = conn
         .prepare_cached(include_str!("../../queries/active_workflows.sql"))?
         .query_map(
-            named_params! {":window_end": now_us, ":run_first": run_first, ":run_last": run_last, ":limit": ACTIVE_ROWS},
+            named_params! {":window_end": now_us, ":run_first": run_first, ":run_last": run_last, ":limit": ACTIVE_ROWS, ":crashed_runs": crashed},
             |r| {
                 Ok(ActiveRow {
                     transaction_id: r.get(0)?,
@@ -87,7 +89,7 @@ pub fn collect(
     let active_total: i64 = conn
         .prepare_cached(include_str!("../../queries/active_workflow_count.sql"))?
         .query_row(
-            named_params! {":window_end": now_us, ":run_first": run_first, ":run_last": run_last},
+            named_params! {":window_end": now_us, ":run_first": run_first, ":run_last": run_last, ":crashed_runs": crashed},
             |r| r.get(0),
         )?;
     let alerts = firing_alerts(&conn)?

@@ -5,6 +5,6 @@ pub mod program;
 pub mod workers;
 pub mod workflows;
 
-pub use program::{DemoError, DemoOptions, DemoSummary, run_demo};
+pub use program::{DemoError, DemoOptions, DemoSummary, run_demo, run_demo_with};
 pub use workers::{DemoSettings, cpu_bound_calculation, register_demo_workers};
 pub use workflows::{demo_workflows, register_demo_workflows};

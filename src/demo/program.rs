@@ -71,6 +71,9 @@ pub struct DemoSummary {
     pub workflows: usize,
     /// Alerts that fired.
     pub alerts_fired: usize,
+    /// Set when a stop was asked for (a signal) before the demo finished:
+    /// how the run was closed.
+    pub interrupted: Option<crate::session::ShutdownSummary>,
 }
 
 struct Demo<'a> {
@@ -408,6 +411,25 @@ pub async fn run_demo(
     options: DemoOptions,
     out: &mut (dyn Write + Send),
 ) -> Result<DemoSummary, DemoError> {
+    run_demo_with(
+        options,
+        out,
+        crate::interrupt::Interrupt::new(),
+        crate::session::DEFAULT_GRACE,
+    )
+    .await
+}
+
+/// [`run_demo`] that stops early when `interrupt` is triggered: no new
+/// workflows, those in flight get `grace`, the rest are recorded
+/// `cancelled` ("interrupted"), and the run is closed as interrupted
+/// ([`DemoSummary::interrupted`] says how).
+pub async fn run_demo_with(
+    options: DemoOptions,
+    out: &mut (dyn Write + Send),
+    interrupt: crate::interrupt::Interrupt,
+    grace: Duration,
+) -> Result<DemoSummary, DemoError> {
     let scale = if options.full { 1.0 } else { 0.1 };
     let mut config = options.config;
     // A short demo must still collect samples to show.
@@ -422,7 +444,9 @@ pub async fn run_demo(
         command: options.command,
         config_json: config.to_json().to_string(),
     };
-    let session = Session::start(&options.db, config, workers, run).await?;
+    let mut session = Session::start(&options.db, config, workers, run).await?;
+    session.set_interrupter(interrupt.clone());
+    session.set_grace(grace);
     register_demo_workflows(session.orchestrator())?;
     writeln!(out, "🚀 MultiAgents monitoring demonstration")?;
     writeln!(
@@ -441,7 +465,7 @@ pub async fn run_demo(
         started: 0,
         alerts_fired: 0,
     };
-    let outcome = async {
+    let sections = async {
         demo.event_tracking().await?;
         demo.worker_performance().await?;
         demo.error_monitoring().await?;
@@ -449,17 +473,25 @@ pub async fn run_demo(
         demo.dashboard_snapshot().await?;
         demo.load_test(settings).await?;
         Ok::<(), DemoError>(())
-    }
-    .await;
-    let summary = DemoSummary {
+    };
+    // An interrupt drops the sections where they are: nothing new starts.
+    let outcome = tokio::select! {
+        outcome = sections => outcome,
+        () = interrupt.triggered() => Ok(()),
+    };
+    let mut summary = DemoSummary {
         run_id: demo.session.run_id(),
         workflows: demo.started,
         alerts_fired: demo.alerts_fired,
+        interrupted: None,
     };
-    // Shut down even after a failure, so the run is marked ended and
-    // everything recorded is committed.
-    let shutdown = demo.session.shutdown().await;
+    // Shut down even after a failure, so the run is closed and everything
+    // recorded is committed.
+    let shutdown = demo.session.shutdown_with(grace).await;
     outcome?;
-    shutdown?;
+    let closed = shutdown?;
+    if interrupt.is_triggered() {
+        summary.interrupted = Some(closed);
+    }
     Ok(summary)
 }

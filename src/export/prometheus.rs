@@ -392,17 +392,21 @@ pub fn registry(conn: &Connection, options: &ExportOptions) -> Result<Registry, 
         );
         gauge(
             &mut registry,
-            "multiagents_active_workflows",
-            "Workflows in flight in the recording process at the latest sample",
-            s.active_workflows as f64,
-        );
-        gauge(
-            &mut registry,
             "multiagents_system_sample_timestamp_seconds",
             "When the latest system sample was taken, Unix time",
             s.sampled_at_us as f64 / 1e6,
         );
     }
+
+    // In flight: from the workflows themselves, not the latest sample, so
+    // that the workflows of a run whose process died never count.
+    gauge(
+        &mut registry,
+        "multiagents_active_workflows",
+        "Workflows in flight (started, not ended) in runs still recording",
+        crate::monitor::outcomes::active_workflow_count(conn, plan.scope, plan.health_at_us)?
+            as f64,
+    );
 
     // Alerts still firing, by severity (every severity present, 0 when none).
     let firing = Family::<Labels, FloatGauge>::default();

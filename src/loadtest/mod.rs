@@ -36,10 +36,11 @@ pub use mix::{
 
 use crate::clock;
 use crate::demo::DemoSettings;
+use crate::interrupt::Interrupt;
 use crate::monitor::outcomes::{WorkflowOutcome, workflow_outcomes};
 use crate::monitor::{EventMetrics, MonitorError, RunScope};
 use crate::orchestrator::{Orchestrator, OrchestratorError};
-use crate::session::Session;
+use crate::session::{INTERRUPTED, Session};
 use crate::store::{StoreError, WorkflowState};
 use crate::window::TimeWindow;
 
@@ -301,6 +302,13 @@ pub struct LoadTestReport {
     pub scheduling: SchedulingStats,
     /// Why the target rate was not reached; empty when it was.
     pub target_missed: Vec<Shortfall>,
+    /// Set when the test was stopped early (a signal): why. The figures
+    /// are then those of what ran.
+    pub interrupted: Option<String>,
+    /// Workflows still running when the grace period after the stop ended,
+    /// stopped and recorded `cancelled` with the error "interrupted"
+    /// (counted in `cancelled`).
+    pub stopped_in_flight: u64,
 }
 
 /// Counters shared between the scheduler, the workflows' waiters and the
@@ -332,15 +340,22 @@ struct ScheduleOutcome {
     slot_wait: Duration,
     max_lag: Duration,
     lag_total: Duration,
+    stopped_in_flight: u64,
 }
 
 /// Starts workflows on schedule for `options.duration`, then waits for
 /// those in flight (up to `options.drain_timeout`).
+///
+/// An interrupt stops the starts at once; the workflows in flight then get
+/// `grace` to finish, and those still running are stopped (recorded
+/// `cancelled`, "interrupted").
 async fn schedule(
     orchestrator: Orchestrator,
     options: LoadTestOptions,
     counters: Arc<Counters>,
     draining: Arc<std::sync::atomic::AtomicBool>,
+    interrupt: Interrupt,
+    grace: Duration,
 ) -> Result<ScheduleOutcome, LoadTestError> {
     let workflows = options.mix.workflows();
     let mut rng = ChaCha8Rng::seed_from_u64(options.settings.seed);
@@ -352,10 +367,13 @@ async fn schedule(
     let mut k: u64 = 0;
     loop {
         let due = t0 + due_offset(k, options.rps);
-        if due >= end {
+        if due >= end || interrupt.is_triggered() {
             break;
         }
-        tokio::time::sleep_until(due).await;
+        tokio::select! {
+            () = tokio::time::sleep_until(due) => {}
+            () = interrupt.triggered() => break,
+        }
         let permit = match Arc::clone(&slots).try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
@@ -364,6 +382,10 @@ async fn schedule(
                 let permit = tokio::select! {
                     permit = Arc::clone(&slots).acquire_owned() => permit,
                     () = tokio::time::sleep_until(end) => {
+                        outcome.slot_wait += from.elapsed();
+                        break;
+                    }
+                    () = interrupt.triggered() => {
                         outcome.slot_wait += from.elapsed();
                         break;
                     }
@@ -402,21 +424,44 @@ async fn schedule(
         while waiters.try_join_next().is_some() {}
         k += 1;
     }
-    tokio::time::sleep_until(end).await;
+    tokio::select! {
+        () = tokio::time::sleep_until(end) => {}
+        () = interrupt.triggered() => {}
+    }
     outcome.load_phase = t0.elapsed();
     draining.store(true, Ordering::Relaxed);
     let drain_start = Instant::now();
-    let drained = tokio::time::timeout(options.drain_timeout, async {
-        while waiters.join_next().await.is_some() {}
-    })
-    .await;
+    // The drain ends when every workflow has ended, at the drain timeout,
+    // or `grace` after an interrupt (which may come during the drain).
+    let drained = tokio::select! {
+        drained = tokio::time::timeout(options.drain_timeout, async {
+            while waiters.join_next().await.is_some() {}
+        }) => drained.is_ok(),
+        () = async {
+            interrupt.triggered().await;
+            tokio::time::sleep(grace).await;
+        } => false,
+    };
+    if !drained && interrupt.is_triggered() {
+        outcome.stopped_in_flight = orchestrator.interrupt_all(INTERRUPTED) as u64;
+        // Stopped workflows end at once; their ends are recorded before
+        // their waiters wake.
+        let _ = tokio::time::timeout(STOP_WAIT, async {
+            while waiters.join_next().await.is_some() {}
+        })
+        .await;
+    }
     outcome.drain = drain_start.elapsed();
-    if drained.is_err() {
+    if !waiters.is_empty() {
         outcome.unfinished = waiters.len() as u64;
         waiters.abort_all();
     }
     Ok(outcome)
 }
+
+/// How long workflows stopped after the grace period get to record their
+/// end before the report counts them as unfinished.
+const STOP_WAIT: Duration = Duration::from_secs(2);
 
 /// Runs a load test in `session`, calling `progress` about every
 /// [`PROGRESS_INTERVAL`], and reports what was achieved.
@@ -435,11 +480,14 @@ pub async fn run_load_test(
     let recorder_waits_before = session.writer().stats().producer_waits;
     let start_us = clock::now_us();
     let started_at = Instant::now();
+    let interrupt = session.interrupter().clone();
     let mut scheduler = tokio::spawn(schedule(
         session.orchestrator().clone(),
         options.clone(),
         Arc::clone(&counters),
         Arc::clone(&draining),
+        interrupt.clone(),
+        session.grace(),
     ));
     let monitor = session.event_monitor();
     // The latest live metrics, written by one blocking query at a time.
@@ -514,7 +562,7 @@ pub async fn run_load_test(
     })
     .await
     .map_err(|e| LoadTestError::Task(e.to_string()))??;
-    Ok(build_report(
+    let mut report = build_report(
         session.run_id(),
         options,
         total_requests,
@@ -537,7 +585,10 @@ pub async fn run_load_test(
                 .producer_waits
                 .saturating_sub(recorder_waits_before),
         },
-    ))
+    );
+    report.interrupted = interrupt.reason();
+    report.stopped_in_flight = outcome.stopped_in_flight;
+    Ok(report)
 }
 
 fn build_report(
@@ -595,6 +646,8 @@ fn build_report(
             .collect(),
         scheduling,
         target_missed,
+        interrupted: None,
+        stopped_in_flight: 0,
     }
 }
 

@@ -725,10 +725,15 @@ pub fn alert_history(conn: &Connection, window: TimeWindow) -> Result<Vec<Alert>
 }
 
 /// Alerts not yet resolved, newest first, from every run that wrote to the
-/// file (`queries/firing_alerts.sql`).
+/// file (`queries/firing_alerts.sql`) — except runs whose process died:
+/// their alerts are not firing even before a later process closes them.
 pub fn firing_alerts(conn: &Connection) -> Result<Vec<Alert>, MetricsError> {
+    let crashed = crate::store::lifecycle::dead_open_runs_json(conn)?;
     let mut stmt = conn.prepare_cached(include_str!("../../queries/firing_alerts.sql"))?;
-    let rows = stmt.query_map([], alert_from_row)?;
+    let rows = stmt.query_map(
+        rusqlite::named_params! {":crashed_runs": crashed},
+        alert_from_row,
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

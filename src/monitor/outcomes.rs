@@ -95,3 +95,26 @@ pub fn workflow_outcomes(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
+
+/// Workflows in flight at `at_us` (created by then, not ended) in `scope`,
+/// leaving out runs whose process died: they will never end, and are not in
+/// flight (`queries/active_workflow_count.sql`).
+pub fn active_workflow_count(
+    conn: &Connection,
+    scope: RunScope,
+    at_us: i64,
+) -> Result<i64, MonitorError> {
+    let crashed = crate::store::lifecycle::dead_open_runs_json(conn)?;
+    let (run_first, run_last) = scope.id_bounds();
+    Ok(conn
+        .prepare_cached(include_str!("../../queries/active_workflow_count.sql"))?
+        .query_row(
+            named_params! {
+                ":window_end": at_us,
+                ":run_first": run_first,
+                ":run_last": run_last,
+                ":crashed_runs": crashed,
+            },
+            |r| r.get(0),
+        )?)
+}

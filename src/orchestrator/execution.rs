@@ -190,8 +190,12 @@ pub(super) async fn drive(inner: &Inner, run: &Arc<WorkflowRun>, mut context: Co
     }
 
     let cancelled = run.is_cancelled();
+    let stop_reason = run.stop_reason.get().cloned();
     let terminal = if failure.is_none() && !cancelled {
         WorkflowState::Completed
+    } else if stop_reason.is_some() {
+        // The process is stopping: no compensation, the end is recorded now.
+        WorkflowState::Cancelled
     } else {
         let compensated = compensate(inner, run, &mut completed, &context).await;
         match (cancelled, compensated) {
@@ -204,7 +208,9 @@ pub(super) async fn drive(inner: &Inner, run: &Arc<WorkflowRun>, mut context: Co
             }
         }
     };
-    let error = if cancelled {
+    let error = if let Some(reason) = stop_reason {
+        Some(reason.to_string())
+    } else if cancelled {
         Some("cancelled".to_string())
     } else {
         failure
@@ -651,7 +657,11 @@ async fn run_attempt(
                 }
                 Ended::Cancelled => Err(Failure::new(
                     EventOutcome::Cancelled,
-                    "Cancelled: workflow was cancelled".to_string(),
+                    if run.stop_reason.get().is_some() {
+                        crate::store::lifecycle::INTERRUPTED_EVENT_ERROR.to_string()
+                    } else {
+                        "Cancelled: workflow was cancelled".to_string()
+                    },
                 )),
             }
         }

@@ -113,6 +113,10 @@ pub(crate) struct WorkflowRun {
     pub(crate) attempts: Mutex<Vec<tokio::task::AbortHandle>>,
     /// Set when the terminal state could not be committed.
     pub(crate) recording_error: std::sync::OnceLock<String>,
+    /// Set by [`Orchestrator::interrupt_all`]: the workflow is cancelled
+    /// because the process is stopping, with this as its error, and without
+    /// compensations (the process is going away within a bounded time).
+    pub(crate) stop_reason: std::sync::OnceLock<Arc<str>>,
 }
 
 impl WorkflowRun {
@@ -254,6 +258,7 @@ impl Orchestrator {
             cancel_notify: Notify::new(),
             attempts: Mutex::new(Vec::new()),
             recording_error: std::sync::OnceLock::new(),
+            stop_reason: std::sync::OnceLock::new(),
         });
         self.inner
             .runs
@@ -320,21 +325,56 @@ impl Orchestrator {
             self.get_status(transaction_id)?;
             return Ok(false);
         };
-        if run.terminal.load(Ordering::Acquire) || run.cancelled.swap(true, Ordering::AcqRel) {
-            return Ok(false);
-        }
-        run.cancel_notify.notify_waiters();
-        let attempts = std::mem::take(
-            &mut *run
-                .attempts
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
-        for attempt in attempts {
-            attempt.abort();
-        }
-        Ok(true)
+        Ok(stop(&run))
     }
+
+    /// Stops every workflow still running because the process is stopping:
+    /// running steps are aborted and recorded `cancelled` with `reason` as
+    /// their error, no compensation runs (the process must end within a
+    /// bounded time), and each workflow ends `cancelled` with `reason` as
+    /// its error. Returns how many were stopped; [`Orchestrator::active_workflows`]
+    /// reaches 0 once their ends are recorded.
+    pub fn interrupt_all(&self, reason: &str) -> usize {
+        let reason: Arc<str> = Arc::from(reason);
+        let running: Vec<Arc<WorkflowRun>> = self
+            .inner
+            .runs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .by_id
+            .values()
+            .filter(|run| !run.terminal.load(Ordering::Acquire))
+            .cloned()
+            .collect();
+        let mut stopped = 0;
+        for run in running {
+            // Set before the cancel flag, which is what the workflow reads.
+            let _ = run.stop_reason.set(Arc::clone(&reason));
+            if stop(&run) {
+                stopped += 1;
+            }
+        }
+        stopped
+    }
+}
+
+/// Cancels a run: flags it, wakes its waits and aborts its running
+/// attempts. False if it had already ended or was already cancelled.
+fn stop(run: &WorkflowRun) -> bool {
+    if run.terminal.load(Ordering::Acquire) || run.cancelled.swap(true, Ordering::AcqRel) {
+        return false;
+    }
+    run.cancel_notify.notify_waiters();
+    let attempts = std::mem::take(
+        &mut *run
+            .attempts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    );
+    for attempt in attempts {
+        attempt.abort();
+    }
+    true
 }
 
 /// The status of a run in memory, unless its terminal state failed to be

@@ -91,6 +91,19 @@ pub enum StoreError {
     /// A requested row does not exist (unknown run, transaction or worker).
     #[error("{0}")]
     Missing(String),
+    /// The file holds as many runs as row ids can tell apart: a new run's
+    /// rows would collide with an earlier run's (see `IdAllocator`).
+    #[error(
+        "{path}: holds the maximum number of runs ({max}); the next run (id {next}) cannot be recorded in this file: start a new database file (--db)"
+    )]
+    RunIdsExhausted {
+        /// The database file.
+        path: PathBuf,
+        /// The id the new run would have had.
+        next: i64,
+        /// The largest run id the row-id layout allows.
+        max: i64,
+    },
 }
 
 impl StoreError {

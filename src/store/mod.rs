@@ -6,6 +6,8 @@
 //! anything is written. See `docs/storage.md` for the design.
 
 mod error;
+pub mod lifecycle;
+pub mod maintenance;
 pub mod migrate;
 pub mod records;
 pub mod retention;
@@ -19,14 +21,13 @@ use std::time::Duration;
 
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags};
 
 pub use error::StoreError;
+pub use lifecycle::{RunEnd, RunStatus};
 pub use records::*;
 pub use retention::{RetentionCutoffs, RetentionReport};
 pub use writer::{Writer, WriterOptions, WriterStatsSnapshot};
-
-use crate::clock;
 
 /// How long a connection waits for another one's lock before failing.
 /// Readers rarely wait at all in WAL mode; this covers checkpoints and a
@@ -34,7 +35,7 @@ use crate::clock;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Bits of a row id that hold the per-run sequence; the run id sits above.
-const SEQUENCE_BITS: u32 = 40;
+pub(crate) const SEQUENCE_BITS: u32 = 40;
 
 /// Hands out row ids `(run_id << 40) | sequence`.
 ///
@@ -283,18 +284,11 @@ impl Store {
     ) -> Result<(Store, Writer), StoreError> {
         check_path(path, true)?;
         check_writable(path)?;
-        let conn = open_write_connection(path)?;
-        let run_id = {
-            let mut insert = conn.prepare(include_str!("../../queries/write/insert_run.sql"))?;
-            insert.execute(params![
-                clock::now_us(),
-                run.command,
-                run.config_json,
-                env!("CARGO_PKG_VERSION"),
-                host_name()
-            ])?;
-            conn.last_insert_rowid()
-        };
+        // Refuse a full file before anything in it changes.
+        lifecycle::check_run_capacity_untouched(path)?;
+        let mut conn = open_write_connection(path)?;
+        lifecycle::close_dead_runs(&mut conn)?;
+        let run_id = lifecycle::register_run(&mut conn, path, run)?;
         let writer = Writer::start(conn, run_id, options)?;
         let store = Store::with_pool(path, true)?;
         Ok((store, writer))

@@ -61,16 +61,14 @@ enum Phase {
 #[derive(Debug)]
 pub(crate) struct RetentionRun {
     cutoffs: RetentionCutoffs,
-    current_run_id: i64,
     phase: Phase,
     report: RetentionReport,
 }
 
 impl RetentionRun {
-    pub(crate) fn new(cutoffs: RetentionCutoffs, current_run_id: i64) -> Self {
+    pub(crate) fn new(cutoffs: RetentionCutoffs) -> Self {
         RetentionRun {
             cutoffs,
-            current_run_id,
             phase: Phase::Workflows,
             report: RetentionReport::default(),
         }
@@ -115,10 +113,7 @@ impl RetentionRun {
                                 "../../queries/retention/abandoned_workflows.sql"
                             ))?;
                             select
-                                .query_map(
-                                    params![cutoff, self.current_run_id, WORKFLOW_CHUNK],
-                                    |r| r.get(0),
-                                )?
+                                .query_map(params![cutoff, WORKFLOW_CHUNK], |r| r.get(0))?
                                 .collect::<Result<_, _>>()?
                         };
                         let mut delete_events = tx.prepare_cached(include_str!(

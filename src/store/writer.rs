@@ -26,6 +26,7 @@ use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
+use super::lifecycle::HEARTBEAT_INTERVAL;
 use super::records::{
     AlertFired, EventDispatched, EventFinished, EventOutcome, EventType, MetricObservation, Record,
     SystemSample, WorkflowChanged, WorkflowStarted, WorkflowState,
@@ -196,7 +197,9 @@ enum Command {
         RetentionCutoffs,
         oneshot::Sender<Result<RetentionReport, String>>,
     ),
-    Shutdown(Ack),
+    Shutdown(Ack, super::RunEnd),
+    /// Wakes an idle writer so that it updates its run's heartbeat.
+    Heartbeat,
 }
 
 /// Handle to the writer thread; cheap to clone and share between tasks.
@@ -229,6 +232,7 @@ impl Writer {
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let stats = Arc::new(WriterStats::default());
         let failure = Arc::new(Mutex::new(None));
+        spawn_heartbeat(tx.downgrade());
         let thread = {
             let stats = Arc::clone(&stats);
             let failure = Arc::clone(&failure);
@@ -242,6 +246,7 @@ impl Writer {
                         stats,
                         failure,
                         workers: HashMap::new(),
+                        last_heartbeat: Instant::now(),
                     }
                     .run(rx)
                 })
@@ -372,14 +377,23 @@ impl Writer {
         }
     }
 
-    /// Commits what is queued, marks the run as ended and stops the thread.
-    /// Later calls on any clone fail with [`StoreError::WriterStopped`].
+    /// Commits what is queued, marks the run as ended normally and stops
+    /// the thread. Later calls on any clone fail with
+    /// [`StoreError::WriterStopped`].
     pub async fn shutdown(&self) -> Result<(), StoreError> {
+        self.close(super::RunEnd::completed()).await
+    }
+
+    /// Commits what is queued, closes the run as `end` says (see
+    /// `lifecycle::close_run`: firing alerts resolve with the reason; an
+    /// interrupted run's workflows and events still in flight end
+    /// `cancelled`) and stops the thread.
+    pub async fn close(&self, end: super::RunEnd) -> Result<(), StoreError> {
         if self.stopped.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
         let (ack, done) = oneshot::channel();
-        self.send(Command::Shutdown(ack)).await?;
+        self.send(Command::Shutdown(ack, end)).await?;
         let result = match done.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(reason)) => Err(StoreError::WriterStopped(reason)),
@@ -400,7 +414,7 @@ impl Writer {
         }
         let (ack, done) = oneshot::channel();
         self.tx
-            .blocking_send(Command::Shutdown(ack))
+            .blocking_send(Command::Shutdown(ack, super::RunEnd::completed()))
             .map_err(|_| self.stopped_error())?;
         let result = match done.blocking_recv() {
             Ok(Ok(())) => Ok(()),
@@ -634,6 +648,29 @@ struct WriterThread {
     stats: Arc<WriterStats>,
     failure: Arc<Mutex<Option<String>>>,
     workers: HashMap<Arc<str>, i64>,
+    last_heartbeat: Instant,
+}
+
+/// Wakes the writer every [`HEARTBEAT_INTERVAL`] so that an idle run still
+/// shows it is alive. It holds only a weak sender: once every [`Writer`]
+/// handle is gone the channel closes as before and this thread ends.
+fn spawn_heartbeat(tx: mpsc::WeakSender<Command>) {
+    let spawned = std::thread::Builder::new()
+        .name("multiagents-heartbeat".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(HEARTBEAT_INTERVAL);
+                let Some(tx) = tx.upgrade() else { return };
+                // A full queue means the writer is busy and beats on its own.
+                if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(Command::Heartbeat) {
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        // Only runs from another host depend on the heartbeat.
+        tracing::warn!(error = %e, "cannot start the heartbeat thread");
+    }
 }
 
 impl WriterThread {
@@ -672,7 +709,7 @@ impl WriterThread {
             }
             batch.clear();
             acks.clear();
-            let mut shutdown: Option<Ack> = None;
+            let mut shutdown: Option<(Ack, super::RunEnd)> = None;
             for command in commands.drain(..) {
                 match command {
                     Command::Record(record) => batch.add(record),
@@ -686,12 +723,13 @@ impl WriterThread {
                             let _ =
                                 earlier.send(Err("superseded by a newer retention request".into()));
                         }
-                        retention = Some((RetentionRun::new(cutoffs, self.run_id), reply));
+                        retention = Some((RetentionRun::new(cutoffs), reply));
                     }
-                    Command::Shutdown(ack) => {
-                        shutdown = Some(ack);
+                    Command::Shutdown(ack, end) => {
+                        shutdown = Some((ack, end));
                         break;
                     }
+                    Command::Heartbeat => {}
                 }
             }
             let outcome = if batch.is_empty() {
@@ -707,7 +745,7 @@ impl WriterThread {
                 for ack in acks.drain(..) {
                     let _ = ack.send(Err(reason.clone()));
                 }
-                if let Some(ack) = shutdown {
+                if let Some((ack, _)) = shutdown {
                     let _ = ack.send(Err(reason.clone()));
                 }
                 if let Some((_, reply)) = retention.take() {
@@ -719,14 +757,17 @@ impl WriterThread {
             for ack in acks.drain(..) {
                 let _ = ack.send(Ok(()));
             }
-            if let Some(ack) = shutdown {
+            if let Some((ack, end)) = shutdown {
                 if let Some((_, reply)) = retention.take() {
                     let _ = reply.send(Err("the writer shut down".into()));
                 }
-                let ended = self.end_run();
+                let ended = self.end_run(&end);
                 let _ = ack.send(ended);
                 rx.close();
                 return;
+            }
+            if self.last_heartbeat.elapsed() >= HEARTBEAT_INTERVAL {
+                self.heartbeat();
             }
             if retention.is_some() {
                 self.retention_slice(&mut retention);
@@ -734,12 +775,41 @@ impl WriterThread {
         }
     }
 
-    fn end_run(&mut self) -> Result<(), String> {
-        self.conn
-            .prepare_cached(include_str!("../../queries/write/end_run.sql"))
-            .and_then(|mut s| s.execute(params![self.run_id, clock::now_us()]))
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+    fn heartbeat(&mut self) {
+        self.last_heartbeat = Instant::now();
+        match super::lifecycle::heartbeat(&self.conn, self.run_id, clock::now_us()) {
+            Ok(true) => {}
+            Ok(false) => tracing::error!(
+                run_id = self.run_id,
+                "this run was closed by another process that judged it dead"
+            ),
+            // Busy past the timeout: the next beat tries again.
+            Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+        }
+    }
+
+    /// Closes the run in one transaction (retried like a batch: another
+    /// process may hold the lock).
+    fn end_run(&mut self, end: &super::RunEnd) -> Result<(), String> {
+        let mut attempt = 0;
+        loop {
+            let result = (|| {
+                let tx = self
+                    .conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                super::lifecycle::close_run(&tx, self.run_id, end, clock::now_us())?;
+                tx.commit()
+            })();
+            match result {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 5 => {
+                    tracing::warn!(error = %e, attempt, "closing the run failed; retrying");
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(10 << attempt));
+                }
+                Err(e) => return Err(format!("closing run {}: {e}", self.run_id)),
+            }
+        }
     }
 
     fn retention_slice(
