@@ -2,10 +2,8 @@
 //! with the key set two ways and shows the difference in what is recorded
 //! or evaluated.
 //!
-//! Keys tested elsewhere: `logging.*` in `tests/config_logging.rs` (and the
-//! rotation mechanics in `tests/logging_rotation.rs`),
-//! `storage.database_path` in `tests/cli.rs`, `notifiers` in
-//! `tests/notifiers.rs`.
+//! Keys tested elsewhere: `logging.*` in `tests/logging_init.rs` and
+//! `tests/logging_rotation.rs`, `storage.database_path` in `tests/cli.rs`.
 
 mod support;
 
