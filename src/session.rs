@@ -151,7 +151,8 @@ impl Session {
             MetricsCollector::recording(store.clone(), active, writer.clone())?
         } else {
             MetricsCollector::new(store.clone(), active)?
-        };
+        }
+        .with_scope(RunScope::Run(writer.run_id()));
         let registry = Arc::new(MetricRegistry::from_declared(declared_metrics(&config))?);
         let custom = CustomMetrics::new(writer.clone(), registry)
             .recording(config.metrics_collection.enabled);

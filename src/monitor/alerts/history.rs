@@ -6,6 +6,7 @@ use rusqlite::Connection;
 use super::engine::{Alert, AlertStatus};
 use super::rules::Severity;
 use crate::clock;
+use crate::monitor::RunScope;
 use crate::monitor::custom::{MetricsError, window_params};
 use crate::store::AlertFired;
 use crate::window::TimeWindow;
@@ -66,18 +67,25 @@ fn alert_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
     })
 }
 
-/// The seed's `alert_history`: alerts that fired in `window`, newest first
-/// (`queries/alert_history.sql`).
-pub fn alert_history(conn: &Connection, window: TimeWindow) -> Result<Vec<Alert>, MetricsError> {
+/// The seed's `alert_history`: alerts that fired in `window` in the runs of
+/// `scope`, newest first (`queries/alert_history.sql`).
+pub fn alert_history(
+    conn: &Connection,
+    window: TimeWindow,
+    scope: RunScope,
+) -> Result<Vec<Alert>, MetricsError> {
     let mut stmt = conn.prepare_cached(include_str!("../../../queries/alert_history.sql"))?;
-    let rows = stmt.query_map(window_params!(window), alert_from_row)?;
+    let rows = stmt.query_map(window_params!(window, scope), alert_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Alerts not yet resolved, newest first, from every run that wrote to the
-/// file (`queries/firing_alerts.sql`).
-pub fn firing_alerts(conn: &Connection) -> Result<Vec<Alert>, MetricsError> {
+/// Alerts not yet resolved, newest first, of the runs in `scope`
+/// (`queries/firing_alerts.sql`).
+pub fn firing_alerts(conn: &Connection, scope: RunScope) -> Result<Vec<Alert>, MetricsError> {
     let mut stmt = conn.prepare_cached(include_str!("../../../queries/firing_alerts.sql"))?;
-    let rows = stmt.query_map([], alert_from_row)?;
+    let rows = stmt.query_map(
+        rusqlite::named_params! {":run_id": scope.run_id()},
+        alert_from_row,
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
