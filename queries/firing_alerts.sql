@@ -1,6 +1,7 @@
 -- Alerts still firing (not resolved), newest first: the dashboard's alert
--- panel. Reads only the partial index alerts_firing, which holds exactly the
--- unresolved rows, so the cost follows the number firing, not the history.
+-- panel, for one run (:run_id) or every run (:run_id NULL). Reads only the
+-- partial index alerts_firing, which holds exactly the unresolved rows, so
+-- the cost follows the number firing, not the history.
 -- The unary `+` keeps the planner from walking alerts_by_fired (the whole
 -- history) just to get the order; the few firing rows are sorted instead.
 -- :crashed_runs (a JSON array of run ids) names runs whose process died and
@@ -10,5 +11,6 @@ SELECT id, alert_type, subject, severity, message, value, threshold,
        fired_at_us, resolved_at_us, details_json
 FROM alerts
 WHERE resolved_at_us IS NULL
+  AND (:run_id IS NULL OR run_id = :run_id)
   AND run_id NOT IN (SELECT value FROM json_each(coalesce(:crashed_runs, '[]')))
 ORDER BY +fired_at_us DESC, id DESC

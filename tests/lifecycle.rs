@@ -705,14 +705,19 @@ fn schema(conn: &Connection) -> Vec<(String, String, Option<String>)> {
 }
 
 #[test]
-fn a_version_1_file_upgrades_to_run_statuses_without_cleanup_runs() {
+fn a_version_2_file_upgrades_to_run_statuses_without_cleanup_runs() {
     let db = temp_db();
     let now = multiagents::clock::now_us();
     {
         let conn = Connection::open(&db.path).unwrap();
+        // The previous version's schema, as that version created it.
         conn.execute_batch(include_str!("../migrations/0001_initial.sql"))
             .unwrap();
-        conn.execute_batch("PRAGMA user_version = 1; PRAGMA journal_mode = WAL;")
+        conn.execute_batch(include_str!(
+            "../migrations/0002_run_indexes_and_stage_view.sql"
+        ))
+        .unwrap();
+        conn.execute_batch("PRAGMA user_version = 2; PRAGMA journal_mode = WAL;")
             .unwrap();
         let insert =
             "INSERT INTO runs (id, started_at_us, ended_at_us, command, config_json, version, host)
@@ -755,7 +760,7 @@ fn a_version_1_file_upgrades_to_run_statuses_without_cleanup_runs() {
         vec![(2, "crashed".to_string()), (1, "completed".to_string())]
     );
     let conn = peek(&db.path);
-    assert_eq!(count(&conn, "PRAGMA user_version"), 2);
+    assert_eq!(count(&conn, "PRAGMA user_version"), 3);
     assert_eq!(
         count(
             &conn,

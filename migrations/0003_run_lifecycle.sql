@@ -1,4 +1,4 @@
--- multiagents schema, version 2: how each run ended, and how a later process
+-- multiagents schema, version 3: how each run ended, and how a later process
 -- tells a live run from one whose process died (docs/storage.md, "Run
 -- lifecycle").
 
