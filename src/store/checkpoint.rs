@@ -29,7 +29,7 @@
 //! that reader lasts, and is caught up from here without stalling the
 //! writer once it ends.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -178,7 +178,7 @@ fn checkpoint(conn: &Connection, mode: &str) -> Result<(bool, i64, i64), rusqlit
     })
 }
 
-fn run(conn: Connection, path: &PathBuf, shared: &Shared) {
+fn run(conn: Connection, path: &Path, shared: &Shared) {
     let started = Instant::now();
     let mut seen_commits = 0;
     let mut truncated_since_commit = false;
