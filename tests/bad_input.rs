@@ -456,6 +456,18 @@ fn cases() -> Vec<Case> {
             stderr: "empty SQLite database",
         },
         Case {
+            name: "db of an older schema, query",
+            setup: |d| {
+                let db = d.join("old.db");
+                let conn = rusqlite::Connection::open(&db).unwrap();
+                conn.execute_batch(include_str!("../migrations/0001_initial.sql"))
+                    .unwrap();
+                conn.execute_batch("PRAGMA user_version = 1;").unwrap();
+                query_runs(&db)
+            },
+            stderr: "`multiagents upgrade`",
+        },
+        Case {
             name: "snapshot onto the database itself",
             setup: |d| {
                 let db = real_database(d);

@@ -583,3 +583,38 @@ fn a_reader_refuses_a_hot_journal_and_upgrade_recovers_it() {
         committed
     );
 }
+
+#[test]
+fn an_older_file_is_refused_by_readers_and_migrated_by_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(include_str!("../migrations/0001_initial.sql"))
+            .unwrap();
+        conn.execute_batch("PRAGMA user_version = 1;").unwrap();
+    }
+    let before = listing(dir.path());
+    // `check` judges any version (the check does not depend on it).
+    for args in READ_COMMANDS.iter().filter(|a| a[0] != "check") {
+        let out = run(&db, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains("run a recording command or `multiagents upgrade`"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    assert_same(&before, &listing(dir.path()));
+    let out = run(&db, &["upgrade"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("migrated from schema version 1"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&db, &["query", "runs"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&db, &["upgrade"]);
+    assert!(stdout(&out).contains("nothing to do"), "{}", stdout(&out));
+}

@@ -81,7 +81,8 @@ pub fn check_integrity(path: &Path) -> Result<IntegrityReport, StoreError> {
     match file::open_for_reading(path, true) {
         Ok(f) => report.schema_version = Some(f.version),
         Err(StoreError::NewerSchema { found, .. }) => report.schema_version = Some(found),
-        Err(StoreError::NotADatabase { .. }) => {}
+        // Damage found reading the schema: the check below says what.
+        Err(StoreError::NotADatabase { .. }) | Err(StoreError::Damaged { .. }) => {}
         Err(e) => return Err(e),
     }
     match file::integrity_problems(&conn) {

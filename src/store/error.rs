@@ -48,9 +48,10 @@ pub enum StoreError {
         /// The size its header claims.
         expected: u64,
     },
-    /// `quick_check` found damage: nothing is recorded into such a file.
+    /// `quick_check` (or reading the schema) found damage: nothing is
+    /// recorded into such a file.
     #[error(
-        "{path}: the database is damaged ({detail}); refusing to record into it (run `multiagents check` for details)"
+        "{path}: the database is damaged ({detail}); refusing to use it (run `multiagents check` for details)"
     )]
     Damaged {
         /// The damaged file.

@@ -220,17 +220,20 @@ fn owner(info: SchemaInfo, path: &Path) -> Result<Owner, StoreError> {
     }
 }
 
-/// Maps an error reading a file that passed [`inspect`]: a damaged or
-/// non-database file becomes [`StoreError::NotADatabase`]; a hot journal a
+/// Maps an error reading a file that passed [`inspect`]: a non-database
+/// file becomes [`StoreError::NotADatabase`], a damaged one
+/// [`StoreError::Damaged`]; a hot journal a
 /// read-only connection may not roll back becomes
 /// [`StoreError::HotJournal`].
 fn read_error(path: &Path, e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
-            StoreError::NotADatabase {
-                path: path.to_path_buf(),
-            }
-        }
+        Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotADatabase {
+            path: path.to_path_buf(),
+        },
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) => StoreError::Damaged {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        },
         Some(rusqlite::ErrorCode::ReadOnly) => StoreError::HotJournal {
             path: path.to_path_buf(),
             journal: sidecar(path, "-journal"),
