@@ -741,6 +741,8 @@ fn a_version_2_file_upgrades_to_run_statuses_without_cleanup_runs() {
         )
         .unwrap();
     }
+    let out = run(&db.path, &["upgrade"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let out = run(&db.path, &["query", "runs", "--format", "json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

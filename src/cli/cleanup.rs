@@ -23,8 +23,8 @@ pub struct CleanupArgs {
 
 /// Runs `multiagents cleanup`.
 pub async fn run(globals: &Globals, args: CleanupArgs) -> anyhow::Result<Outcome> {
-    // Refuse a missing file rather than create an empty one to clean (and
-    // migrate a file from an older version first).
+    // Refuse a missing, empty or older file rather than create or migrate
+    // one to clean.
     Store::open_existing(&globals.db)?;
     let now = clock::now_us();
     let cutoffs = match args.older_than {

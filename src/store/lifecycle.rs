@@ -457,6 +457,13 @@ pub fn check_run_capacity(conn: &Connection, path: &Path) -> Result<(), StoreErr
 /// with every byte as it was. A file that is empty, not yet migrated or not
 /// readable here passes: opening it for writing reports its problems.
 pub(crate) fn check_run_capacity_untouched(path: &Path) -> Result<(), StoreError> {
+    // Only a database at rest: never open a FIFO or a device to look.
+    if !matches!(
+        super::file::inspect(path),
+        Ok(super::file::FileState::Database)
+    ) {
+        return Ok(());
+    }
     let flags =
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let Ok(conn) = Connection::open_with_flags(path, flags) else {

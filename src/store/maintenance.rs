@@ -34,10 +34,9 @@ pub fn cleanup(
     cutoffs: RetentionCutoffs,
     command: &str,
 ) -> Result<CleanupReport, StoreError> {
-    super::check_path(path, false)?;
-    super::check_writable(path)?;
     let started_at_us = clock::now_us();
-    let mut conn = super::open_write_connection(path)?;
+    // Refuses a missing, damaged or foreign file; migrates an older one.
+    let mut conn = super::file::open_existing_for_writing(path)?;
     let closed_runs = lifecycle::close_dead_runs(&mut conn)?;
     let options = WriterOptions::default();
     let mut run = RetentionRun::new(cutoffs);
