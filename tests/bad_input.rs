@@ -699,21 +699,226 @@ fn cases() -> Vec<Case> {
             },
             stderr: "--allow-remote",
         },
+        // --- output paths (issue 10.1): nothing we write over is lost ---
+        Case {
+            name: "report --out the database itself",
+            setup: |d| report_out(d, &d.join("real.db"), true),
+            stderr: "is the database being read",
+        },
+        Case {
+            name: "report --out ./the database (another spelling)",
+            setup: |d| report_out(d, Path::new("./real.db"), true),
+            stderr: "is the database being read",
+        },
+        Case {
+            name: "report --out a hard link to the database",
+            setup: |d| {
+                let db = real_database(d);
+                std::fs::hard_link(&db, d.join("alias")).unwrap();
+                args(&[
+                    &"--db",
+                    &db,
+                    &"report",
+                    &"--out",
+                    &d.join("alias"),
+                    &"--force",
+                ])
+            },
+            stderr: "is the database being read",
+        },
+        Case {
+            name: "report --out the database's -wal (absent)",
+            setup: |d| report_out(d, &d.join("real.db-wal"), true),
+            stderr: "-wal file of the database",
+        },
+        Case {
+            name: "report --out the database's -shm (present)",
+            setup: |d| {
+                std::fs::write(d.join("real.db-shm"), b"not really shared memory").unwrap();
+                report_out(d, &d.join("real.db-shm"), true)
+            },
+            stderr: "-shm file of the database",
+        },
+        Case {
+            name: "report --out another SQLite database, even with --force",
+            setup: |d| {
+                let other = d.join("other.db");
+                let conn = rusqlite::Connection::open(&other).unwrap();
+                conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+                    .unwrap();
+                drop(conn);
+                report_out(d, &other, true)
+            },
+            stderr: "is a SQLite database",
+        },
+        Case {
+            name: "report --out a symlink to a file",
+            setup: |d| {
+                std::fs::write(d.join("target.txt"), b"precious").unwrap();
+                std::os::unix::fs::symlink(d.join("target.txt"), d.join("link.txt")).unwrap();
+                report_out(d, &d.join("link.txt"), true)
+            },
+            stderr: "is a symbolic link",
+        },
+        Case {
+            name: "report --out a FIFO",
+            setup: |d| {
+                let fifo = d.join("pipe");
+                let made = std::process::Command::new("mkfifo")
+                    .arg(&fifo)
+                    .status()
+                    .unwrap();
+                assert!(made.success());
+                report_out(d, &fifo, true)
+            },
+            stderr: "is a FIFO",
+        },
+        Case {
+            name: "report --out a directory",
+            setup: |d| {
+                std::fs::create_dir(d.join("reports")).unwrap();
+                report_out(d, &d.join("reports"), true)
+            },
+            stderr: "is a directory",
+        },
+        Case {
+            name: "report --out a device",
+            setup: |d| report_out(d, Path::new("/dev/null"), true),
+            stderr: "is a device",
+        },
+        Case {
+            name: "report --out a read-only file, even with --force",
+            setup: |d| {
+                let path = d.join("frozen.txt");
+                std::fs::write(&path, b"keep me").unwrap();
+                let mut perms = std::fs::metadata(&path).unwrap().permissions();
+                perms.set_readonly(true);
+                std::fs::set_permissions(&path, perms).unwrap();
+                report_out(d, &path, true)
+            },
+            stderr: "is read-only",
+        },
+        Case {
+            name: "report --out an existing file without --force",
+            setup: |d| {
+                std::fs::write(d.join("old.txt"), b"yesterday's report").unwrap();
+                report_out(d, &d.join("old.txt"), false)
+            },
+            stderr: "already exists; pass --force",
+        },
+        Case {
+            name: "report --force without --out",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[&"--db", &db, &"report", &"--force"])
+            },
+            stderr: "--out",
+        },
+        Case {
+            name: "export prometheus --out the database",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[
+                    &"--db",
+                    &db,
+                    &"export",
+                    &"prometheus",
+                    &"--out",
+                    &db,
+                    &"--force",
+                ])
+            },
+            stderr: "is the database being read",
+        },
+        Case {
+            name: "export prometheus --out an existing file without --force",
+            setup: |d| {
+                let db = real_database(d);
+                std::fs::write(d.join("metrics.prom"), b"# old scrape").unwrap();
+                args(&[
+                    &"--db",
+                    &db,
+                    &"export",
+                    &"prometheus",
+                    &"--out",
+                    &d.join("metrics.prom"),
+                ])
+            },
+            stderr: "already exists; pass --force",
+        },
+        Case {
+            name: "bench --json-out a SQLite database",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[
+                    &"bench",
+                    &"--quick",
+                    &"--only",
+                    &"commits",
+                    &"--json-out",
+                    &db,
+                    &"--force",
+                ])
+            },
+            stderr: "is a SQLite database",
+        },
+        Case {
+            name: "bench --json-out a file that is not earlier results",
+            setup: |d| {
+                std::fs::write(d.join("notes.json"), b"{\"mine\": true}").unwrap();
+                args(&[
+                    &"bench",
+                    &"--quick",
+                    &"--only",
+                    &"commits",
+                    &"--json-out",
+                    &d.join("notes.json"),
+                ])
+            },
+            stderr: "already exists; pass --force",
+        },
     ]
 }
 
-/// Every regular file under `dir` with its bytes, and every directory.
+/// `--db real.db report --out <out>` (with `--force` if asked), on a real
+/// multiagents database in `dir`.
+fn report_out(dir: &Path, out: &Path, force: bool) -> Vec<OsString> {
+    let db = real_database(dir);
+    let mut list = args(&[&"--db", &db, &"report", &"--out", &out]);
+    if force {
+        list.push("--force".into());
+    }
+    list
+}
+
+/// Every regular file under `dir` with its bytes and permissions, every
+/// directory, every symlink with its target, every other entry by kind
+/// (never opened: reading a FIFO would block).
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+    use std::os::unix::fs::PermissionsExt as _;
     let mut found = BTreeMap::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
         for entry in std::fs::read_dir(&d).unwrap() {
             let path = entry.unwrap().path();
-            if path.is_dir() {
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let kind = meta.file_type();
+            if kind.is_dir() {
                 found.insert(path.clone(), None);
                 pending.push(path);
+            } else if kind.is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                let mut bytes = b"symlink to ".to_vec();
+                bytes.extend_from_slice(target.as_os_str().as_encoded_bytes());
+                found.insert(path, Some(bytes));
+            } else if kind.is_file() {
+                let mut bytes = std::fs::read(&path).unwrap();
+                bytes.extend_from_slice(
+                    format!("\nmode {:o}", meta.permissions().mode()).as_bytes(),
+                );
+                found.insert(path, Some(bytes));
             } else {
-                found.insert(path.clone(), Some(std::fs::read(&path).unwrap()));
+                found.insert(path, Some(format!("special {kind:?}").into_bytes()));
             }
         }
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use multiagents::bench::{self, BenchOptions, Suite, peer};
+use multiagents::output_path::{OutputPath, OutputPathError};
 
 use super::output::{self, Format};
 use super::{Globals, Outcome};
@@ -65,11 +66,17 @@ pub struct BenchArgs {
     /// Workflows the peer runs.
     #[arg(long, default_value_t = 1000, requires = "peer")]
     peer_workflows: usize,
-    /// Where to write the results as JSON.
+    /// Where to write the results as JSON. An earlier results file is
+    /// replaced; any other existing file only with --force (never a SQLite
+    /// file, symlink, FIFO, device, directory or read-only file).
     #[arg(long, default_value = "bench-results.json")]
     json_out: PathBuf,
-    /// Directory for the temporary databases (default: a new one under the
-    /// system's temp dir, removed afterwards).
+    /// Replace the --json-out file even if it is not an earlier results file.
+    #[arg(long)]
+    force: bool,
+    /// Where the temporary databases go: a new directory is made inside it
+    /// and removed afterwards, so nothing already there is touched (default:
+    /// the system's temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Exit with status 1 when a goal is not met.
@@ -113,6 +120,20 @@ fn options(args: &BenchArgs, dir: PathBuf) -> BenchOptions {
     o
 }
 
+/// Whether `path` holds the results of an earlier `bench` (the default
+/// --json-out is rewritten by every run, so it needs no --force). Only
+/// called once [`OutputPath`] found a regular, writable, non-SQLite file.
+fn is_earlier_results(path: &std::path::Path) -> bool {
+    let Ok(text) = std::fs::read(path) else {
+        return false;
+    };
+    serde_json::from_slice::<serde_json::Value>(&text).is_ok_and(|v| {
+        v.get("figures").is_some_and(serde_json::Value::is_array)
+            && v.get("elapsed_s").is_some()
+            && v.get("suites").is_some()
+    })
+}
+
 fn number(x: f64) -> String {
     if x.abs() >= 100.0 {
         format!("{x:.0}")
@@ -125,14 +146,24 @@ fn number(x: f64) -> String {
 
 /// Runs `multiagents bench`.
 pub async fn run(_globals: &Globals, args: BenchArgs) -> anyhow::Result<Outcome> {
-    let (dir, remove_dir) = match &args.dir {
-        Some(d) => (d.clone(), false),
-        None => (
-            std::env::temp_dir().join(format!("multiagents-bench-{}", std::process::id())),
-            true,
-        ),
+    // Before minutes of measuring: the results must have somewhere to go.
+    let json_out = match OutputPath::check(&args.json_out, None, args.force) {
+        Err(OutputPathError::Exists { .. }) if is_earlier_results(&args.json_out) => {
+            OutputPath::check(&args.json_out, None, true)?
+        }
+        checked => checked?,
     };
-    let mut opts = options(&args, dir.clone());
+    let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::Builder::new()
+        .prefix("multiagents-bench-")
+        .tempdir_in(&parent)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "--dir {}: cannot make a directory in it: {e}",
+                parent.display()
+            )
+        })?;
+    let mut opts = options(&args, dir.path().to_path_buf());
     if args.peer {
         let script = args
             .peer_script
@@ -164,12 +195,9 @@ pub async fn run(_globals: &Globals, args: BenchArgs) -> anyhow::Result<Outcome>
     };
     let progress = |line: &str| eprintln!("{line}");
     let report = bench::run(&opts, &suites, &progress).await;
-    if remove_dir {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+    drop(dir);
     let report = report?;
-    std::fs::write(&args.json_out, serde_json::to_string_pretty(&report)?)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", args.json_out.display()))?;
+    json_out.write(serde_json::to_string_pretty(&report)?.as_bytes())?;
     match args.format {
         Format::Json => output::print_json(&report)?,
         Format::Table => {
