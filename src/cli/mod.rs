@@ -121,7 +121,11 @@ pub fn main() -> ExitCode {
         Ok(Outcome::Problem) => ExitCode::from(1),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("multiagents: {}", one_line(&e));
+            // Errors may quote the database (names, messages): no raw controls.
+            eprintln!(
+                "multiagents: {}",
+                multiagents::terminal::escape(&one_line(&e))
+            );
             ExitCode::from(2)
         }
     }
