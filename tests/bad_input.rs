@@ -699,6 +699,137 @@ fn cases() -> Vec<Case> {
             },
             stderr: "--allow-remote",
         },
+        // --- numeric options outside their documented ranges (issue 10.10) ---
+        Case {
+            name: "load-test --rps 1e-19 (used to panic in the scheduler)",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &d.join("fresh.db"),
+                    &"load-test",
+                    &"--rps",
+                    &"1e-19",
+                ])
+            },
+            stderr: "must be from 0.001 to 1000000",
+        },
+        Case {
+            name: "load-test --time-scale 1e300 (used to panic per workflow)",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &d.join("fresh.db"),
+                    &"load-test",
+                    &"--time-scale",
+                    &"1e300",
+                ])
+            },
+            stderr: "must be from 0 to 1000",
+        },
+        Case {
+            name: "load-test --rps NaN",
+            setup: |d| args(&[&"--db", &d.join("fresh.db"), &"load-test", &"--rps", &"NaN"]),
+            stderr: "--rps",
+        },
+        Case {
+            name: "load-test --duration 400y",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &d.join("fresh.db"),
+                    &"load-test",
+                    &"--duration",
+                    &"400y",
+                ])
+            },
+            stderr: "1ms to 30d",
+        },
+        Case {
+            name: "load-test --drain-timeout beyond a Duration",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &d.join("fresh.db"),
+                    &"load-test",
+                    &"--drain-timeout",
+                    &"18446744073709551615s",
+                ])
+            },
+            stderr: "--drain-timeout",
+        },
+        Case {
+            name: "dashboard --refresh 1ns",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[&"--db", &db, &"dashboard", &"--once", &"--refresh", &"1ns"])
+            },
+            stderr: "100ms to 1h",
+        },
+        Case {
+            name: "query runs --limit 0",
+            setup: |d| query_runs_limit(d, "0"),
+            stderr: "--limit",
+        },
+        Case {
+            name: "query runs --limit -1 (no limit in SQLite)",
+            setup: |d| query_runs_limit(d, "-1"),
+            stderr: "--limit",
+        },
+        Case {
+            name: "query runs --limit beyond i64",
+            setup: |d| query_runs_limit(d, "99999999999999999999"),
+            stderr: "--limit",
+        },
+        Case {
+            name: "compare --threshold inf",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[
+                    &"--db",
+                    &db,
+                    &"compare",
+                    &"--base",
+                    &"1",
+                    &"--head",
+                    &"1",
+                    &"--threshold",
+                    &"inf",
+                ])
+            },
+            stderr: "must be from 0.001 to 100",
+        },
+        Case {
+            name: "compare --p95-floor-ms NaN",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[
+                    &"--db",
+                    &db,
+                    &"compare",
+                    &"--base",
+                    &"1",
+                    &"--head",
+                    &"1",
+                    &"--p95-floor-ms",
+                    &"NaN",
+                ])
+            },
+            stderr: "--p95-floor-ms",
+        },
+        Case {
+            name: "bench --producers 0 (a division by zero)",
+            setup: |d| {
+                args(&[
+                    &"bench",
+                    &"--quick",
+                    &"--producers",
+                    &"0",
+                    &"--json-out",
+                    &d.join("b.json"),
+                ])
+            },
+            stderr: "--producers",
+        },
         // --- output paths (issue 10.1): nothing we write over is lost ---
         Case {
             name: "report --out the database itself",
@@ -878,6 +1009,12 @@ fn cases() -> Vec<Case> {
             stderr: "already exists; pass --force",
         },
     ]
+}
+
+/// `query runs --limit <limit>` on a real database.
+fn query_runs_limit(dir: &Path, limit: &str) -> Vec<OsString> {
+    let db = real_database(dir);
+    args(&[&"--db", &db, &"query", &"runs", &format!("--limit={limit}")])
 }
 
 /// `--db real.db report --out <out>` (with `--force` if asked), on a real

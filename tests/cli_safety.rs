@@ -107,3 +107,102 @@ fn export_prometheus_out_writes_a_whole_private_file_and_force_replaces_it() {
         .collect();
     assert_eq!(names, ["multiagents.prom"], "no temporary file left");
 }
+
+/// The binary at the ends of the documented ranges: it runs, exits 0 and
+/// never panics (the parser-level property test is in src/cli/option_ranges.rs).
+#[test]
+fn the_extremes_of_every_range_run_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path());
+    let db = db.to_str().unwrap();
+    let runs: &[&[&str]] = &[
+        // Slowest rate, longest sleeps: one start, reported unfinished.
+        &[
+            "load-test",
+            "--rps",
+            "0.001",
+            "--duration",
+            "50ms",
+            "--time-scale",
+            "1000",
+            "--drain-timeout",
+            "1ms",
+            "--mix",
+            "simple",
+            "--seed",
+            "18446744073709551615",
+        ],
+        // Fastest rate, most slots, shortest everything.
+        &[
+            "load-test",
+            "--rps",
+            "1000000",
+            "--duration",
+            "1ms",
+            "--concurrency",
+            "1000000",
+            "--time-scale",
+            "0",
+            "--mix",
+            "noop",
+            "--drain-timeout",
+            "30d",
+            "--seed",
+            "0",
+        ],
+        &["query", "events", "--window", "36500d"],
+        &["query", "events", "--window", "1ms"],
+        &["query", "runs", "--limit", "1000000"],
+        &["query", "runs", "--limit", "1"],
+        &["query", "events", "--run", "9223372036854775807"],
+        &[
+            "dashboard",
+            "--once",
+            "--window",
+            "36500d",
+            "--refresh",
+            "1h",
+        ],
+        &["export", "prometheus", "--window", "36500d"],
+        &["export", "prometheus", "--window", "1ms"],
+        &[
+            "compare",
+            "--base",
+            "1",
+            "--head",
+            "latest",
+            "--threshold",
+            "100",
+            "--p95-floor-ms",
+            "3600000",
+        ],
+        &[
+            "compare",
+            "--base",
+            "1",
+            "--head",
+            "latest",
+            "--threshold",
+            "0.001",
+            "--p95-floor-ms",
+            "0",
+        ],
+        &["report", "--run", "1"],
+        &["cleanup", "--older-than", "36500d"],
+        &["cleanup", "--older-than", "1ms"],
+    ];
+    for args in runs {
+        let mut argv = vec!["--db", db];
+        argv.extend_from_slice(args);
+        let out = multiagents(dir.path(), &argv);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+        // A run id nobody has is a clean error; everything else works.
+        if args.contains(&"9223372036854775807") {
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        } else {
+            assert!(out.status.success(), "{args:?}: {stderr}");
+        }
+    }
+}

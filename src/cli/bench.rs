@@ -19,37 +19,38 @@ pub struct BenchArgs {
     /// Run only these suites (repeat or comma-separate); default: all.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Suite>,
-    /// No-op workflows per throughput measurement (default 100000).
-    #[arg(long)]
+    /// No-op workflows per throughput measurement (default 100000). Range: 1 to 10000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
     workflows: Option<usize>,
-    /// No-op workflows in flight at once (default 5000).
-    #[arg(long)]
+    /// No-op workflows in flight at once (default 5000). Range: 1 to 1000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     in_flight: Option<usize>,
-    /// Fast-workload workflows per side of the recording-overhead figure (default 10000).
-    #[arg(long)]
+    /// Fast-workload workflows per side of the recording-overhead figure (default 10000). Range: 1 to 1000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     overhead_workflows: Option<usize>,
-    /// Fast-workload workflows in flight (default 200).
-    #[arg(long)]
+    /// Fast-workload workflows in flight (default 200). Range: 1 to 100000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     overhead_in_flight: Option<usize>,
-    /// Rows per side of the writer-ingest figure (default 1000000).
-    #[arg(long)]
+    /// Rows per side of the writer-ingest figure (default 1000000). Range: 1 to 100000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     ingest_rows: Option<usize>,
-    /// Producer tasks sending records in the ingest and retention figures (default 4).
-    #[arg(long)]
+    /// Producer tasks sending records in the ingest and retention figures (default 4). Range: 1 to 256.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     producers: Option<usize>,
-    /// Workflows after which memory is read first (default 10000).
-    #[arg(long)]
+    /// Workflows after which memory is read first (default 10000). Range: 1 to 10000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
     memory_baseline_workflows: Option<usize>,
-    /// Workflows after which memory is read again (default 1000000).
-    #[arg(long)]
+    /// Workflows after which memory is read again (default 1000000). Range: 1 to 100000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     memory_workflows: Option<usize>,
-    /// Expired rows retention deletes while ingest continues (default 1000000).
-    #[arg(long)]
+    /// Expired rows retention deletes while ingest continues (default 1000000). Range: 1 to 100000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     retention_rows: Option<usize>,
-    /// Executions (event rows) of the generated query-speed dataset (default 1000000).
-    #[arg(long)]
+    /// Executions (event rows) of the generated query-speed dataset (default 1000000). Range: 1000 to 100000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1_000..=100_000_000))]
     query_executions: Option<usize>,
-    /// Seed of the generated query-speed dataset (default 42).
+    /// Seed of the generated query-speed dataset (default 42). Range: 0 to
+    /// 18446744073709551615.
     #[arg(long)]
     query_seed: Option<u64>,
     /// Where generated query-speed datasets are cached between runs (default:
@@ -63,8 +64,8 @@ pub struct BenchArgs {
     /// The peer script, if not at its default place.
     #[arg(long, requires = "peer")]
     peer_script: Option<PathBuf>,
-    /// Workflows the peer runs.
-    #[arg(long, default_value_t = 1000, requires = "peer")]
+    /// Workflows the peer runs. Range: 1 to 1000000.
+    #[arg(long, default_value_t = 1000, requires = "peer", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     peer_workflows: usize,
     /// Where to write the results as JSON. An earlier results file is
     /// replaced; any other existing file only with --force (never a SQLite

@@ -26,8 +26,9 @@ enum What {
     /// Prometheus text exposition (format 0.0.4): counters over the retained
     /// data, rates and health over the window.
     Prometheus {
-        /// Window of rates, averages, health and system gauges (e.g. 5m, 30s).
-        #[arg(long, value_parser = window::parse_window, default_value = "5m")]
+        /// Window of rates, averages, health and system gauges (e.g. 5m,
+        /// 30s). Range: 1ms to 36500d.
+        #[arg(long, value_parser = window::parse_window_option, default_value = "5m")]
         window: std::time::Duration,
         /// One run (`latest` or an id) instead of every run in the file:
         /// counters from its raw events, rates at its end.

@@ -13,6 +13,8 @@ mod dashboard;
 mod demo;
 mod export;
 mod load_test;
+#[cfg(test)]
+mod option_ranges;
 mod output;
 mod query;
 mod report;

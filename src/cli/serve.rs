@@ -26,7 +26,8 @@ pub struct ServeArgs {
     #[arg(long)]
     allow_remote: bool,
     /// Window of rates, averages, health and system gauges in /metrics.
-    #[arg(long, value_parser = window::parse_window, default_value = "5m")]
+    /// Range: 1ms to 36500d.
+    #[arg(long, value_parser = window::parse_window_option, default_value = "5m")]
     window: std::time::Duration,
     /// Serve one run (`latest` or an id) instead of every run in the file.
     #[arg(long)]
