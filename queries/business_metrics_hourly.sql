@@ -1,5 +1,6 @@
 -- Hourly rollup of one metric (e.g. the seed's `order_value`) over
--- [:window_start, :window_end), all label sets together: per UTC hour, keyed
+-- [:window_start, :window_end), all label sets together, for one run
+-- (:run_id) or every run (:run_id NULL): per UTC hour, keyed
 -- "YYYY-MM-DD-HH" as the seed's CustomMetricsCollector keys it, the number of
 -- observations, their sum, maximum and minimum.
 -- Uses custom_metrics_by_name_time (name = :name, range on the time).
@@ -12,5 +13,6 @@ FROM custom_metrics
 WHERE name = :name
   AND recorded_at_us >= :window_start
   AND recorded_at_us < :window_end
+  AND (:run_id IS NULL OR run_id = :run_id)
 GROUP BY hour
 ORDER BY hour

@@ -1,4 +1,5 @@
--- Counter totals per name and label set over [:window_start, :window_end).
+-- Counter totals per name and label set over [:window_start, :window_end),
+-- for one run (:run_id) or every run (:run_id NULL).
 --
 -- The only index is custom_metrics_by_name_time (name, recorded_at_us), so a
 -- window over all names is answered as a loose index scan: `names` hops from
@@ -18,6 +19,7 @@ CROSS JOIN custom_metrics m
 WHERE m.name = names.name
   AND m.recorded_at_us >= :window_start
   AND m.recorded_at_us < :window_end
+  AND (:run_id IS NULL OR m.run_id = :run_id)
   AND m.metric_type = 'counter'
 GROUP BY m.name, m.labels_json
 ORDER BY m.name, m.labels_json

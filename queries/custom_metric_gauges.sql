@@ -1,5 +1,6 @@
 -- The latest gauge value per name and label set among the observations in
--- [:window_start, :window_end). Ties on the timestamp go to the row inserted
+-- [:window_start, :window_end), for one run (:run_id) or every run
+-- (:run_id NULL). Ties on the timestamp go to the row inserted
 -- last (highest id), which is the one recorded last.
 --
 -- Loose index scan over names, as in custom_metric_counters.sql.
@@ -19,6 +20,7 @@ ranked AS (
     WHERE m.name = names.name
       AND m.recorded_at_us >= :window_start
       AND m.recorded_at_us < :window_end
+      AND (:run_id IS NULL OR m.run_id = :run_id)
       AND m.metric_type = 'gauge'
 )
 SELECT name, labels_json, value, recorded_at_us

@@ -1,4 +1,5 @@
--- Histogram summaries per name and label set over [:window_start, :window_end):
+-- Histogram summaries per name and label set over [:window_start, :window_end)
+-- for one run (:run_id) or every run (:run_id NULL):
 -- count, sum, min, max and nearest-rank percentiles. The p-th percentile is
 -- the value at 1-based rank ceil(p/100 * n), computed as (p * n + 99) / 100
 -- in integer arithmetic so that no floating-point rounding can move a rank.
@@ -20,6 +21,7 @@ ranked AS (
     WHERE m.name = names.name
       AND m.recorded_at_us >= :window_start
       AND m.recorded_at_us < :window_end
+      AND (:run_id IS NULL OR m.run_id = :run_id)
       AND m.metric_type = 'histogram'
 )
 SELECT name, labels_json,

@@ -1,7 +1,9 @@
 -- get_system_metrics(window): averages and peaks of the system samples taken
 -- in [:window_start, :window_end) (microseconds since the epoch).
+-- :run_id is one run's id, or NULL for every run in the file.
 -- Uses system_samples_by_time for the range; every figure is one pass over
--- the samples in the window. An empty window gives sample_count 0 and NULLs.
+-- the samples in the window (the run is a filter on those rows). An empty
+-- window gives sample_count 0 and NULLs.
 SELECT count(*)                  AS sample_count,
        avg(cpu_usage_percent)    AS avg_cpu_usage,
        max(cpu_usage_percent)    AS peak_cpu_usage,
@@ -16,3 +18,4 @@ SELECT count(*)                  AS sample_count,
 FROM system_samples
 WHERE sampled_at_us >= :window_start
   AND sampled_at_us < :window_end
+  AND (:run_id IS NULL OR run_id = :run_id)

@@ -131,7 +131,8 @@ impl Session {
         let collector = MetricsCollector::new(
             store.clone(),
             active_workflows_from(orchestrator.active_workflows_counter()),
-        )?;
+        )?
+        .with_scope(RunScope::Run(writer.run_id()));
         let registry = Arc::new(MetricRegistry::from_declared(declared_metrics(&config))?);
         let custom = CustomMetrics::new(writer.clone(), registry);
         let alerts = Arc::new(tokio::sync::Mutex::new(MonitoringAlerts::new(

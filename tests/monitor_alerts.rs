@@ -4,6 +4,7 @@
 
 mod support;
 
+use multiagents::monitor::RunScope;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -102,6 +103,7 @@ async fn firings_and_resolutions_are_stored_once_and_read_back() {
             start_us: T0,
             end_us: T0 + 60 * SEC,
         },
+        RunScope::AllRuns,
     )
     .unwrap();
     let summary: Vec<_> = history
@@ -148,11 +150,12 @@ async fn firings_and_resolutions_are_stored_once_and_read_back() {
             start_us: T0 + 1,
             end_us: T0 + 30 * SEC,
         },
+        RunScope::AllRuns,
     )
     .unwrap();
     assert!(later.is_empty());
 
-    let firing = firing_alerts(&conn).unwrap();
+    let firing = firing_alerts(&conn, RunScope::AllRuns).unwrap();
     assert_eq!(
         firing
             .iter()

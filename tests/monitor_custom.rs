@@ -5,6 +5,7 @@
 
 mod support;
 
+use multiagents::monitor::RunScope;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -131,7 +132,7 @@ async fn counters_gauges_and_histograms_match_figures_computed_here() {
             }
         }
         expected.sort_by(|a, b| (&a.0, json(&a.1)).cmp(&(&b.0, json(&b.1))));
-        let got: Vec<_> = counter_totals(&conn, window)
+        let got: Vec<_> = counter_totals(&conn, window, RunScope::AllRuns)
             .unwrap()
             .into_iter()
             .map(|c| (c.name, c.labels, c.total, c.increments))
@@ -146,7 +147,7 @@ async fn counters_gauges_and_histograms_match_figures_computed_here() {
             }
         }
         expected.sort_by(|a, b| (&a.0, json(&a.1)).cmp(&(&b.0, json(&b.1))));
-        let got: Vec<_> = latest_gauges(&conn, window)
+        let got: Vec<_> = latest_gauges(&conn, window, RunScope::AllRuns)
             .unwrap()
             .into_iter()
             .map(|g| (g.name, g.labels, g.value, g.recorded_at_us))
@@ -174,7 +175,7 @@ async fn counters_gauges_and_histograms_match_figures_computed_here() {
             ));
         }
         expected.sort_by(|a, b| (&a.0, json(&a.1)).cmp(&(&b.0, json(&b.1))));
-        let got: Vec<_> = histogram_summaries(&conn, window)
+        let got: Vec<_> = histogram_summaries(&conn, window, RunScope::AllRuns)
             .unwrap()
             .into_iter()
             .map(|h| {
@@ -220,6 +221,7 @@ async fn nearest_rank_percentiles_on_small_counts() {
                 start_us: T0,
                 end_us: T0 + 1_000,
             },
+            RunScope::AllRuns,
         )
         .unwrap();
         assert_eq!(h.len(), 1);
@@ -283,6 +285,7 @@ async fn order_values_roll_up_per_hour_with_the_seed_keys() {
             start_us: base,
             end_us: base + 5 * hour,
         },
+        RunScope::AllRuns,
     )
     .unwrap();
     let got: BTreeMap<String, (i64, f64, f64, f64)> = all
@@ -297,10 +300,10 @@ async fn order_values_roll_up_per_hour_with_the_seed_keys() {
     assert_eq!(got, expected);
     assert!(got.contains_key("2023-11-14-22") && got.contains_key("2023-11-15-01"));
 
-    // get_business_metrics(hours) keeps the last `hours` hour buckets,
+    // get_business_metrics(hours, RunScope::AllRuns) keeps the last `hours` hour buckets,
     // the current one included, like the seed.
     let now = base + 2 * hour + 10 * 60 * SEC; // 2023-11-15T00:10Z
-    let two = get_business_metrics(&conn, 2, now).unwrap();
+    let two = get_business_metrics(&conn, 2, now, RunScope::AllRuns).unwrap();
     assert_eq!(
         two.keys().cloned().collect::<Vec<_>>(),
         ["2023-11-14-23", "2023-11-15-00"]
@@ -319,7 +322,7 @@ async fn order_values_roll_up_per_hour_with_the_seed_keys() {
         two["2023-11-15-00"].total_value,
         current_hour.iter().sum::<f64>()
     );
-    let one = get_business_metrics(&conn, 1, now).unwrap();
+    let one = get_business_metrics(&conn, 1, now, RunScope::AllRuns).unwrap();
     assert_eq!(one.keys().cloned().collect::<Vec<_>>(), ["2023-11-15-00"]);
 
     let json = serde_json::to_value(&two).unwrap();
@@ -339,7 +342,7 @@ async fn track_order_value_records_an_order_value_histogram_now() {
     }
     writer.flush().await.unwrap();
     let now = multiagents::clock::now_us();
-    let rollup = get_business_metrics(&store.reader().unwrap(), 1, now).unwrap();
+    let rollup = get_business_metrics(&store.reader().unwrap(), 1, now, RunScope::AllRuns).unwrap();
     let total: i64 = rollup.values().map(|r| r.total_orders).sum();
     // Recorded a moment ago: in this hour, unless the hour just turned.
     if rollup.len() == 1 {
@@ -457,6 +460,7 @@ async fn a_gauge_set_twice_in_one_microsecond_keeps_the_later_value() {
             start_us: T0 - 10,
             end_us: T0 + 10,
         },
+        RunScope::AllRuns,
     )
     .unwrap();
     assert_eq!(g.len(), 1);

@@ -5,6 +5,7 @@
 
 mod support;
 
+use multiagents::monitor::RunScope;
 use std::sync::Arc;
 
 use multiagents::monitor::alerts::{
@@ -151,13 +152,39 @@ async fn queries_use_indexes_after_analyze_on_a_populated_database() {
         start_us: 0,
         end_us: i64::MAX,
     };
-    assert_eq!(system_metrics(&conn, w).unwrap().sample_count, 2000);
-    assert_eq!(system_samples_series(&conn, w).unwrap().len(), 2000);
-    assert_eq!(counter_totals(&conn, w).unwrap().len(), 7);
-    assert_eq!(latest_gauges(&conn, w).unwrap().len(), 7);
-    assert_eq!(histogram_summaries(&conn, w).unwrap().len(), 7);
-    assert_eq!(hourly_rollups(&conn, "m0_counter", w).unwrap().len(), 1);
-    assert_eq!(alert_history(&conn, w).unwrap().len(), 1000);
-    assert_eq!(firing_alerts(&conn).unwrap().len(), 0);
+    assert_eq!(
+        system_metrics(&conn, w, RunScope::AllRuns)
+            .unwrap()
+            .sample_count,
+        2000
+    );
+    assert_eq!(
+        system_samples_series(&conn, w, RunScope::AllRuns)
+            .unwrap()
+            .len(),
+        2000
+    );
+    assert_eq!(
+        counter_totals(&conn, w, RunScope::AllRuns).unwrap().len(),
+        7
+    );
+    assert_eq!(latest_gauges(&conn, w, RunScope::AllRuns).unwrap().len(), 7);
+    assert_eq!(
+        histogram_summaries(&conn, w, RunScope::AllRuns)
+            .unwrap()
+            .len(),
+        7
+    );
+    assert_eq!(
+        hourly_rollups(&conn, "m0_counter", w, RunScope::AllRuns)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        alert_history(&conn, w, RunScope::AllRuns).unwrap().len(),
+        1000
+    );
+    assert_eq!(firing_alerts(&conn, RunScope::AllRuns).unwrap().len(), 0);
     writer.shutdown().await.unwrap();
 }

@@ -4,6 +4,7 @@
 
 mod support;
 
+use multiagents::monitor::RunScope;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
@@ -69,7 +70,7 @@ async fn windowed_summary_matches_figures_computed_from_the_samples() {
     assert_eq!(inside.len(), 300);
 
     let conn = store.reader().unwrap();
-    let m = system_metrics(&conn, window).unwrap();
+    let m = system_metrics(&conn, window, RunScope::AllRuns).unwrap();
     assert_eq!(m.sample_count, inside.len() as i64);
     assert!(close(
         m.avg_cpu_usage,
@@ -105,7 +106,7 @@ async fn windowed_summary_matches_figures_computed_from_the_samples() {
     );
 
     // The series is exactly the samples in the window, oldest first.
-    let series = system_samples_series(&conn, window).unwrap();
+    let series = system_samples_series(&conn, window, RunScope::AllRuns).unwrap();
     let expected: Vec<SystemSample> = inside.into_iter().cloned().collect();
     assert_eq!(series, expected);
 
@@ -128,7 +129,12 @@ async fn an_empty_window_has_no_samples_and_zero_figures() {
     let db = temp_db();
     let (store, writer) = open(&db.path);
     let conn = store.reader().unwrap();
-    let m = system_metrics(&conn, TimeWindow::ending_at(1_000, Duration::from_secs(60))).unwrap();
+    let m = system_metrics(
+        &conn,
+        TimeWindow::ending_at(1_000, Duration::from_secs(60)),
+        RunScope::AllRuns,
+    )
+    .unwrap();
     assert_eq!(m, system::SystemMetrics::default());
     writer.shutdown().await.unwrap();
 }
@@ -164,6 +170,7 @@ async fn ticks_record_real_samples_with_connections_and_active_workflows() {
     let stored = system_samples_series(
         &conn,
         TimeWindow::ending_at(t0 + 2_000_000, Duration::from_secs(10)),
+        RunScope::AllRuns,
     )
     .unwrap();
     assert_eq!(stored, vec![first, second]);

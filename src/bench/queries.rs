@@ -202,23 +202,23 @@ fn case<'a>(
     }
     match file {
         "alert_history.sql" => typed!("monitor::alerts::alert_history", |c| {
-            alerts::alert_history(c, w)?.len()
+            alerts::alert_history(c, w, all)?.len()
         }),
         "firing_alerts.sql" => typed!("monitor::alerts::firing_alerts", |c| {
-            alerts::firing_alerts(c)?.len()
+            alerts::firing_alerts(c, all)?.len()
         }),
         "business_metrics_hourly.sql" => typed!("monitor::custom::hourly_rollups", |c| {
-            custom::hourly_rollups(c, custom::ORDER_VALUE_METRIC, w)?.len()
+            custom::hourly_rollups(c, custom::ORDER_VALUE_METRIC, w, all)?.len()
         }),
         "custom_metric_counters.sql" => typed!("monitor::custom::counter_totals", |c| {
-            custom::counter_totals(c, w)?.len()
+            custom::counter_totals(c, w, all)?.len()
         }),
         "custom_metric_gauges.sql" => typed!("monitor::custom::latest_gauges", |c| {
-            custom::latest_gauges(c, w)?.len()
+            custom::latest_gauges(c, w, all)?.len()
         }),
         "custom_metric_histograms.sql" => {
             typed!("monitor::custom::histogram_summaries", |c| {
-                custom::histogram_summaries(c, w)?.len()
+                custom::histogram_summaries(c, w, all)?.len()
             })
         }
         "error_patterns.sql" => typed!("monitor::event::error_patterns (every worker)", |c| {
@@ -241,11 +241,11 @@ fn case<'a>(
         }),
         "runs.sql" => typed!("runs::list_runs", |c| runs::list_runs(c, 20)?.len()),
         "system_metrics.sql" => typed!("monitor::system::system_metrics", |c| {
-            system::system_metrics(c, w)?.sample_count as usize
+            system::system_metrics(c, w, all)?.sample_count as usize
         }),
         "system_samples_series.sql" => {
             typed!("monitor::system::system_samples_series", |c| {
-                system::system_samples_series(c, w)?.len()
+                system::system_samples_series(c, w, all)?.len()
             })
         }
         "tracked_workers.sql" => typed!("monitor::worker::tracked_workers", |c| {

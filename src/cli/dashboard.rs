@@ -28,6 +28,7 @@ pub struct DashboardArgs {
     #[arg(long, default_value = "1m", allow_hyphen_values = true, value_parser = window::parse_window_option)]
     window: Duration,
     /// Only this run: `latest` or a run id (default: every run in the file).
+    /// A run that ended is shown as it was at its end.
     #[arg(long)]
     run: Option<RunSelector>,
     /// Print one snapshot and exit (for scripts and tests).
@@ -41,12 +42,22 @@ pub struct DashboardArgs {
 /// Runs `multiagents dashboard`.
 pub async fn run(globals: &Globals, args: DashboardArgs) -> anyhow::Result<Outcome> {
     let store = Store::open_existing(&globals.db)?;
-    let scope = match args.run {
-        Some(selector) => RunScope::Run(runs::resolve_run(&*store.reader()?, selector)?.run_id),
-        None => RunScope::AllRuns,
+    // A run that ended is shown as it was at its end (one past its last
+    // microsecond: windows are half-open), like `query --run` and `report`;
+    // a run still going (or killed) is shown now.
+    let (scope, anchor_us) = match args.run {
+        Some(selector) => {
+            let run = runs::resolve_run(&*store.reader()?, selector)?;
+            let anchor = (!run.unfinished).then_some(run.ended_at_us + 1);
+            (RunScope::Run(run.run_id), anchor)
+        }
+        None => (RunScope::AllRuns, None),
     };
     let thresholds = health_thresholds(&globals.config);
-    let snapshot = || dashboard::collect(&store, &thresholds, scope, args.window, clock::now_us());
+    let snapshot = || {
+        let at_us = anchor_us.unwrap_or_else(clock::now_us);
+        dashboard::collect(&store, &thresholds, scope, args.window, at_us)
+    };
     if args.once {
         let snap = snapshot()?;
         match args.format {

@@ -106,6 +106,54 @@ impl Scope {
         self.run
             .map_or(RunScope::AllRuns, |r| RunScope::Run(r.run_id))
     }
+
+    /// The window and run, for tables.
+    fn describe(&self) -> String {
+        match self.run {
+            Some(r) => format!("{}, run {}", describe(self.window), r.run_id),
+            None => format!("{}, every run", describe(self.window)),
+        }
+    }
+
+    /// The JSON envelope of an answer: which run (null for every run) and
+    /// which window it covers, then the answer's own keys.
+    fn answer<'a, T: serde::Serialize>(&self, body: &'a T) -> Answer<'a, T> {
+        Answer {
+            run_id: self.run.map(|r| r.run_id),
+            window: WindowInfo::of(self.window),
+            body,
+        }
+    }
+}
+
+/// A windowed answer as JSON: `run_id` (null for every run), `window`, and
+/// the answer's keys flattened beside them.
+#[derive(serde::Serialize)]
+struct Answer<'a, T: serde::Serialize> {
+    run_id: Option<i64>,
+    window: WindowInfo,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// The window an answer covers, `[start, end)`.
+#[derive(serde::Serialize)]
+struct WindowInfo {
+    start: String,
+    end: String,
+    start_us: i64,
+    end_us: i64,
+}
+
+impl WindowInfo {
+    fn of(window: TimeWindow) -> Self {
+        WindowInfo {
+            start: clock::format_iso(window.start_us.max(0)),
+            end: clock::format_iso(window.end_us),
+            start_us: window.start_us,
+            end_us: window.end_us,
+        }
+    }
 }
 
 /// Default window when neither `--window` nor `--run` says otherwise: the
@@ -190,9 +238,9 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
         Question::Runs { .. } => Ok(Outcome::Ok),
         Question::Events => {
             let m = events.get_event_metrics(window)?;
-            render(args.format, &m, || {
+            render(args.format, &scope.answer(&m), || {
                 let mut table = output::table(&["metric", "value"]);
-                table.add_row(vec!["window".into(), describe(window)]);
+                table.add_row(vec!["window".into(), scope.describe()]);
                 table.add_row(vec!["total_events".into(), m.total_events.to_string()]);
                 for (t, n) in &m.events_by_type {
                     table.add_row(vec![format!("events_by_type.{t}"), n.to_string()]);
@@ -237,8 +285,10 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
                 // An unknown name is an error, not an empty answer.
                 monitor::worker::worker_id(&conn, w)?;
             }
-            let patterns = events.get_error_patterns(window, worker.as_deref())?;
-            render(args.format, &patterns, || {
+            let patterns = ErrorsReport {
+                error_patterns: events.get_error_patterns(window, worker.as_deref())?,
+            };
+            render(args.format, &scope.answer(&patterns), || {
                 let mut table = output::table(&[
                     "error_type",
                     "count",
@@ -247,7 +297,8 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
                     "last_seen",
                     "example",
                 ]);
-                for p in &patterns {
+                let heading = format!("Errors over {}\n", scope.describe());
+                for p in &patterns.error_patterns {
                     table.add_row(vec![
                         p.error_type.clone(),
                         p.count.to_string(),
@@ -257,19 +308,19 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
                         or_dash(p.example.as_deref()),
                     ]);
                 }
-                table.to_string()
+                format!("{heading}{table}")
             })
         }
         Question::Workers => {
             let summary = workers.get_worker_performance_summary(window)?;
-            render(args.format, &summary, || {
+            render(args.format, &scope.answer(&summary), || {
                 let a = &summary.aggregated_metrics;
                 let mut text = format!(
-                    "Commands: {}   Average success rate: {}   Average duration: {} ms   ({})\n",
+                    "Executions: {}   Mean of worker success rates: {}   Mean duration (all executions): {} ms   ({})\n",
                     a.total_commands,
                     pct(a.average_success_rate),
                     ms(a.average_duration_ms),
-                    describe(window)
+                    scope.describe()
                 );
                 let mut table = output::table(&[
                     "worker",
@@ -314,11 +365,11 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
         }
         Question::Worker { name } => {
             let p = workers.get_worker_performance(name, window)?;
-            render(args.format, &p, || {
+            render(args.format, &scope.answer(&p), || {
                 let mut table = output::table(&["metric", "value"]);
                 for (k, v) in [
                     ("worker", p.worker.clone()),
-                    ("window", describe(window)),
+                    ("window", scope.describe()),
                     ("total_executions", p.total_executions.to_string()),
                     ("success_rate", pct(p.success_rate)),
                     ("error_rate", pct(p.error_rate)),
@@ -335,8 +386,27 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
             })
         }
         Question::Health => {
-            let health = workers.get_all_workers_health_at(window.end_us)?;
-            render(args.format, &health, || {
+            // Health is judged over the performance window that ends at the
+            // window's end: `--window` when given, else the configured
+            // `performance_window_minutes`.
+            let workers = match args.window {
+                Some(length) => {
+                    let mut thresholds = *workers.thresholds();
+                    thresholds.window = length;
+                    workers.with_thresholds(thresholds)
+                }
+                None => workers,
+            };
+            let health_window = TimeWindow::ending_at(window.end_us, workers.thresholds().window);
+            let health = HealthReport {
+                workers: workers.get_all_workers_health_at(window.end_us)?,
+            };
+            let answer = Answer {
+                run_id: scope.run.map(|r| r.run_id),
+                window: WindowInfo::of(health_window),
+                body: &health,
+            };
+            render(args.format, &answer, || {
                 let mut table = output::table(&[
                     "worker",
                     "status",
@@ -345,7 +415,7 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
                     "p95 ms",
                     "issues",
                 ]);
-                for h in health.values() {
+                for h in health.workers.values() {
                     table.add_row(vec![
                         h.worker.clone(),
                         h.status.to_string(),
@@ -355,15 +425,22 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
                         h.issues.join("; "),
                     ]);
                 }
-                table.to_string()
+                format!(
+                    "Health over {}{}\n{table}",
+                    describe(health_window),
+                    scope.run.map_or_else(
+                        || ", every run".to_string(),
+                        |r| format!(", run {}", r.run_id)
+                    )
+                )
             })
         }
         Question::System => {
-            let m = system::system_metrics(&conn, window)?;
-            render(args.format, &m, || {
+            let m = system::system_metrics(&conn, window, scope.monitor_scope())?;
+            render(args.format, &scope.answer(&m), || {
                 let mut table = output::table(&["metric", "value"]);
                 for (k, v) in [
-                    ("window", describe(window)),
+                    ("window", scope.describe()),
                     ("sample_count", m.sample_count.to_string()),
                     ("avg_cpu_usage", pct(m.avg_cpu_usage)),
                     ("peak_cpu_usage", pct(m.peak_cpu_usage)),
@@ -388,12 +465,17 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
         }
         Question::Metrics => {
             let report = CustomMetricsReport {
-                counters: custom::counter_totals(&conn, window)?,
-                gauges: custom::latest_gauges(&conn, window)?,
-                histograms: custom::histogram_summaries(&conn, window)?,
-                order_value_hourly: custom::hourly_rollups(&conn, "order_value", window)?,
+                counters: custom::counter_totals(&conn, window, scope.monitor_scope())?,
+                gauges: custom::latest_gauges(&conn, window, scope.monitor_scope())?,
+                histograms: custom::histogram_summaries(&conn, window, scope.monitor_scope())?,
+                order_value_hourly: custom::hourly_rollups(
+                    &conn,
+                    custom::ORDER_VALUE_METRIC,
+                    window,
+                    scope.monitor_scope(),
+                )?,
             };
-            render(args.format, &report, || {
+            render(args.format, &scope.answer(&report), || {
                 let mut table = output::table(&["metric", "type", "labels", "value"]);
                 for c in &report.counters {
                     table.add_row(vec![
@@ -422,7 +504,7 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
                         ),
                     ]);
                 }
-                let mut text = table.to_string();
+                let mut text = format!("Custom metrics over {}\n{table}", scope.describe());
                 if !report.order_value_hourly.is_empty() {
                     let mut hourly = output::table(&[
                         "hour",
@@ -448,10 +530,10 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
         }
         Question::Alerts => {
             let report = AlertsReport {
-                history: alerts::alert_history(&conn, window)?,
-                firing: alerts::firing_alerts(&conn)?,
+                history: alerts::alert_history(&conn, window, scope.monitor_scope())?,
+                firing: alerts::firing_alerts(&conn, scope.monitor_scope())?,
             };
-            render(args.format, &report, || {
+            render(args.format, &scope.answer(&report), || {
                 let mut table =
                     output::table(&["fired", "type", "severity", "status", "message", "resolved"]);
                 for a in &report.history {
@@ -464,7 +546,11 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
                         or_dash(a.resolved_at.as_deref()),
                     ]);
                 }
-                format!("{table}\nFiring now: {}", report.firing.len())
+                format!(
+                    "Alerts fired in {}\n{table}\nFiring now: {}",
+                    scope.describe(),
+                    report.firing.len()
+                )
             })
         }
     }
@@ -477,6 +563,18 @@ struct CustomMetricsReport {
     gauges: Vec<custom::GaugeValue>,
     histograms: Vec<custom::HistogramSummary>,
     order_value_hourly: std::collections::BTreeMap<String, custom::HourlyRollup>,
+}
+
+/// `multiagents query errors` as one document.
+#[derive(serde::Serialize)]
+struct ErrorsReport {
+    error_patterns: Vec<monitor::ErrorPattern>,
+}
+
+/// `multiagents query health` as one document: each worker's health by name.
+#[derive(serde::Serialize)]
+struct HealthReport {
+    workers: std::collections::BTreeMap<String, monitor::WorkerHealth>,
 }
 
 /// `multiagents query alerts` as one document.

@@ -67,7 +67,7 @@ pub fn collect(
         })
         .collect();
     let conn = store.reader()?;
-    let samples = system_samples_series(&conn, span)?;
+    let samples = system_samples_series(&conn, span, scope)?;
     let latest = samples.last().cloned().unwrap_or_default();
     let (run_first, run_last) = scope.id_bounds();
     let active = conn
@@ -90,7 +90,7 @@ pub fn collect(
             named_params! {":window_end": now_us, ":run_first": run_first, ":run_last": run_last},
             |r| r.get(0),
         )?;
-    let alerts = firing_alerts(&conn)?
+    let alerts = firing_alerts(&conn, scope)?
         .into_iter()
         .map(|a| AlertRow {
             severity: a.severity.as_str().to_string(),

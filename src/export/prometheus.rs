@@ -9,7 +9,9 @@
 //! every duration is in **seconds**, as Prometheus recommends. The seed
 //! divided `success_rate` by 100 but exported `error_rate` as a percentage;
 //! here both are divided, so `1 - success_rate - error_rate` is the share
-//! of cancelled events. CPU and memory use are ratios 0–1 as well.
+//! of cancelled events. CPU and memory use are ratios 0–1 as well. This is
+//! the one exception to the percent-and-milliseconds convention of every
+//! other output (`docs/figures.md`).
 //!
 //! # Windows: what each figure covers
 //!
@@ -29,10 +31,12 @@
 //!   only for workers with executions in the window (an absent series, not
 //!   a misleading 0).
 //! - **System gauges** are the latest sample in the window (absent without
-//!   one); **firing alerts** are those not yet resolved, from every run;
-//!   **custom counters** are totals and **custom gauges** the latest value,
-//!   over all retained observations (with `--run`, over the run's time
-//!   span). Custom histograms have no fixed buckets and are not exported.
+//!   one); **firing alerts** are those not yet resolved; **custom counters**
+//!   are totals and **custom gauges** the latest value, over all retained
+//!   observations. All of them come from every run, or with `--run` from
+//!   that run's rows only (by their `run_id`), so two runs writing one file
+//!   at once never mix. Custom histograms have no fixed buckets and are not
+//!   exported.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
@@ -340,7 +344,7 @@ pub fn registry(conn: &Connection, options: &ExportOptions) -> Result<Registry, 
     );
 
     // System gauges: the latest sample in the window.
-    if let Some(s) = system_samples_series(conn, plan.rate_window)?.last() {
+    if let Some(s) = system_samples_series(conn, plan.rate_window, plan.scope)?.last() {
         gauge(
             &mut registry,
             "multiagents_system_cpu_usage_ratio",
@@ -408,7 +412,7 @@ pub fn registry(conn: &Connection, options: &ExportOptions) -> Result<Registry, 
     let firing = Family::<Labels, FloatGauge>::default();
     let mut by_severity: BTreeMap<&str, u64> =
         [("info", 0), ("warning", 0), ("critical", 0)].into();
-    for alert in crate::monitor::alerts::firing_alerts(conn)? {
+    for alert in crate::monitor::alerts::firing_alerts(conn, plan.scope)? {
         *by_severity.entry(alert.severity.as_str()).or_default() += 1;
     }
     for (severity, n) in by_severity {
@@ -428,7 +432,7 @@ pub fn registry(conn: &Connection, options: &ExportOptions) -> Result<Registry, 
         Some(_) => plan.total_window,
     };
     let mut counters: BTreeMap<String, Family<Labels, FloatCounter>> = BTreeMap::new();
-    for c in counter_totals(conn, custom_window)? {
+    for c in counter_totals(conn, custom_window, plan.scope)? {
         let name = c.name.strip_suffix("_total").unwrap_or(&c.name).to_string();
         let l: Labels = c.labels.into_iter().collect();
         counters
@@ -445,7 +449,7 @@ pub fn registry(conn: &Connection, options: &ExportOptions) -> Result<Registry, 
         );
     }
     let mut gauges: BTreeMap<String, Family<Labels, FloatGauge>> = BTreeMap::new();
-    for g in latest_gauges(conn, custom_window)? {
+    for g in latest_gauges(conn, custom_window, plan.scope)? {
         let l: Labels = g.labels.into_iter().collect();
         gauges
             .entry(g.name)

@@ -3,11 +3,10 @@
 //! (serde), or one self-contained HTML page with charts
 //! ([`super::html::render_html`]).
 //!
-//! Scope: workflows, events, workers, error patterns, throughput and
-//! duration histograms are exactly the run's own rows (its id range).
-//! System samples and alerts are kept by time, not by run in the queries
-//! that read them: they cover the run's time span, so a second run writing
-//! the same file at the same time shows up there too. Health is evaluated
+//! Scope: every section is exactly the run's own rows — workflows, events,
+//! workers, error patterns, throughput and duration histograms by the run's
+//! id range; system samples and alerts by their `run_id` — so a second run
+//! writing the same file at the same time never shows up. Health is evaluated
 //! at the run's end (for a run that is still going or crashed: now, or its
 //! last activity).
 
@@ -205,7 +204,7 @@ pub fn build_report(
         });
     }
     let error_patterns = crate::monitor::event::error_patterns(conn, window, scope, None)?;
-    let alert_list = alert_history(conn, window)?;
+    let alert_list = alert_history(conn, window, scope)?;
     let alerts = AlertSection {
         fired: alert_list.len() as u64,
         resolved: alert_list
@@ -214,8 +213,8 @@ pub fn build_report(
             .count() as u64,
         alerts: alert_list,
     };
-    let system = system_metrics(conn, window)?;
-    let system_series = system_samples_series(conn, window)?
+    let system = system_metrics(conn, window, scope)?;
+    let system_series = system_samples_series(conn, window, scope)?
         .into_iter()
         .map(|s| SystemPoint {
             at_us: s.sampled_at_us,

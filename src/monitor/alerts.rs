@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use super::RunScope;
 use super::custom::{MetricsError, window_params};
 use crate::clock;
 use crate::store::{AlertFired, Record, Writer};
@@ -716,19 +717,26 @@ fn alert_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
     })
 }
 
-/// The seed's `alert_history`: alerts that fired in `window`, newest first
-/// (`queries/alert_history.sql`).
-pub fn alert_history(conn: &Connection, window: TimeWindow) -> Result<Vec<Alert>, MetricsError> {
+/// The seed's `alert_history`: alerts that fired in `window` in the runs of
+/// `scope`, newest first (`queries/alert_history.sql`).
+pub fn alert_history(
+    conn: &Connection,
+    window: TimeWindow,
+    scope: RunScope,
+) -> Result<Vec<Alert>, MetricsError> {
     let mut stmt = conn.prepare_cached(include_str!("../../queries/alert_history.sql"))?;
-    let rows = stmt.query_map(window_params!(window), alert_from_row)?;
+    let rows = stmt.query_map(window_params!(window, scope), alert_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Alerts not yet resolved, newest first, from every run that wrote to the
-/// file (`queries/firing_alerts.sql`).
-pub fn firing_alerts(conn: &Connection) -> Result<Vec<Alert>, MetricsError> {
+/// Alerts not yet resolved, newest first, of the runs in `scope`
+/// (`queries/firing_alerts.sql`).
+pub fn firing_alerts(conn: &Connection, scope: RunScope) -> Result<Vec<Alert>, MetricsError> {
     let mut stmt = conn.prepare_cached(include_str!("../../queries/firing_alerts.sql"))?;
-    let rows = stmt.query_map([], alert_from_row)?;
+    let rows = stmt.query_map(
+        rusqlite::named_params! {":run_id": scope.run_id()},
+        alert_from_row,
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -11,17 +11,20 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, named_params};
 
+use super::RunScope;
 use crate::clock;
 use crate::store::{MetricObservation, MetricType, Record, StoreError, Writer};
 use crate::window::TimeWindow;
 
-/// The named parameters of every windowed query: `:window_start` and
-/// `:window_end`, microseconds, bound (never formatted into the SQL).
+/// The named parameters of every windowed, run-scoped query:
+/// `:window_start` and `:window_end` (microseconds) and `:run_id` (one run,
+/// or NULL for every run), bound (never formatted into the SQL).
 macro_rules! window_params {
-    ($window:expr) => {
+    ($window:expr, $scope:expr) => {
         rusqlite::named_params! {
             ":window_start": $window.start_us,
             ":window_end": $window.end_us,
+            ":run_id": $scope.run_id(),
         }
     };
 }
@@ -481,14 +484,16 @@ pub struct HourlyRollup {
     pub min_value: f64,
 }
 
-/// Counter totals per name and label set over `window`
+/// Counter totals per name and label set over `window` for the runs in
+/// `scope`
 /// (`queries/custom_metric_counters.sql`), sorted by name then labels.
 pub fn counter_totals(
     conn: &Connection,
     window: TimeWindow,
+    scope: RunScope,
 ) -> Result<Vec<CounterTotal>, MetricsError> {
     let mut stmt = conn.prepare_cached(include_str!("../../queries/custom_metric_counters.sql"))?;
-    let rows = stmt.query_map(window_params!(window), |row| {
+    let rows = stmt.query_map(window_params!(window, scope), |row| {
         Ok((
             row.get::<_, String>(0)?,
             row.get::<_, String>(1)?,
@@ -510,14 +515,16 @@ pub fn counter_totals(
     Ok(out)
 }
 
-/// The latest gauge values per name and label set in `window`
+/// The latest gauge values per name and label set in `window` for the runs
+/// in `scope`
 /// (`queries/custom_metric_gauges.sql`), sorted by name then labels.
 pub fn latest_gauges(
     conn: &Connection,
     window: TimeWindow,
+    scope: RunScope,
 ) -> Result<Vec<GaugeValue>, MetricsError> {
     let mut stmt = conn.prepare_cached(include_str!("../../queries/custom_metric_gauges.sql"))?;
-    let rows = stmt.query_map(window_params!(window), |row| {
+    let rows = stmt.query_map(window_params!(window, scope), |row| {
         Ok((
             row.get::<_, String>(0)?,
             row.get::<_, String>(1)?,
@@ -539,15 +546,17 @@ pub fn latest_gauges(
     Ok(out)
 }
 
-/// Histogram summaries per name and label set over `window`
+/// Histogram summaries per name and label set over `window` for the runs in
+/// `scope`
 /// (`queries/custom_metric_histograms.sql`), sorted by name then labels.
 pub fn histogram_summaries(
     conn: &Connection,
     window: TimeWindow,
+    scope: RunScope,
 ) -> Result<Vec<HistogramSummary>, MetricsError> {
     let mut stmt =
         conn.prepare_cached(include_str!("../../queries/custom_metric_histograms.sql"))?;
-    let rows = stmt.query_map(window_params!(window), |row| {
+    let rows = stmt.query_map(window_params!(window, scope), |row| {
         Ok((
             row.get::<_, String>(0)?,
             row.get::<_, String>(1)?,
@@ -581,13 +590,14 @@ pub fn histogram_summaries(
     Ok(out)
 }
 
-/// Hourly rollups of the metric `name` over `window`
+/// Hourly rollups of the metric `name` over `window` for the runs in `scope`
 /// (`queries/business_metrics_hourly.sql`), keyed by UTC hour
 /// `"YYYY-MM-DD-HH"` like the seed's `business_metrics` dict.
 pub fn hourly_rollups(
     conn: &Connection,
     name: &str,
     window: TimeWindow,
+    scope: RunScope,
 ) -> Result<BTreeMap<String, HourlyRollup>, MetricsError> {
     let mut stmt =
         conn.prepare_cached(include_str!("../../queries/business_metrics_hourly.sql"))?;
@@ -596,6 +606,7 @@ pub fn hourly_rollups(
             ":name": name,
             ":window_start": window.start_us,
             ":window_end": window.end_us,
+            ":run_id": scope.run_id(),
         },
         |row| {
             Ok((
@@ -625,6 +636,7 @@ pub fn get_business_metrics(
     conn: &Connection,
     hours: u32,
     now_us: i64,
+    scope: RunScope,
 ) -> Result<BTreeMap<String, HourlyRollup>, MetricsError> {
     const HOUR_US: i64 = 3_600_000_000;
     let current_hour = now_us - now_us.rem_euclid(HOUR_US);
@@ -635,7 +647,7 @@ pub fn get_business_metrics(
         start_us: start,
         end_us: now_us.saturating_add(1),
     };
-    hourly_rollups(conn, ORDER_VALUE_METRIC, window)
+    hourly_rollups(conn, ORDER_VALUE_METRIC, window, scope)
 }
 
 #[cfg(test)]

@@ -24,8 +24,9 @@
 //!   `(run_id << 40) | sequence`, see
 //!   [`IdAllocator::run_range`](crate::store::IdAllocator::run_range)); all
 //!   runs is the whole `i64` range ([`RunScope::id_bounds`]);
-//! - rates are percentages 0–100, durations milliseconds, and an empty window
-//!   gives zeros.
+//! - rates are percentages 0–100, durations milliseconds, averages over
+//!   executions, percentiles nearest-rank, and an empty window gives zeros
+//!   (every definition, and the Prometheus exception, in `docs/figures.md`).
 
 pub mod alerts;
 pub mod custom;
@@ -202,6 +203,16 @@ impl RunScope {
         match self {
             RunScope::AllRuns => (i64::MIN, i64::MAX),
             RunScope::Run(run_id) => IdAllocator::run_range(run_id),
+        }
+    }
+
+    /// The `:run_id` the queries of tables that carry a `run_id` column
+    /// (system samples, custom metrics, alerts, rollups) take: the run, or
+    /// NULL for every run.
+    pub fn run_id(self) -> Option<i64> {
+        match self {
+            RunScope::AllRuns => None,
+            RunScope::Run(run_id) => Some(run_id),
         }
     }
 }

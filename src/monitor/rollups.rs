@@ -50,6 +50,8 @@ pub struct WorkerRollupPerformance {
     pub error_rate: f64,
     /// Mean duration, ms.
     pub avg_duration_ms: f64,
+    /// Sum of the durations, µs (the weight of the execution-weighted mean).
+    pub duration_sum_us: i64,
     /// Shortest duration, ms.
     pub min_duration_ms: f64,
     /// Longest duration, ms.
@@ -98,6 +100,7 @@ pub fn worker_summary_from_rollups(
                     success_rate: percent(completed, total),
                     error_rate: percent(failed + timeout, total),
                     avg_duration_ms: mean_ms(row.get("duration_sum_us")?, total),
+                    duration_sum_us: row.get("duration_sum_us")?,
                     min_duration_ms: ms("duration_min_us")?,
                     max_duration_ms: ms("duration_max_us")?,
                 })
@@ -114,10 +117,15 @@ pub fn worker_summary_from_rollups(
             active.iter().map(|p| f(p)).sum::<f64>() / n as f64
         }
     };
+    let total_commands: u64 = active.iter().map(|p| p.total_executions).sum();
     let aggregated_metrics = AggregatedMetrics {
-        total_commands: active.iter().map(|p| p.total_executions).sum(),
+        total_commands,
         average_success_rate: mean(|p| p.success_rate),
-        average_duration_ms: mean(|p| p.avg_duration_ms),
+        // Execution-weighted, as in worker_performance_summary.
+        average_duration_ms: mean_ms(
+            active.iter().map(|p| p.duration_sum_us).sum(),
+            total_commands,
+        ),
         active_workers: n as u64,
     };
     Ok(WorkerRollupSummary {

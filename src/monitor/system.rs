@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+use super::RunScope;
 use super::custom::{MetricsError, window_params};
 use crate::clock;
 use crate::store::{Record, Store, SystemSample, Writer};
@@ -74,12 +75,17 @@ struct CollectorInner {
 #[derive(Clone)]
 pub struct MetricsCollector {
     inner: Arc<CollectorInner>,
+    /// The runs [`MetricsCollector::get_system_metrics`] summarizes: a
+    /// session's collector reads its own run only, so two processes
+    /// recording into one file never mix their samples.
+    scope: RunScope,
 }
 
 impl std::fmt::Debug for MetricsCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetricsCollector")
             .field("store", &self.inner.store)
+            .field("scope", &self.scope)
             .finish()
     }
 }
@@ -118,7 +124,15 @@ impl MetricsCollector {
                 store,
                 active_workflows,
             }),
+            scope: RunScope::AllRuns,
         })
+    }
+
+    /// The same collector summarizing only the runs in `scope` (a session
+    /// passes its own run).
+    pub fn with_scope(mut self, scope: RunScope) -> Self {
+        self.scope = scope;
+        self
     }
 
     /// The store this collector reads and summarizes.
@@ -183,10 +197,11 @@ impl MetricsCollector {
     }
 
     /// The seed's `get_system_metrics(window)`: averages and peaks over the
-    /// samples recorded in `window`, from any run that wrote to this file.
+    /// samples recorded in `window` by the runs of this collector's scope
+    /// (see [`MetricsCollector::with_scope`]).
     pub fn get_system_metrics(&self, window: TimeWindow) -> Result<SystemMetrics, MetricsError> {
         let conn = self.inner.store.reader()?;
-        system_metrics(&conn, window)
+        system_metrics(&conn, window, self.scope)
     }
 }
 
@@ -220,14 +235,15 @@ pub struct SystemMetrics {
     pub peak_active_workflows: i64,
 }
 
-/// Averages and peaks of the samples in `window`
-/// (`queries/system_metrics.sql`).
+/// Averages and peaks of the samples in `window` recorded by the runs in
+/// `scope` (`queries/system_metrics.sql`).
 pub fn system_metrics(
     conn: &Connection,
     window: TimeWindow,
+    scope: RunScope,
 ) -> Result<SystemMetrics, MetricsError> {
     let mut stmt = conn.prepare_cached(include_str!("../../queries/system_metrics.sql"))?;
-    let metrics = stmt.query_row(window_params!(window), |row| {
+    let metrics = stmt.query_row(window_params!(window, scope), |row| {
         // Aggregates over no rows are NULL: read them as 0.
         let f = |i: usize| -> rusqlite::Result<f64> {
             Ok(row.get::<_, Option<f64>>(i)?.unwrap_or(0.0))
@@ -251,14 +267,15 @@ pub fn system_metrics(
     Ok(metrics)
 }
 
-/// The samples recorded in `window`, oldest first
+/// The samples recorded in `window` by the runs in `scope`, oldest first
 /// (`queries/system_samples_series.sql`): sparklines and report charts.
 pub fn system_samples_series(
     conn: &Connection,
     window: TimeWindow,
+    scope: RunScope,
 ) -> Result<Vec<SystemSample>, MetricsError> {
     let mut stmt = conn.prepare_cached(include_str!("../../queries/system_samples_series.sql"))?;
-    let rows = stmt.query_map(window_params!(window), |row| {
+    let rows = stmt.query_map(window_params!(window, scope), |row| {
         Ok(SystemSample {
             sampled_at_us: row.get(0)?,
             cpu_usage_percent: row.get(1)?,

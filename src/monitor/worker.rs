@@ -51,6 +51,9 @@ pub struct WorkerPerformance {
     pub error_rate: f64,
     /// Mean worker time, milliseconds.
     pub avg_duration_ms: f64,
+    /// Sum of the worker's time over those executions, microseconds: the
+    /// weight of this worker in an execution-weighted mean across workers.
+    pub duration_sum_us: i64,
     /// Nearest-rank median worker time, milliseconds.
     pub p50_duration_ms: f64,
     /// Nearest-rank 95th percentile, milliseconds.
@@ -75,6 +78,7 @@ impl WorkerPerformance {
             success_rate: 0.0,
             error_rate: 0.0,
             avg_duration_ms: 0.0,
+            duration_sum_us: 0,
             p50_duration_ms: 0.0,
             p95_duration_ms: 0.0,
             p99_duration_ms: 0.0,
@@ -91,10 +95,14 @@ pub struct AggregatedMetrics {
     pub total_commands: u64,
     /// Mean of the workers' success rates, each worker with executions
     /// weighing the same — a rarely called failing worker is not drowned by
-    /// a busy healthy one. Percent.
+    /// a busy healthy one. Percent. (Labelled "mean of worker success
+    /// rates" in tables.)
     pub average_success_rate: f64,
-    /// Mean of the workers' average durations, weighted the same way,
-    /// milliseconds.
+    /// Mean duration of every execution in the window, whichever worker ran
+    /// it (execution-weighted: the sum of all durations over
+    /// `total_commands`), milliseconds — the same definition as each
+    /// worker's `avg_duration_ms` and as `query events`, so a busy fast
+    /// worker weighs what it ran.
     pub average_duration_ms: f64,
     /// Workers with executions in the window.
     pub active_workers: u64,
@@ -196,6 +204,7 @@ pub fn worker_performance(
                     success_rate: percent(completed, total),
                     error_rate: percent(failed + timeout, total),
                     avg_duration_ms: mean_ms(row.get("duration_sum_us")?, total),
+                    duration_sum_us: row.get("duration_sum_us")?,
                     p50_duration_ms: ms("p50_duration_us")?,
                     p95_duration_ms: ms("p95_duration_us")?,
                     p99_duration_ms: ms("p99_duration_us")?,
@@ -263,10 +272,14 @@ pub fn worker_performance_summary(
             active.iter().map(|p| f(p)).sum::<f64>() / n as f64
         }
     };
+    let total_commands: u64 = active.iter().map(|p| p.total_executions).sum();
     let aggregated_metrics = AggregatedMetrics {
-        total_commands: active.iter().map(|p| p.total_executions).sum(),
+        total_commands,
         average_success_rate: mean(|p| p.success_rate),
-        average_duration_ms: mean(|p| p.avg_duration_ms),
+        average_duration_ms: mean_ms(
+            active.iter().map(|p| p.duration_sum_us).sum(),
+            total_commands,
+        ),
         active_workers: n as u64,
     };
     let mut problem_workers = Vec::new();

@@ -13,14 +13,21 @@ struct Migration {
 }
 
 /// Every migration, in order. Append only: a released migration never changes.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_initial",
-    sql: include_str!("../../migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_initial",
+        sql: include_str!("../../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_run_indexes_and_stage_view",
+        sql: include_str!("../../migrations/0002_run_indexes_and_stage_view.sql"),
+    },
+];
 
 /// The schema version this binary writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The schema version recorded in the file.
 pub fn schema_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
