@@ -155,6 +155,8 @@ pub async fn run(_globals: &Globals, args: BenchArgs) -> anyhow::Result<Outcome>
         checked => checked?,
     };
     let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| anyhow::anyhow!("--dir {}: cannot create it: {e}", parent.display()))?;
     let dir = tempfile::Builder::new()
         .prefix("multiagents-bench-")
         .tempdir_in(&parent)
