@@ -830,6 +830,14 @@ fn cases() -> Vec<Case> {
             },
             stderr: "--producers",
         },
+        Case {
+            name: "serve --refresh 0s",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[&"--db", &db, &"serve", &"--refresh", &"0s"])
+            },
+            stderr: "--refresh",
+        },
         // --- output paths (issue 10.1): nothing we write over is lost ---
         Case {
             name: "report --out the database itself",

@@ -49,6 +49,10 @@ pub struct BenchArgs {
     /// Executions (event rows) of the generated query-speed dataset (default 1000000). Range: 1000 to 100000000.
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1_000..=100_000_000))]
     query_executions: Option<usize>,
+    /// Parallel GET /metrics per round of the scrape figures (default 200).
+    /// Range: 1 to 10000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    scrapes: Option<usize>,
     /// Seed of the generated query-speed dataset (default 42). Range: 0 to
     /// 18446744073709551615.
     #[arg(long)]
@@ -112,6 +116,7 @@ fn options(args: &BenchArgs, dir: PathBuf) -> BenchOptions {
     set(&mut o.memory_workflows, args.memory_workflows);
     set(&mut o.retention_rows, args.retention_rows);
     set(&mut o.query_executions, args.query_executions);
+    set(&mut o.scrapes, args.scrapes);
     if let Some(seed) = args.query_seed {
         o.query_seed = seed;
     }

@@ -203,7 +203,9 @@ const NUMERIC: &[Numeric] = &[
         0.001,
         36_500.0 * DAY,
     ),
+    n(&["serve"], "--refresh", Kind::Duration, 0.1, 3600.0),
     n(&["serve"], "--run", Kind::Int, 1.0, I64_MAX),
+    n(&["bench"], "--scrapes", Kind::Int, 1.0, 10_000.0),
     n(&["report"], "--run", Kind::Int, 1.0, I64_MAX),
 ];
 

@@ -32,6 +32,11 @@ pub struct ServeArgs {
     /// Serve one run (`latest` or an id) instead of every run in the file.
     #[arg(long)]
     run: Option<RunSelector>,
+    /// How long one computed answer is served: requests within this
+    /// interval share one computation, however many arrive at once.
+    /// Range: 100ms to 1h.
+    #[arg(long, default_value = "1s", value_parser = window::parse_refresh)]
+    refresh: std::time::Duration,
 }
 
 /// Runs `multiagents serve` until Ctrl-C or SIGTERM.
@@ -53,6 +58,7 @@ pub async fn run(globals: &Globals, args: ServeArgs) -> anyhow::Result<Outcome> 
         window: args.window,
         run: args.run,
         thresholds: multiagents::session::health_thresholds(&globals.config),
+        refresh: args.refresh,
     };
     http::serve(listener, options, shutdown_signal())
         .await

@@ -12,6 +12,7 @@ pub mod http;
 pub mod prometheus;
 pub mod queries;
 pub mod report;
+pub mod shared_answer;
 
 use crate::monitor::MonitorError;
 use crate::monitor::custom::MetricsError;
