@@ -52,13 +52,13 @@ pub enum OutputPathError {
         dir: PathBuf,
     },
     /// The path is the database this command reads.
-    #[error("{path} is the database being read; refusing to overwrite it")]
+    #[error("{path} is the database of this command; refusing to write over it")]
     IsDatabase {
         /// The path given.
         path: PathBuf,
     },
     /// The path is one of SQLite's companion files of the database.
-    #[error("{path} is the {suffix} file of the database being read; refusing to overwrite it")]
+    #[error("{path} is the {suffix} file of the database; refusing to write over it")]
     IsDatabaseSidecar {
         /// The path given.
         path: PathBuf,
@@ -200,6 +200,30 @@ impl OutputPath {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+}
+
+/// Checks a file that is appended to rather than replaced (the log file):
+/// never the database or its companions, never a SQLite file, never a
+/// directory. A file in a directory that does not exist yet is fine (it
+/// cannot be any of those); FIFOs and devices are the user's choice
+/// (`/dev/stderr`).
+pub fn check_append(path: &Path, database: Option<&Path>) -> Result<(), OutputPathError> {
+    let (dir, name) = split(path)?;
+    let Ok(real_dir) = dir.canonicalize() else {
+        return Ok(());
+    };
+    let target = real_dir.join(name);
+    if let Some(db) = database {
+        check_not_database(path, &target, db)?;
+    }
+    match std::fs::metadata(&target) {
+        Ok(meta) if meta.is_dir() => Err(OutputPathError::NotRegularFile {
+            path: path.to_path_buf(),
+            kind: "directory",
+        }),
+        Ok(meta) if meta.is_file() => check_not_sqlite(path, &target),
+        _ => Ok(()),
     }
 }
 

@@ -979,14 +979,47 @@ fn cases() -> Vec<Case> {
         },
         // --- output paths (issue 10.1): nothing we write over is lost ---
         Case {
+            name: "logging.file_path is the database",
+            setup: |d| {
+                let db = real_database(d);
+                let config = d.join("config.yaml");
+                std::fs::write(
+                    &config,
+                    "logging:\n  default_logger: file\n  file_path: real.db\n",
+                )
+                .unwrap();
+                args(&[&"--db", &db, &"--config", &config, &"query", &"runs"])
+            },
+            stderr: "logging.file_path: real.db is the database of this command",
+        },
+        Case {
+            name: "logging.file_path is another SQLite database",
+            setup: |d| {
+                let db = real_database(d);
+                let other = d.join("other.db");
+                rusqlite::Connection::open(&other)
+                    .unwrap()
+                    .execute_batch("CREATE TABLE t(x);")
+                    .unwrap();
+                let config = d.join("config.yaml");
+                std::fs::write(
+                    &config,
+                    "logging:\n  default_logger: composite\n  file_path: other.db\n",
+                )
+                .unwrap();
+                args(&[&"--db", &db, &"--config", &config, &"query", &"runs"])
+            },
+            stderr: "is a SQLite database",
+        },
+        Case {
             name: "report --out the database itself",
             setup: |d| report_out(d, &d.join("real.db"), true),
-            stderr: "is the database being read",
+            stderr: "is the database of this command",
         },
         Case {
             name: "report --out ./the database (another spelling)",
             setup: |d| report_out(d, Path::new("./real.db"), true),
-            stderr: "is the database being read",
+            stderr: "is the database of this command",
         },
         Case {
             name: "report --out a hard link to the database",
@@ -1002,7 +1035,7 @@ fn cases() -> Vec<Case> {
                     &"--force",
                 ])
             },
-            stderr: "is the database being read",
+            stderr: "is the database of this command",
         },
         Case {
             name: "report --out the database's -wal (absent)",
@@ -1106,7 +1139,7 @@ fn cases() -> Vec<Case> {
                     &"--force",
                 ])
             },
-            stderr: "is the database being read",
+            stderr: "is the database of this command",
         },
         Case {
             name: "export prometheus --out an existing file without --force",
