@@ -93,6 +93,12 @@ pub enum OutputPathError {
         /// The path given.
         path: PathBuf,
     },
+    /// The file exists and the command only ever creates new files.
+    #[error("{path} already exists; refusing to overwrite it (give a new file name)")]
+    AlreadyExists {
+        /// The path given.
+        path: PathBuf,
+    },
     /// Reading the existing file to check it, creating the temporary file
     /// or writing failed.
     #[error("{path}: cannot {action}: {source}")]
@@ -224,6 +230,23 @@ pub fn check_append(path: &Path, database: Option<&Path>) -> Result<(), OutputPa
         }),
         Ok(meta) if meta.is_file() => check_not_sqlite(path, &target),
         _ => Ok(()),
+    }
+}
+
+/// Checks a file a command creates itself and never replaces (`snapshot
+/// OUT.db`): its directory exists, it is not the database or a companion
+/// of it, and nothing is there yet (a SQLite file, a symlink, a FIFO… is
+/// named as such).
+pub fn check_new(path: &Path, database: Option<&Path>) -> Result<(), OutputPathError> {
+    let (dir, name) = split(path)?;
+    match check_target(path, &dir, name, database, false) {
+        Ok(None) => Ok(()),
+        Ok(Some(_))
+        | Err(OutputPathError::Exists { .. })
+        | Err(OutputPathError::ReadOnly { .. }) => Err(OutputPathError::AlreadyExists {
+            path: path.to_path_buf(),
+        }),
+        Err(e) => Err(e),
     }
 }
 

@@ -486,6 +486,37 @@ fn cases() -> Vec<Case> {
             stderr: "already exists",
         },
         Case {
+            name: "snapshot onto the database's -shm (absent)",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[&"--db", &db, &"snapshot", &d.join("real.db-shm")])
+            },
+            stderr: "-shm file of the database",
+        },
+        Case {
+            name: "snapshot onto a FIFO",
+            setup: |d| {
+                let db = real_database(d);
+                let fifo = d.join("pipe.db");
+                let made = std::process::Command::new("mkfifo")
+                    .arg(&fifo)
+                    .status()
+                    .unwrap();
+                assert!(made.success());
+                args(&[&"--db", &db, &"snapshot", &fifo])
+            },
+            stderr: "is a FIFO",
+        },
+        Case {
+            name: "snapshot onto a dangling symlink",
+            setup: |d| {
+                let db = real_database(d);
+                std::os::unix::fs::symlink(d.join("nowhere.db"), d.join("link.db")).unwrap();
+                args(&[&"--db", &db, &"snapshot", &d.join("link.db")])
+            },
+            stderr: "is a symbolic link",
+        },
+        Case {
             name: "snapshot of a missing database",
             setup: |d| args(&[&"--db", &d.join("none.db"), &"snapshot", &d.join("out.db")]),
             stderr: "no such database",
