@@ -60,7 +60,9 @@ pub struct ShutdownSummary {
     pub in_flight_at_stop: u64,
     /// Of those, how many finished on their own within the grace period.
     pub finished_in_grace: u64,
-    /// Of those, how many were stopped and recorded `cancelled` ("interrupted").
+    /// Of those, how many were still running when the grace period ended
+    /// and were stopped: recorded `cancelled` ("interrupted"), unless one
+    /// ended on its own at that very moment.
     pub cancelled: u64,
 }
 

@@ -154,7 +154,9 @@ fn interrupt_load_test(sig: &str, code: i32) {
         &conn,
         "SELECT count(*) FROM workflows WHERE state = 'cancelled' AND error = 'interrupted'",
     );
-    assert_eq!(interrupted as u64, n("stopped_in_flight"));
+    // Stopped after the grace period, plus any that had not recorded their
+    // end when the report was made (the run's close recorded those).
+    assert_eq!(interrupted as u64, n("stopped_in_flight") + n("unfinished"));
     assert!(
         count(
             &conn,

@@ -328,6 +328,8 @@ struct Counters {
     finished: AtomicU64,
     completed: AtomicU64,
     max_in_flight: AtomicU64,
+    /// Ended `cancelled` by the stop after the grace period.
+    interrupted: AtomicU64,
 }
 
 impl Counters {
@@ -426,6 +428,11 @@ async fn schedule(
             if matches!(&status, Ok(s) if s.state == WorkflowState::Completed) {
                 waiter_counters.completed.fetch_add(1, Ordering::Relaxed);
             }
+            if matches!(&status, Ok(s) if s.state == WorkflowState::Cancelled
+                && s.error.as_deref() == Some(INTERRUPTED))
+            {
+                waiter_counters.interrupted.fetch_add(1, Ordering::Relaxed);
+            }
             waiter_counters.finished.fetch_add(1, Ordering::Relaxed);
             drop(permit);
         });
@@ -452,7 +459,7 @@ async fn schedule(
         } => false,
     };
     if !drained && interrupt.is_triggered() {
-        outcome.stopped_in_flight = orchestrator.interrupt_all(INTERRUPTED) as u64;
+        orchestrator.interrupt_all(INTERRUPTED);
         // Stopped workflows end at once; their ends are recorded before
         // their waiters wake.
         let _ = tokio::time::timeout(STOP_WAIT, async {
@@ -461,6 +468,9 @@ async fn schedule(
         .await;
     }
     outcome.drain = drain_start.elapsed();
+    // Counted by how they ended: one that completed while being stopped
+    // is not a stopped one.
+    outcome.stopped_in_flight = counters.interrupted.load(Ordering::Relaxed);
     if !waiters.is_empty() {
         outcome.unfinished = waiters.len() as u64;
         waiters.abort_all();
