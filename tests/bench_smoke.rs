@@ -35,6 +35,8 @@ fn the_quick_bench_completes_and_prints_every_figure() {
         "writer_one_transaction_per_row",
         "retention_max_wait",
         "query_dataset",
+        "wal_peak_mib",
+        "writer_stall_after_long_reader_ms",
     ]
     .map(String::from)
     .to_vec();

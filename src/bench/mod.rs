@@ -18,6 +18,7 @@ pub mod peer;
 mod queries;
 mod retention;
 mod throughput;
+mod wal;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -134,6 +135,9 @@ pub enum Suite {
     /// Every query file through our API vs the sqlite3 shell, and
     /// whole-hour summaries from rollups vs raw rows.
     Queries,
+    /// WAL peak size under load with a dashboard and scrapes; the writer's
+    /// longest stall after a long reader transaction ends.
+    Wal,
 }
 
 impl Suite {
@@ -147,6 +151,7 @@ impl Suite {
         Suite::Commits,
         Suite::Retention,
         Suite::Queries,
+        Suite::Wal,
     ];
 }
 
@@ -188,6 +193,14 @@ pub struct BenchOptions {
     pub query_batches: usize,
     /// About how long one batch of executions takes, ms.
     pub query_target_ms: f64,
+    /// Workflows per second recorded in the WAL measurement.
+    pub wal_rate: u64,
+    /// How long the WAL-peak load runs.
+    pub wal_load: std::time::Duration,
+    /// Load before and after the long reader.
+    pub wal_settle: std::time::Duration,
+    /// How long the long reader holds its transaction.
+    pub wal_reader_hold: std::time::Duration,
 }
 
 impl BenchOptions {
@@ -211,6 +224,10 @@ impl BenchOptions {
             query_cache_dir: std::env::temp_dir().join("multiagents-bench-cache"),
             query_batches: 5,
             query_target_ms: 100.0,
+            wal_rate: 5_000,
+            wal_load: std::time::Duration::from_secs(40),
+            wal_settle: std::time::Duration::from_secs(10),
+            wal_reader_hold: std::time::Duration::from_secs(30),
         }
     }
 
@@ -229,6 +246,10 @@ impl BenchOptions {
             query_executions: 20_000,
             query_batches: 3,
             query_target_ms: 10.0,
+            wal_rate: 1_000,
+            wal_load: std::time::Duration::from_secs(2),
+            wal_settle: std::time::Duration::from_secs(1),
+            wal_reader_hold: std::time::Duration::from_secs(2),
             ..BenchOptions::new(dir)
         }
     }
@@ -385,6 +406,7 @@ pub async fn run(
             Suite::Commits => commits::measure(options, progress).await?,
             Suite::Retention => retention::measure(options, progress).await?,
             Suite::Queries => queries::measure(options, progress).await?,
+            Suite::Wal => wal::measure(options, progress).await?,
         };
         figures.extend(measured);
     }
