@@ -35,8 +35,6 @@ fn the_quick_bench_completes_and_prints_every_figure() {
         "writer_one_transaction_per_row",
         "retention_max_wait",
         "query_dataset",
-        "wal_peak_mib",
-        "writer_stall_after_long_reader_ms",
     ]
     .map(String::from)
     .to_vec();
@@ -48,6 +46,11 @@ fn the_quick_bench_completes_and_prints_every_figure() {
         "hour_event_metrics",
         "hour_worker_summary",
         "hour_throughput_per_minute",
+        "wal_peak_mib",
+        "writer_stall_after_long_reader_ms",
+        "scrape_errors",
+        "scrape_p50_latency",
+        "scrape_p99_latency",
     ] {
         figures.push(name.to_string());
     }

@@ -17,6 +17,7 @@ mod overhead;
 pub mod peer;
 mod queries;
 mod retention;
+mod scrapes;
 mod throughput;
 mod wal;
 mod workload;
@@ -138,6 +139,9 @@ pub enum Suite {
     /// WAL peak size under load with a dashboard and scrapes; the writer's
     /// longest stall after a long reader transaction ends.
     Wal,
+    /// Parallel `GET /metrics` of `serve` during full load: errors, p50,
+    /// p99, shared answers against each request computing alone.
+    Scrapes,
 }
 
 impl Suite {
@@ -152,6 +156,7 @@ impl Suite {
         Suite::Retention,
         Suite::Queries,
         Suite::Wal,
+        Suite::Scrapes,
     ];
 }
 
@@ -201,6 +206,13 @@ pub struct BenchOptions {
     pub wal_settle: std::time::Duration,
     /// How long the long reader holds its transaction.
     pub wal_reader_hold: std::time::Duration,
+    /// Parallel scrapes per round of the scrape figures.
+    pub scrapes: usize,
+    /// Rounds of parallel scrapes per side.
+    pub scrape_rounds: usize,
+    /// No-op workflows recorded before the scrapes start (what /metrics
+    /// summarises).
+    pub scrape_prefill_workflows: usize,
 }
 
 impl BenchOptions {
@@ -228,6 +240,9 @@ impl BenchOptions {
             wal_load: std::time::Duration::from_secs(40),
             wal_settle: std::time::Duration::from_secs(10),
             wal_reader_hold: std::time::Duration::from_secs(30),
+            scrapes: 200,
+            scrape_rounds: 5,
+            scrape_prefill_workflows: 50_000,
         }
     }
 
@@ -250,6 +265,9 @@ impl BenchOptions {
             wal_load: std::time::Duration::from_secs(2),
             wal_settle: std::time::Duration::from_secs(1),
             wal_reader_hold: std::time::Duration::from_secs(2),
+            scrapes: 40,
+            scrape_rounds: 1,
+            scrape_prefill_workflows: 1_000,
             ..BenchOptions::new(dir)
         }
     }
@@ -407,6 +425,7 @@ pub async fn run(
             Suite::Retention => retention::measure(options, progress).await?,
             Suite::Queries => queries::measure(options, progress).await?,
             Suite::Wal => wal::measure(options, progress).await?,
+            Suite::Scrapes => scrapes::measure(options, progress).await?,
         };
         figures.extend(measured);
     }
