@@ -19,6 +19,7 @@ use crate::config::MonitoringConfig;
 use crate::interrupt::Interrupt;
 use crate::monitor::alerts::{
     AlertChange, AlertInputs, AlertRules, AlertThresholds, MonitoringAlerts, WorkerObservation,
+    notifier_from_config,
 };
 use crate::monitor::custom::{CustomMetrics, MetricRegistry, MetricsError};
 use crate::monitor::system::{MetricsCollector, active_workflows_from, spawn_system_sampler};
@@ -89,6 +90,7 @@ pub struct Session {
     collector: MetricsCollector,
     custom: CustomMetrics,
     alerts: Arc<tokio::sync::Mutex<MonitoringAlerts>>,
+    alert_changes: tokio::sync::broadcast::Sender<AlertChange>,
     health: Arc<Mutex<HealthTracker>>,
     stop: watch::Sender<bool>,
     jobs: Vec<JoinHandle<()>>,
@@ -191,11 +193,20 @@ impl Session {
         let registry = Arc::new(MetricRegistry::from_declared(declared_metrics(&config))?);
         let custom = CustomMetrics::new(writer.clone(), registry)
             .recording(config.metrics_collection.enabled);
-        let alerts = Arc::new(tokio::sync::Mutex::new(MonitoringAlerts::with_rules(
+        let mut alerts = MonitoringAlerts::with_rules(
             alert_thresholds(&config),
             alert_rules(&config),
             writer.clone(),
-        )));
+        );
+        for notifier in &config.alerts.notifiers {
+            alerts.add_notifier_routed(
+                notifier_from_config(notifier),
+                notifier.min_severity,
+                notifier.send_resolved,
+            );
+        }
+        let alert_changes = alerts.change_feed();
+        let alerts = Arc::new(tokio::sync::Mutex::new(alerts));
         let (stop, _) = watch::channel(false);
         let mut session = Session {
             config,
@@ -205,6 +216,7 @@ impl Session {
             collector,
             custom,
             alerts,
+            alert_changes,
             health: Arc::new(Mutex::new(HealthTracker::new())),
             stop,
             jobs: Vec::new(),
@@ -308,6 +320,12 @@ impl Session {
         &self.custom
     }
 
+    /// Every later alert change, whether the background check or
+    /// [`Session::check_alerts`] found it.
+    pub fn subscribe_alerts(&self) -> tokio::sync::broadcast::Receiver<AlertChange> {
+        self.alert_changes.subscribe()
+    }
+
     /// Re-evaluates health and alert rules now (the background job does the
     /// same every `health_check_interval_seconds`), returning alert changes:
     /// none from the rules the configuration switches off.
@@ -393,6 +411,13 @@ impl Session {
                 self.wait_idle(STOP_WAIT).await;
             }
         }
+        // Logged, recorded and notified like any resolution, so a receiver
+        // is not left believing an alert still fires.
+        self.alerts
+            .lock()
+            .await
+            .resolve_all(clock::now_us())
+            .await?;
         self.writer.close(end).await?;
         Ok(summary)
     }
