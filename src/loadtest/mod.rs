@@ -301,6 +301,10 @@ pub struct LoadTestReport {
     pub scheduling: SchedulingStats,
     /// Why the target rate was not reached; empty when it was.
     pub target_missed: Vec<Shortfall>,
+    /// Where the recorded figures come from: raw rows, or partly the
+    /// rollups when retention deleted this run's oldest rows while it ran
+    /// (the latency percentiles then cover the raw part only).
+    pub provenance: Option<crate::monitor::coverage::Provenance>,
 }
 
 /// Counters shared between the scheduler, the workflows' waiters and the
@@ -506,15 +510,23 @@ pub async fn run_load_test(
     };
     let store = session.store().clone();
     let scope = RunScope::Run(session.run_id());
-    let (outcomes, events) = tokio::task::spawn_blocking(move || {
+    let (outcomes, events, provenance) = tokio::task::spawn_blocking(move || {
         let conn = store.reader()?;
+        // Retention may have deleted this run's oldest rows while it ran
+        // (trace retention shorter than the test): the figures then add the
+        // rollups' part in, so finished + unfinished still equals started.
         let outcomes = workflow_outcomes(&conn, window, scope)?;
         let events = crate::monitor::event::event_metrics(&conn, window, scope)?;
-        Ok::<_, MonitorError>((outcomes, events))
+        let mut approximate: Vec<&'static str> = Vec::new();
+        approximate.extend(crate::monitor::outcomes::RAW_ONLY_OUTCOME_FIELDS);
+        approximate.extend(crate::monitor::event::APPROXIMATE_EVENT_FIELDS);
+        let provenance =
+            crate::monitor::coverage::watermarks(&conn, scope)?.provenance(window, &approximate);
+        Ok::<_, MonitorError>((outcomes, events, provenance))
     })
     .await
     .map_err(|e| LoadTestError::Task(e.to_string()))??;
-    Ok(build_report(
+    let mut report = build_report(
         session.run_id(),
         options,
         total_requests,
@@ -537,7 +549,9 @@ pub async fn run_load_test(
                 .producer_waits
                 .saturating_sub(recorder_waits_before),
         },
-    ))
+    );
+    report.provenance = Some(provenance);
+    Ok(report)
 }
 
 fn build_report(
@@ -595,6 +609,7 @@ fn build_report(
             .collect(),
         scheduling,
         target_missed,
+        provenance: None,
     }
 }
 

@@ -24,10 +24,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "0002_run_indexes_and_stage_view",
         sql: include_str!("../../migrations/0002_run_indexes_and_stage_view.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_rollups_per_run",
+        sql: include_str!("../../migrations/0003_rollups_per_run.sql"),
+    },
 ];
 
 /// The schema version this binary writes and reads.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The schema version recorded in the file.
 pub fn schema_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
