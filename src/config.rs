@@ -358,22 +358,37 @@ const BYTES_PER_MIB: u64 = 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventMonitoringConfig {
-    /// Record events at all. Default: `true`.
+    /// Record events at all. With `false` the orchestrator writes no
+    /// `events` rows (no lifecycle, no traces, no per-worker executions —
+    /// they are the same rows); workflows (transactions, their state and
+    /// error) are still recorded, since status and `wait` answer from them.
+    /// Worker monitoring and alerts are computed from the events, so
+    /// `false` is refused unless `worker_monitoring.enabled` and
+    /// `alerts.enabled` are `false` too. Default: `true`.
     pub enabled: bool,
     /// Raw event rows older than this are deleted by retention (rollups
     /// outlive them). Hours, > 0. Default: 2 (the seed's YAML).
     pub trace_retention_hours: f64,
     /// How often the retention job runs. Minutes, > 0. Default: 30 (seed).
     pub cleanup_interval_minutes: f64,
-    /// Record each event's payload size in bytes. Default: `true` (seed).
+    /// Record each event's payload size (its input context) and result
+    /// size in bytes, and each workflow's input size. With `false` they are
+    /// stored as 0 (input) and NULL (result), and the JSON encoding that
+    /// measures them is skipped. Default: `true` (seed).
     pub track_payload_size: bool,
-    /// Record a timestamp for every stage (dispatched, picked up,
-    /// processing, terminal) so per-stage latency can be computed.
+    /// Record the intermediate stages of every event — `picked_up` and
+    /// `processing` — besides dispatch and the end, so per-stage latency
+    /// can be computed and traces show every stage. With `false` those two
+    /// columns are NULL and traces show dispatch and end only; an
+    /// execution's duration (the worker's own time) is still recorded.
     /// Default: `true` (seed).
     pub detailed_timing: bool,
-    /// Record every lifecycle stage as part of the transaction trace rather
-    /// than only the terminal outcome (the seed's programmatic
-    /// `detailed_event_tracking`). Default: `true`.
+    /// The seed's programmatic switch for per-event detail: `false` records
+    /// each event's outcome only, which turns off both `detailed_timing` and
+    /// `track_payload_size`. When read from YAML or JSON, those two then
+    /// default to `false`, and setting either to `true` beside it is
+    /// refused as a contradiction (also for values set in code, by
+    /// [`MonitoringConfig::validate`]). Default: `true`.
     pub detailed_event_tracking: bool,
 }
 
@@ -406,16 +421,22 @@ impl EventMonitoringConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkerMonitoringConfig {
-    /// Track worker executions at all. Default: `true`.
+    /// Evaluate every worker's health in the background (health changes
+    /// are logged) and raise the worker alerts (`worker_failed`,
+    /// `slow_worker`). Executions are recorded either way: they are the
+    /// events of `event_monitoring`. Default: `true`.
     pub enabled: bool,
-    /// How often every worker's health is evaluated. Seconds, > 0.
-    /// Default: 10 (seed).
+    /// How often every worker's health and the alert rules are evaluated.
+    /// A worker with no execution ended in three intervals is `inactive`.
+    /// Seconds, > 0. Default: 10 (seed).
     pub health_check_interval_seconds: f64,
     /// Window over which health and performance are computed. Minutes, > 0.
     /// Default: 30 (seed).
     pub performance_window_minutes: f64,
-    /// Raise an alert when a worker's error rate exceeds
-    /// `error_rate_threshold`. Default: `true` (seed).
+    /// Raise the critical `worker_failed` alert when a worker's error rate
+    /// over the window exceeds `error_rate_threshold` (its health is then
+    /// `failing`). Needs `enabled` and `alerts.enabled`. Default: `true`
+    /// (seed).
     pub alert_on_high_error_rate: bool,
     /// A worker whose error rate over the window is above this *fraction*
     /// (0..=1; `0.2` = 20 %) is unhealthy. Monitors report rates as
@@ -425,9 +446,11 @@ pub struct WorkerMonitoringConfig {
     /// An execution slower than this is "slow". Milliseconds, > 0.
     /// Default: 1000 (seed).
     pub slow_execution_threshold_ms: f64,
-    /// Raise slow-worker alerts when executions exceed
-    /// `slow_execution_threshold_ms` (the seed's programmatic
-    /// `performance_alerts`). Default: `true`.
+    /// Raise the `slow_worker` warning when a worker's p95 execution time
+    /// over the window exceeds `slow_execution_threshold_ms` (the seed's
+    /// programmatic `performance_alerts`). Independent of
+    /// `alert_on_high_error_rate`. Needs `enabled` and `alerts.enabled`.
+    /// Default: `true`.
     pub performance_alerts: bool,
 }
 
@@ -466,17 +489,25 @@ impl WorkerMonitoringConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsCollectionConfig {
-    /// Sample system metrics in the background. Default: `true`.
+    /// Collect metrics at all: with `false` no system samples are taken in
+    /// the background or stored on demand, and custom-metric calls are
+    /// checked but record nothing. Default: `true`.
     pub enabled: bool,
-    /// Time between samples. Seconds, > 0. Default: 15 (seed).
+    /// Time between background system samples. Seconds, > 0; below
+    /// 0.2 s it is raised to 0.2 s, the shortest interval over which CPU
+    /// use can be measured. Default: 15 (seed).
     pub collection_interval_seconds: f64,
     /// Samples and custom-metric rows older than this are deleted. Hours,
     /// > 0. Default: 4 (seed).
     pub retention_hours: f64,
-    /// Include CPU, memory and load in samples. Default: `true` (seed).
+    /// Record system samples (machine CPU, memory and load, this process's
+    /// CPU and memory, connections and workflows in flight), in the
+    /// background and from on-demand `collect_system_metrics` calls. With
+    /// `false` only custom metrics are recorded. Default: `true` (seed).
     pub include_system_metrics: bool,
-    /// Custom metrics declared up front (names must be unique and valid
-    /// Prometheus metric names). Default: none.
+    /// Custom metrics declared up front with their type (names must be
+    /// unique and valid Prometheus metric names); recording one with
+    /// another type is refused. Default: none.
     pub custom_metrics: Vec<CustomMetricConfig>,
 }
 
@@ -525,7 +556,9 @@ pub struct CustomMetricConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertsConfig {
-    /// Evaluate the alert rules. Default: `true`.
+    /// Evaluate the alert rules at all, every
+    /// `worker_monitoring.health_check_interval_seconds`: with `false` no
+    /// alert fires, is stored or is notified. Default: `true`.
     pub enabled: bool,
     /// Alert when the event error rate over the window is above this
     /// *fraction* (0..=1). Default: 0.1.
@@ -593,11 +626,62 @@ impl MonitoringConfig {
         // `null`) is told apart from a document that sets nothing.
         let parsed: Option<Self> =
             serde_saphyr::from_str(text).map_err(|err| parse_error(text, source_name, &err))?;
-        let config = parsed.ok_or_else(|| ConfigError::Empty {
+        let mut config = parsed.ok_or_else(|| ConfigError::Empty {
             source_name: source_name.to_owned(),
         })?;
+        config.apply_detail_switch(text, source_name)?;
         config.validate_as(source_name)?;
         Ok(config)
+    }
+
+    /// `event_monitoring.detailed_event_tracking: false` turns off the two
+    /// detail keys it covers unless the text sets them; a text that sets
+    /// one to `true` beside it contradicts itself and is refused.
+    ///
+    /// Needs the text because only the text tells "left out" (follow the
+    /// switch) from "set to the default" (a contradiction).
+    fn apply_detail_switch(&mut self, text: &str, source_name: &str) -> Result<(), ConfigError> {
+        if self.event_monitoring.detailed_event_tracking {
+            return Ok(());
+        }
+        // Which detail keys the text sets; it parsed as a whole already, so
+        // this lenient second reading (unknown keys ignored) succeeds too.
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Explicit {
+            event_monitoring: ExplicitEvents,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct ExplicitEvents {
+            detailed_timing: Option<bool>,
+            track_payload_size: Option<bool>,
+        }
+        let explicit = serde_saphyr::from_str::<Option<Explicit>>(text)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .event_monitoring;
+        let events = &mut self.event_monitoring;
+        for (key, set, value) in [
+            (
+                "event_monitoring.detailed_timing",
+                explicit.detailed_timing,
+                &mut events.detailed_timing,
+            ),
+            (
+                "event_monitoring.track_payload_size",
+                explicit.track_payload_size,
+                &mut events.track_payload_size,
+            ),
+        ] {
+            match set {
+                Some(true) => return Err(detail_contradiction(source_name, key)),
+                Some(false) => {}
+                None => *value = false,
+            }
+        }
+        Ok(())
     }
 
     /// Build from the seed's programmatic form (a JSON object with the same
@@ -675,6 +759,18 @@ impl MonitoringConfig {
         self.alerts.latency_threshold()
     }
 
+    /// Whether system samples are recorded (background and on demand):
+    /// `metrics_collection.enabled` and `include_system_metrics`.
+    pub fn records_system_samples(&self) -> bool {
+        self.metrics_collection.enabled && self.metrics_collection.include_system_metrics
+    }
+
+    /// Whether the periodic check (worker health, alert rules) runs: it is
+    /// needed by either worker monitoring or alerts.
+    pub fn runs_periodic_checks(&self) -> bool {
+        self.worker_monitoring.enabled || self.alerts.enabled
+    }
+
     fn validate_as(&self, source_name: &str) -> Result<(), ConfigError> {
         let invalid = |key: &str, reason: String| ConfigError::Invalid {
             source_name: source_name.to_owned(),
@@ -745,6 +841,40 @@ impl MonitoringConfig {
             Unit::Minutes,
         )?;
 
+        if !events.detailed_event_tracking {
+            if events.detailed_timing {
+                return Err(detail_contradiction(
+                    source_name,
+                    "event_monitoring.detailed_timing",
+                ));
+            }
+            if events.track_payload_size {
+                return Err(detail_contradiction(
+                    source_name,
+                    "event_monitoring.track_payload_size",
+                ));
+            }
+        }
+        if !events.enabled {
+            let readers: Vec<&str> = [
+                ("worker_monitoring.enabled", self.worker_monitoring.enabled),
+                ("alerts.enabled", self.alerts.enabled),
+            ]
+            .into_iter()
+            .filter_map(|(key, on)| on.then_some(key))
+            .collect();
+            if !readers.is_empty() {
+                return Err(invalid(
+                    "event_monitoring.enabled",
+                    format!(
+                        "false leaves worker monitoring and alerts nothing to read (both are \
+                         computed from the recorded events); also set {} to false",
+                        readers.join(" and ")
+                    ),
+                ));
+            }
+        }
+
         let workers = &self.worker_monitoring;
         check_duration(
             "worker_monitoring.health_check_interval_seconds",
@@ -808,6 +938,18 @@ impl MonitoringConfig {
             Unit::Milliseconds,
         )?;
         Ok(())
+    }
+}
+
+/// The error for a detail key set to `true` beside
+/// `detailed_event_tracking: false`.
+fn detail_contradiction(source_name: &str, key: &str) -> ConfigError {
+    ConfigError::Invalid {
+        source_name: source_name.to_owned(),
+        key: key.to_owned(),
+        reason: "true contradicts event_monitoring.detailed_event_tracking: false, which \
+                 turns off detailed_timing and track_payload_size; remove one of the two"
+            .to_owned(),
     }
 }
 
@@ -1110,6 +1252,75 @@ mod tests {
         assert_eq!(config.collection_interval(), Duration::from_millis(1));
         assert_eq!(config.trace_retention(), MAX_DURATION);
         assert_eq!(config.cleanup_interval(), MAX_DURATION);
+    }
+
+    #[test]
+    fn detailed_event_tracking_false_turns_off_the_details_left_out() {
+        let config = MonitoringConfig::from_json(&serde_json::json!({
+            "event_monitoring": {"detailed_event_tracking": false}
+        }))
+        .expect("valid");
+        assert!(!config.event_monitoring.detailed_timing);
+        assert!(!config.event_monitoring.track_payload_size);
+        // Set to false explicitly beside it: fine.
+        MonitoringConfig::from_yaml_str(
+            "event_monitoring:\n  detailed_event_tracking: false\n  detailed_timing: false\n",
+            "ok.yaml",
+        )
+        .expect("consistent");
+        // True alone leaves the detail keys as written.
+        let config = MonitoringConfig::from_yaml_str(
+            "event_monitoring:\n  detailed_event_tracking: true\n  detailed_timing: false\n",
+            "ok.yaml",
+        )
+        .expect("valid");
+        assert!(!config.event_monitoring.detailed_timing);
+        assert!(config.event_monitoring.track_payload_size);
+    }
+
+    #[test]
+    fn a_detail_key_contradicting_detailed_event_tracking_is_refused() {
+        let err = rejects(
+            "event_monitoring:\n  detailed_event_tracking: false\n  track_payload_size: true\n",
+            &["event_monitoring.track_payload_size", "contradicts"],
+        );
+        assert!(matches!(err, ConfigError::Invalid { .. }));
+        rejects(
+            "event_monitoring:\n  detailed_timing: true\n  detailed_event_tracking: false\n",
+            &["event_monitoring.detailed_timing", "contradicts"],
+        );
+        // In code, where "left out" cannot be told from "set".
+        let mut config = MonitoringConfig::default();
+        config.event_monitoring.detailed_event_tracking = false;
+        let err = config.validate().expect_err("contradiction");
+        assert_eq!(err.key(), Some("event_monitoring.detailed_timing"));
+        config.event_monitoring.detailed_timing = false;
+        config.event_monitoring.track_payload_size = false;
+        config.validate().expect("consistent");
+    }
+
+    #[test]
+    fn events_off_needs_worker_monitoring_and_alerts_off() {
+        let err = rejects(
+            "event_monitoring:\n  enabled: false\n",
+            &[
+                "event_monitoring.enabled",
+                "worker_monitoring.enabled and alerts.enabled",
+            ],
+        );
+        assert!(matches!(err, ConfigError::Invalid { .. }));
+        rejects(
+            "event_monitoring:\n  enabled: false\nworker_monitoring:\n  enabled: false\n",
+            &[
+                "event_monitoring.enabled",
+                "also set alerts.enabled to false",
+            ],
+        );
+        MonitoringConfig::from_yaml_str(
+            "event_monitoring:\n  enabled: false\nworker_monitoring:\n  enabled: false\nalerts:\n  enabled: false\n",
+            "ok.yaml",
+        )
+        .expect("nothing reads the events");
     }
 
     // ---- bad configurations -------------------------------------------

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use crate::clock;
 use crate::config::MonitoringConfig;
 use crate::monitor::alerts::{
-    AlertChange, AlertInputs, AlertThresholds, MonitoringAlerts, WorkerObservation,
+    AlertChange, AlertInputs, AlertRules, AlertThresholds, MonitoringAlerts, WorkerObservation,
 };
 use crate::monitor::custom::{CustomMetrics, MetricRegistry, MetricsError};
 use crate::monitor::system::{MetricsCollector, active_workflows_from, spawn_system_sampler};
@@ -89,6 +89,21 @@ pub fn alert_thresholds(config: &MonitoringConfig) -> AlertThresholds {
     }
 }
 
+/// Which alert rules the configuration switches on: none without
+/// `alerts.enabled`; the worker rules also need `worker_monitoring.enabled`
+/// and their own switch (`alert_on_high_error_rate` for `worker_failed`,
+/// `performance_alerts` for `slow_worker`).
+pub fn alert_rules(config: &MonitoringConfig) -> AlertRules {
+    let alerts = config.alerts.enabled;
+    let workers = alerts && config.worker_monitoring.enabled;
+    AlertRules {
+        high_error_rate: alerts,
+        high_latency: alerts,
+        slow_worker: workers && config.worker_monitoring.performance_alerts,
+        worker_failed: workers && config.worker_monitoring.alert_on_high_error_rate,
+    }
+}
+
 fn declared_metrics(config: &MonitoringConfig) -> Vec<(String, MetricType)> {
     config
         .metrics_collection
@@ -124,19 +139,26 @@ impl Session {
             Some(store.clone()),
             Some(writer.clone()),
             OrchestratorOptions {
+                record_events: config.event_monitoring.enabled,
                 track_payload_size: config.event_monitoring.track_payload_size,
+                detailed_timing: config.event_monitoring.detailed_timing,
                 ..OrchestratorOptions::default()
             },
         );
-        let collector = MetricsCollector::new(
-            store.clone(),
-            active_workflows_from(orchestrator.active_workflows_counter()),
-        )?
+        let active = active_workflows_from(orchestrator.active_workflows_counter());
+        let collector = if config.records_system_samples() {
+            // On-demand samples are kept like the background ones.
+            MetricsCollector::recording(store.clone(), active, writer.clone())?
+        } else {
+            MetricsCollector::new(store.clone(), active)?
+        }
         .with_scope(RunScope::Run(writer.run_id()));
         let registry = Arc::new(MetricRegistry::from_declared(declared_metrics(&config))?);
-        let custom = CustomMetrics::new(writer.clone(), registry);
-        let alerts = Arc::new(tokio::sync::Mutex::new(MonitoringAlerts::new(
+        let custom = CustomMetrics::new(writer.clone(), registry)
+            .recording(config.metrics_collection.enabled);
+        let alerts = Arc::new(tokio::sync::Mutex::new(MonitoringAlerts::with_rules(
             alert_thresholds(&config),
+            alert_rules(&config),
             writer.clone(),
         )));
         let (stop, _) = watch::channel(false);
@@ -158,7 +180,7 @@ impl Session {
 
     fn start_jobs(&mut self) {
         let config = &self.config;
-        if config.metrics_collection.enabled && config.metrics_collection.include_system_metrics {
+        if config.records_system_samples() {
             self.jobs.push(spawn_system_sampler(
                 self.collector.clone(),
                 self.writer.clone(),
@@ -166,7 +188,7 @@ impl Session {
                 self.stop.subscribe(),
             ));
         }
-        if config.worker_monitoring.enabled {
+        if config.runs_periodic_checks() {
             let checker = self.checker();
             let interval = config.health_check_interval();
             let mut stop = self.stop.subscribe();
@@ -197,8 +219,8 @@ impl Session {
             workers: self.worker_monitor(),
             alerts: Arc::clone(&self.alerts),
             health: Arc::clone(&self.health),
-            alerting: self.config.worker_monitoring.alert_on_high_error_rate
-                || self.config.worker_monitoring.performance_alerts,
+            track_health: self.config.worker_monitoring.enabled,
+            rules: alert_rules(&self.config),
         }
     }
 
@@ -250,7 +272,8 @@ impl Session {
     }
 
     /// Re-evaluates health and alert rules now (the background job does the
-    /// same every `health_check_interval_seconds`), returning alert changes.
+    /// same every `health_check_interval_seconds`), returning alert changes:
+    /// none from the rules the configuration switches off.
     pub async fn check_alerts(&self) -> Result<Vec<AlertChange>, SessionError> {
         self.checker().check(clock::now_us()).await
     }
@@ -294,17 +317,27 @@ struct Checker {
     workers: WorkerMonitor,
     alerts: Arc<tokio::sync::Mutex<MonitoringAlerts>>,
     health: Arc<Mutex<HealthTracker>>,
-    alerting: bool,
+    /// `worker_monitoring.enabled`: evaluate and log worker health.
+    track_health: bool,
+    rules: AlertRules,
 }
 
 impl Checker {
     async fn check(&self, now_us: i64) -> Result<Vec<AlertChange>, SessionError> {
+        let read_health = self.track_health || self.rules.any_worker_rule();
+        if !read_health && !self.rules.any() {
+            return Ok(Vec::new());
+        }
         let events = self.events.clone();
         let workers = self.workers.clone();
         // Two indexed queries; off the async threads all the same.
         let (metrics, health) = tokio::task::spawn_blocking(move || {
             let metrics = events.get_event_metrics(TimeWindow::ending_at(now_us, ALERT_WINDOW))?;
-            let health = workers.get_all_workers_health_at(now_us)?;
+            let health = if read_health {
+                workers.get_all_workers_health_at(now_us)?
+            } else {
+                BTreeMap::new()
+            };
             Ok::<_, MonitorError>((metrics, health))
         })
         .await
@@ -313,15 +346,17 @@ impl Checker {
             .iter()
             .map(|(name, h)| (name.clone(), h.status))
             .collect();
-        let transitions = self
-            .health
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .tick(&statuses);
-        for t in transitions {
-            tracing::info!(worker = %t.worker, from = ?t.from, to = ?t.to, "worker health changed");
+        if self.track_health {
+            let transitions = self
+                .health
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .tick(&statuses);
+            for t in transitions {
+                tracing::info!(worker = %t.worker, from = ?t.from, to = ?t.to, "worker health changed");
+            }
         }
-        if !self.alerting {
+        if !self.rules.any() {
             return Ok(Vec::new());
         }
         let inputs = AlertInputs {

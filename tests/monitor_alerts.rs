@@ -138,7 +138,10 @@ async fn firings_and_resolutions_are_stored_once_and_read_back() {
         failed.issues,
         vec!["Error rate 60.0% exceeds threshold 20.0%".to_string()]
     );
-    assert_eq!(failed.message, "Worker a has failed");
+    assert_eq!(
+        failed.message,
+        "Worker a has failed: Error rate 60.0% exceeds threshold 20.0%"
+    );
     let rate = &history[0];
     assert_eq!((rate.value, rate.threshold), (Some(50.0), Some(10.0)));
     assert_eq!(rate.worker, None);

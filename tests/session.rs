@@ -17,10 +17,10 @@ async fn a_session_records_workflows_samples_and_alerts() {
     let mut config = MonitoringConfig::default();
     config.metrics_collection.collection_interval_seconds = 0.2;
     // Long enough that nobody goes inactive during the test. The background
-    // check is off: on a loaded machine its first tick could come after the
-    // workflows and fire the alerts before the checks below do.
+    // check's first tick may come after the workflows on a loaded machine
+    // and fire the alerts before the check below does, so what fired is
+    // read from the file.
     config.worker_monitoring.health_check_interval_seconds = 30.0;
-    config.worker_monitoring.enabled = false;
     let mut workers = WorkerRegistry::new();
     // Always fail the flaky worker, so its alerts must fire.
     register_demo_workers(
@@ -54,11 +54,18 @@ async fn a_session_records_workflows_samples_and_alerts() {
             WorkflowState::Failed
         );
     }
-    let changes = session.check_alerts().await.unwrap();
-    let fired: Vec<String> = changes
-        .iter()
-        .map(|c| c.alert().alert_type.clone())
-        .collect();
+    session.check_alerts().await.unwrap();
+    session.writer().flush().await.unwrap();
+    let fired: Vec<String> = {
+        let conn = rusqlite::Connection::open(&db.path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT alert_type FROM alerts WHERE resolved_at_us IS NULL")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
     assert!(fired.contains(&"high_error_rate".to_string()), "{fired:?}");
     assert!(fired.contains(&"worker_failed".to_string()), "{fired:?}");
     // Checking again while the conditions hold changes nothing.

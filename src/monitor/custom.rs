@@ -323,12 +323,33 @@ impl MetricRegistry {
 pub struct CustomMetrics {
     writer: Writer,
     registry: Arc<MetricRegistry>,
+    /// `metrics_collection.enabled`: with `false` observations are checked
+    /// and then not recorded.
+    recording: bool,
 }
 
 impl CustomMetrics {
     /// Records through `writer`, checking types against `registry`.
     pub fn new(writer: Writer, registry: Arc<MetricRegistry>) -> Self {
-        CustomMetrics { writer, registry }
+        CustomMetrics {
+            writer,
+            registry,
+            recording: true,
+        }
+    }
+
+    /// The same handle, recording (`true`, the default) or only checking
+    /// observations (`false`: `metrics_collection.enabled: false`). Checks
+    /// stay on so that a program's mistakes show whether or not metrics are
+    /// collected.
+    pub fn recording(mut self, recording: bool) -> Self {
+        self.recording = recording;
+        self
+    }
+
+    /// Whether observations are recorded.
+    pub fn is_recording(&self) -> bool {
+        self.recording
     }
 
     /// The registry of metric names and types.
@@ -380,6 +401,9 @@ impl CustomMetrics {
         recorded_at_us: i64,
     ) -> Result<(), MetricsError> {
         let observation = self.observation(metric_type, name, labels, value, recorded_at_us)?;
+        if !self.recording {
+            return Ok(());
+        }
         tracing::debug!(
             metric = name,
             metric_type = metric_type.as_str(),

@@ -66,6 +66,8 @@ struct CollectorInner {
     probe: Mutex<Probe>,
     store: Store,
     active_workflows: ActiveWorkflowsSource,
+    /// Where on-demand samples are recorded, if anywhere.
+    recorder: Option<Writer>,
 }
 
 /// Samples the machine and this process (the seed's `MetricsCollector`).
@@ -123,8 +125,30 @@ impl MetricsCollector {
                 probe: Mutex::new(probe),
                 store,
                 active_workflows,
+                recorder: None,
             }),
             scope: RunScope::AllRuns,
+        })
+    }
+
+    /// A collector like [`MetricsCollector::new`] that also records every
+    /// on-demand sample ([`MetricsCollector::collect_system_metrics`])
+    /// through `writer`, as the background sampler records its own. A
+    /// session uses it when the configuration records system samples.
+    pub fn recording(
+        store: Store,
+        active_workflows: ActiveWorkflowsSource,
+        writer: Writer,
+    ) -> Result<Self, MetricsError> {
+        let collector = Self::new(store, active_workflows)?;
+        let inner = Arc::into_inner(collector.inner)
+            .ok_or_else(|| MetricsError::System("a new collector is not shared yet".to_string()))?;
+        Ok(MetricsCollector {
+            inner: Arc::new(CollectorInner {
+                recorder: Some(writer),
+                ..inner
+            }),
+            scope: collector.scope,
         })
     }
 
@@ -188,12 +212,19 @@ impl MetricsCollector {
 
     /// The seed's `collect_system_metrics()`: a sample taken now, on a
     /// blocking thread so that the runtime is never held up by `/proc` reads
-    /// or the first-sample wait.
+    /// or the first-sample wait. A collector made with
+    /// [`MetricsCollector::recording_to`] also records it, so the summaries
+    /// include what was shown.
     pub async fn collect_system_metrics(&self) -> Result<SystemSample, MetricsError> {
         let collector = self.clone();
-        tokio::task::spawn_blocking(move || collector.sample_blocking(clock::now_us()))
-            .await
-            .map_err(|e| MetricsError::Task(e.to_string()))
+        let sample =
+            tokio::task::spawn_blocking(move || collector.sample_blocking(clock::now_us()))
+                .await
+                .map_err(|e| MetricsError::Task(e.to_string()))?;
+        if let Some(writer) = &self.inner.recorder {
+            writer.record(Record::SystemSample(sample.clone())).await?;
+        }
+        Ok(sample)
     }
 
     /// The seed's `get_system_metrics(window)`: averages and peaks over the

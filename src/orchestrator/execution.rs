@@ -593,23 +593,25 @@ async fn run_attempt(
 ) -> (EventOutcome, i64, Result<Value, Failure>) {
     let event_id = inner.next_id();
     let dispatched_at_us = clock::now_us();
-    let payload_size_bytes = if inner.options.track_payload_size {
+    let payload_size_bytes = if inner.options.track_payload_size && inner.options.record_events {
         json_size(context.as_map())
     } else {
         0
     };
-    inner
-        .record(Record::EventDispatched(EventDispatched {
-            id: event_id,
-            workflow_id: run.row_id,
-            event_type,
-            step: Arc::clone(&step.name),
-            worker: Arc::clone(worker),
-            attempt,
-            dispatched_at_us,
-            payload_size_bytes,
-        }))
-        .await;
+    if inner.options.record_events {
+        inner
+            .record(Record::EventDispatched(EventDispatched {
+                id: event_id,
+                workflow_id: run.row_id,
+                event_type,
+                step: Arc::clone(&step.name),
+                worker: Arc::clone(worker),
+                attempt,
+                dispatched_at_us,
+                payload_size_bytes,
+            }))
+            .await;
+    }
 
     // Stage timestamps the attempt writes: picked up, processing.
     let stamps = Arc::new([AtomicI64::new(0), AtomicI64::new(0)]);
@@ -659,6 +661,16 @@ async fn run_attempt(
     let finished_at_us = clock::now_us();
     let stamp = |i: usize| Some(stamps[i].load(Ordering::Relaxed)).filter(|&t| t > 0);
     let processing_at_us = stamp(1);
+    if !inner.options.record_events {
+        return (outcome_of(&result), finished_at_us, result);
+    }
+    // Without detailed timing the intermediate stages are not recorded; the
+    // duration (the worker's own time) still is.
+    let (picked_up_at_us, processing_stage_us) = if inner.options.detailed_timing {
+        (stamp(0), processing_at_us)
+    } else {
+        (None, None)
+    };
     let (outcome, result_size_bytes, error) = match &result {
         Ok(value) => (
             EventOutcome::Completed,
@@ -671,8 +683,8 @@ async fn run_attempt(
         .record(Record::EventFinished(EventFinished {
             id: event_id,
             outcome,
-            picked_up_at_us: stamp(0),
-            processing_at_us,
+            picked_up_at_us,
+            processing_at_us: processing_stage_us,
             finished_at_us,
             duration_us: processing_at_us.map_or(0, |p| finished_at_us - p),
             result_size_bytes,
@@ -685,4 +697,12 @@ async fn run_attempt(
         }))
         .await;
     (outcome, finished_at_us, result)
+}
+
+/// The event outcome of an attempt's result.
+fn outcome_of(result: &Result<Value, Failure>) -> EventOutcome {
+    match result {
+        Ok(_) => EventOutcome::Completed,
+        Err(f) => f.outcome,
+    }
 }

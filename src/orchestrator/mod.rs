@@ -46,9 +46,15 @@ pub enum OrchestratorError {
 /// Tuning of the orchestrator.
 #[derive(Debug, Clone)]
 pub struct OrchestratorOptions {
+    /// Record every event (`event_monitoring.enabled`). Workflows are
+    /// recorded either way: status and `wait` answer from them.
+    pub record_events: bool,
     /// Record the size of each context and result (costs one JSON encoding
     /// per step; `event_monitoring.track_payload_size`).
     pub track_payload_size: bool,
+    /// Record each event's intermediate stages, picked up and processing
+    /// (`event_monitoring.detailed_timing`).
+    pub detailed_timing: bool,
     /// Finished workflows whose full status (with step results) stays in
     /// memory; older ones are answered from the database. Bounded so that
     /// memory does not grow with history.
@@ -58,7 +64,9 @@ pub struct OrchestratorOptions {
 impl Default for OrchestratorOptions {
     fn default() -> Self {
         OrchestratorOptions {
+            record_events: true,
             track_payload_size: true,
+            detailed_timing: true,
             finished_in_memory: 10_000,
         }
     }
