@@ -169,3 +169,12 @@ FROM (SELECT run_id, sum(completed + failed + timeout + cancelled) AS rolled
 WHERE r.rolled > (SELECT count(*) FROM events e
                    WHERE e.id BETWEEN (r.run_id << 40) AND (r.run_id << 40) + 1099511627775
                      AND e.finished_at_us IS NOT NULL);
+
+-- Rollup rows of no run (minutes several runs shared) may count raw rows
+-- that retention deleted, and no run's watermark covers them: answers about
+-- every run read the rollups up to the end of the last such minute.
+INSERT INTO retention_watermarks (run_id, kind, deleted_before_us)
+SELECT 0, 'traces', max(minute_us) + 60000000
+FROM worker_minute_rollups
+WHERE run_id = 0
+HAVING count(*) > 0;

@@ -26,7 +26,7 @@ enum What {
         #[arg(long, value_parser = window::parse_window, default_value = "5m")]
         window: std::time::Duration,
         /// One run (`latest` or an id) instead of every run in the file:
-        /// counters from its raw events, rates at its end.
+        /// counters from its own rollups (kept after retention), rates at its end.
         #[arg(long)]
         run: Option<RunSelector>,
     },

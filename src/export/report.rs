@@ -7,8 +7,8 @@
 //! workers, error patterns, throughput and duration histograms by the run's
 //! id range; system samples and alerts by their `run_id` — so a second run
 //! writing the same file at the same time never shows up. Health is evaluated
-//! at the run's end (for a run that is still going or crashed: now, or its
-//! last activity).
+//! at the run's end (for a run that is still going or crashed: its latest
+//! record of any kind), the end `query --run` uses too.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -147,8 +147,8 @@ pub struct RunReport {
 }
 
 /// Builds the report of `selector`'s run, judging health by `thresholds`;
-/// `now_us` is the end of a run that has not ended cleanly (if later than
-/// its last activity).
+/// `now_us` is when the report is made (`generated_at`); the window ends
+/// where the run ended, or for a run without an end at its latest record.
 pub fn build_report(
     conn: &Connection,
     selector: RunSelector,
@@ -156,11 +156,10 @@ pub fn build_report(
     now_us: i64,
 ) -> Result<RunReport, ExportError> {
     let resolved = resolve_run(conn, selector)?;
-    let end_us = if resolved.unfinished {
-        now_us.max(resolved.ended_at_us + 1)
-    } else {
-        resolved.ended_at_us + 1
-    };
+    // One past the run's end — for a run without an end (killed, or still
+    // going) one past its latest record of any kind — exactly the window
+    // `query --run` uses, so the report and the queries agree.
+    let end_us = resolved.ended_at_us + 1;
     let window = TimeWindow {
         start_us: resolved.started_at_us,
         end_us,

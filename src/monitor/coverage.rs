@@ -156,10 +156,7 @@ impl Watermarks {
                 if approximate.is_empty() {
                     String::new()
                 } else {
-                    format!(
-                        " ({} estimated from histograms, approximate)",
-                        approximate.join(", ")
-                    )
+                    format!(" ({} approximate)", approximate.join(", "))
                 }
             ));
         }
