@@ -367,6 +367,145 @@ fn cases() -> Vec<Case> {
             },
             stderr: "write-ahead log",
         },
+        Case {
+            name: "db is an empty file, query",
+            setup: |d| {
+                let db = d.join("empty.db");
+                std::fs::write(&db, b"").unwrap();
+                query_runs(&db)
+            },
+            stderr: "empty file, not a multiagents database",
+        },
+        Case {
+            name: "db is an empty file, dashboard",
+            setup: |d| {
+                let db = d.join("empty.db");
+                std::fs::write(&db, b"").unwrap();
+                args(&[&"--db", &db, &"dashboard", &"--once"])
+            },
+            stderr: "empty file, not a multiagents database",
+        },
+        Case {
+            name: "db is an empty file, check",
+            setup: |d| {
+                let db = d.join("empty.db");
+                std::fs::write(&db, b"").unwrap();
+                args(&[&"--db", &db, &"check"])
+            },
+            stderr: "empty file, not a multiagents database",
+        },
+        Case {
+            name: "db is /dev/null",
+            setup: |_| query_runs(Path::new("/dev/null")),
+            stderr: "not a regular file",
+        },
+        Case {
+            name: "db is /dev/null, load-test",
+            setup: |_| args(&[&"--db", &"/dev/null", &"load-test", &"--duration", &"1s"]),
+            stderr: "not a regular file",
+        },
+        Case {
+            name: "db of another program with user_version 1",
+            setup: |d| {
+                let db = d.join("other.db");
+                let conn = rusqlite::Connection::open(&db).unwrap();
+                conn.execute_batch(
+                    "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x'); PRAGMA user_version = 1;",
+                )
+                .unwrap();
+                query_runs(&db)
+            },
+            stderr: "another program",
+        },
+        Case {
+            name: "db of another program with user_version 1, load-test",
+            setup: |d| {
+                let db = d.join("other.db");
+                let conn = rusqlite::Connection::open(&db).unwrap();
+                conn.execute_batch(
+                    "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x'); PRAGMA user_version = 1;",
+                )
+                .unwrap();
+                args(&[&"--db", &db, &"load-test", &"--duration", &"1s"])
+            },
+            stderr: "another program",
+        },
+        Case {
+            name: "db corrupted in the middle, load-test",
+            setup: |d| {
+                let db = real_database(d);
+                let mut bytes = std::fs::read(&db).unwrap();
+                let middle = (bytes.len() / 2) / 4096 * 4096;
+                for (i, b) in bytes[middle..middle + 4096].iter_mut().enumerate() {
+                    *b = (i as u8).wrapping_mul(151).wrapping_add(7);
+                }
+                std::fs::write(&db, bytes).unwrap();
+                args(&[&"--db", &db, &"load-test", &"--duration", &"1s"])
+            },
+            stderr: "the database is damaged",
+        },
+        Case {
+            name: "db an empty SQLite database, query",
+            setup: |d| {
+                let db = d.join("blank.db");
+                let conn = rusqlite::Connection::open(&db).unwrap();
+                conn.execute_batch("PRAGMA user_version = 0; VACUUM;")
+                    .unwrap();
+                query_runs(&db)
+            },
+            stderr: "empty SQLite database",
+        },
+        Case {
+            name: "db of an older schema, query",
+            setup: |d| {
+                let db = d.join("old.db");
+                let conn = rusqlite::Connection::open(&db).unwrap();
+                conn.execute_batch(include_str!("../migrations/0001_initial.sql"))
+                    .unwrap();
+                conn.execute_batch("PRAGMA user_version = 1;").unwrap();
+                query_runs(&db)
+            },
+            stderr: "`multiagents upgrade`",
+        },
+        Case {
+            name: "snapshot onto the database itself",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[&"--db", &db, &"snapshot", &db])
+            },
+            stderr: "refusing",
+        },
+        Case {
+            name: "snapshot onto an existing file",
+            setup: |d| {
+                let db = real_database(d);
+                let out = d.join("keep.txt");
+                std::fs::write(&out, "mine").unwrap();
+                args(&[&"--db", &db, &"snapshot", &out])
+            },
+            stderr: "already exists",
+        },
+        Case {
+            name: "snapshot of a missing database",
+            setup: |d| args(&[&"--db", &d.join("none.db"), &"snapshot", &d.join("out.db")]),
+            stderr: "no such database",
+        },
+        Case {
+            name: "upgrade of a missing database",
+            setup: |d| args(&[&"--db", &d.join("none.db"), &"upgrade"]),
+            stderr: "no such database",
+        },
+        Case {
+            name: "check of a foreign database",
+            setup: |d| {
+                let db = d.join("other.db");
+                let conn = rusqlite::Connection::open(&db).unwrap();
+                conn.execute_batch("CREATE TABLE notes (body TEXT);")
+                    .unwrap();
+                args(&[&"--db", &db, &"check"])
+            },
+            stderr: "another program",
+        },
         // --- command-line values ---
         Case {
             name: "cleanup --older-than with a bad unit",

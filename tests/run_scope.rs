@@ -432,9 +432,20 @@ fn a_version_1_file_upgrades_with_the_same_stages_and_run_indexes() {
     };
     let before = stages(&Connection::open(&db.path).unwrap());
     assert_eq!(before.len(), 7);
-    // Opening it for reading migrates it.
-    let store = multiagents::store::Store::open_existing(&db.path).unwrap();
-    drop(store);
+    // A read command refuses it untouched (read commands never migrate);
+    // `multiagents upgrade` (or any recording command) migrates it.
+    let bytes = std::fs::read(&db.path).unwrap();
+    let refused = multiagents::store::Store::open_existing(&db.path).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            multiagents::store::StoreError::OlderSchema { found: 1, .. }
+        ),
+        "{refused}"
+    );
+    assert_eq!(std::fs::read(&db.path).unwrap(), bytes);
+    let (from, to) = multiagents::store::Store::upgrade(&db.path).unwrap();
+    assert_eq!((from, to), (1, 2));
     let conn = Connection::open(&db.path).unwrap();
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))

@@ -13,6 +13,7 @@ mod dashboard;
 mod demo;
 mod export;
 mod load_test;
+mod maintenance;
 mod output;
 mod query;
 mod report;
@@ -75,6 +76,12 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Summarize a run: workflows, workers, errors, alerts, system, throughput (text, JSON or HTML).
     Report(report::ReportArgs),
+    /// Check the database's integrity (read-only); exit 1 when it is damaged.
+    Check(maintenance::CheckArgs),
+    /// Write a consistent copy of a (possibly live) database to a new file.
+    Snapshot(maintenance::SnapshotArgs),
+    /// Migrate the database to this version's schema without recording a run.
+    Upgrade(maintenance::UpgradeArgs),
 }
 
 /// What a command concluded, beyond "it ran".
@@ -179,6 +186,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Export(args) => export::run(&globals, args).await,
             Command::Serve(args) => serve::run(&globals, args).await,
             Command::Report(args) => report::run(&globals, args).await,
+            Command::Check(args) => maintenance::check(&globals, args).await,
+            Command::Snapshot(args) => maintenance::snapshot(&globals, args).await,
+            Command::Upgrade(args) => maintenance::upgrade(&globals, args).await,
         }
     })
 }

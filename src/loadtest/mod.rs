@@ -452,10 +452,18 @@ pub async fn run_load_test(
     let mut last_query = Instant::now();
     let mut ticker = tokio::time::interval(PROGRESS_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let writer = session.writer().clone();
     let outcome = loop {
         tokio::select! {
             result = &mut scheduler => {
                 break result.map_err(|e| LoadTestError::Task(e.to_string()))??;
+            }
+            // Nothing more can be recorded: stop starting workflows at once
+            // (dropping the scheduler drops its waiters) and report the one
+            // reason, instead of running on for the whole duration.
+            reason = writer.failed() => {
+                scheduler.abort();
+                return Err(LoadTestError::Store(StoreError::WriterStopped(reason)));
             }
             _ = ticker.tick() => {}
         }

@@ -84,7 +84,14 @@ impl Inner {
         if let Some(writer) = &self.writer
             && let Err(e) = writer.record(record).await
         {
-            tracing::error!(error = %e, "could not record");
+            match e {
+                // Said once by whoever watches the writer (`Writer::failed`),
+                // not once per record of every workflow still running.
+                crate::store::StoreError::WriterStopped(_) => {
+                    tracing::debug!(error = %e, "could not record")
+                }
+                _ => tracing::error!(error = %e, "could not record"),
+            }
         }
     }
 

@@ -14,6 +14,62 @@ pub enum StoreError {
         /// The offending file.
         path: PathBuf,
     },
+    /// A regular file of 0 bytes where a read command expected a database.
+    #[error("{path}: empty file, not a multiagents database")]
+    EmptyFile {
+        /// The offending file.
+        path: PathBuf,
+    },
+    /// A SQLite database with no schema at all, where a read command
+    /// expected one of ours.
+    #[error(
+        "{path}: an empty SQLite database, not a multiagents database (a recording command would initialise it)"
+    )]
+    EmptyDatabase {
+        /// The offending file.
+        path: PathBuf,
+    },
+    /// A device, FIFO or socket: SQLite would treat it as an empty database
+    /// and create a journal beside it.
+    #[error("{path}: not a regular file (a device, pipe or socket), not a multiagents database")]
+    NotRegularFile {
+        /// The offending path.
+        path: PathBuf,
+    },
+    /// The file is shorter than its own header says: it was cut.
+    #[error(
+        "{path}: not a SQLite database we can read: the file is truncated ({size} bytes, its header says {expected})"
+    )]
+    Truncated {
+        /// The offending file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The size its header claims.
+        expected: u64,
+    },
+    /// `quick_check` (or reading the schema) found damage: nothing is
+    /// recorded into such a file.
+    #[error(
+        "{path}: the database is damaged ({detail}); refusing to use it (run `multiagents check` for details)"
+    )]
+    Damaged {
+        /// The damaged file.
+        path: PathBuf,
+        /// The first problem SQLite reported.
+        detail: String,
+    },
+    /// A transaction was interrupted in rollback-journal mode; only a
+    /// read-write connection may roll it back, and read commands never write.
+    #[error(
+        "{path}: an interrupted transaction left a hot journal ({journal}); run `multiagents upgrade` or any recording command to roll it back"
+    )]
+    HotJournal {
+        /// The database.
+        path: PathBuf,
+        /// Its journal.
+        journal: PathBuf,
+    },
     /// A SQLite database that another program made: it has tables but no
     /// multiagents schema version.
     #[error(
@@ -34,6 +90,27 @@ pub enum StoreError {
         found: i64,
         /// The newest version this binary knows.
         supported: i64,
+    },
+    /// The database was written by an older multiagents; read commands do
+    /// not migrate.
+    #[error(
+        "{path}: schema version {found} is older than this multiagents uses ({supported}); run a recording command or `multiagents upgrade` to migrate it"
+    )]
+    OlderSchema {
+        /// The offending file.
+        path: PathBuf,
+        /// `PRAGMA user_version` of the file.
+        found: i64,
+        /// The version this binary uses.
+        supported: i64,
+    },
+    /// A snapshot target that must not be written.
+    #[error("{path}: {reason}")]
+    SnapshotTarget {
+        /// The refused target.
+        path: PathBuf,
+        /// Why.
+        reason: String,
     },
     /// A command that reads an existing database found none.
     #[error("{path}: no such database")]

@@ -39,13 +39,38 @@ pub fn schema_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
 }
 
-/// Applies every migration newer than the file's version.
+/// Applies every migration newer than `found` inside `tx`, the caller's
+/// `BEGIN IMMEDIATE` transaction that read `found` under the write lock.
 ///
-/// Each migration and its version bump commit together, so a failure leaves
-/// the file at its previous version. A file newer than this binary is refused
-/// before anything is written.
+/// All of them commit together with the version bump, so a failure (or a
+/// kill) leaves the file at its previous version. A file newer than this
+/// binary is refused before anything is written.
+pub fn apply(tx: &rusqlite::Transaction<'_>, found: i64) -> Result<(), StoreError> {
+    for migration in MIGRATIONS.iter().filter(|m| m.version > found) {
+        let failed = |source| StoreError::Migration {
+            version: migration.version,
+            name: migration.name,
+            source,
+        };
+        tx.execute_batch(migration.sql).map_err(failed)?;
+        // PRAGMA takes no bound parameters; the value is our own constant.
+        tx.execute_batch(&format!("PRAGMA user_version = {}", migration.version))
+            .map_err(failed)?;
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied migration"
+        );
+    }
+    Ok(())
+}
+
+/// Brings `conn` to [`SCHEMA_VERSION`] in one `BEGIN IMMEDIATE` transaction
+/// that reads the version under the write lock (another process may have
+/// migrated while this one waited).
 pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(), StoreError> {
-    let found = schema_version(conn)?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let found = schema_version(&tx)?;
     if found > SCHEMA_VERSION {
         return Err(StoreError::NewerSchema {
             path: path.to_path_buf(),
@@ -53,30 +78,8 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(), Stor
             supported: SCHEMA_VERSION,
         });
     }
-    for migration in MIGRATIONS.iter().filter(|m| m.version > found) {
-        let failed = |source| StoreError::Migration {
-            version: migration.version,
-            name: migration.name,
-            source,
-        };
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(failed)?;
-        // Another process may have migrated while we waited for the lock.
-        if schema_version(&tx).map_err(failed)? >= migration.version {
-            continue;
-        }
-        tx.execute_batch(migration.sql).map_err(failed)?;
-        // PRAGMA takes no bound parameters; the value is our own constant.
-        tx.execute_batch(&format!("PRAGMA user_version = {}", migration.version))
-            .map_err(failed)?;
-        tx.commit().map_err(failed)?;
-        tracing::info!(
-            version = migration.version,
-            name = migration.name,
-            "applied migration"
-        );
-    }
+    apply(&tx, found)?;
+    tx.commit()?;
     Ok(())
 }
 

@@ -18,19 +18,21 @@
 //! batches, so deleting old rows never holds a lock another writer waits on.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, Transaction, params};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
-use super::StoreError;
+use super::checkpoint::{self, Checkpointer};
 use super::records::{
     AlertFired, EventDispatched, EventFinished, EventOutcome, EventType, MetricObservation, Record,
     SystemSample, WorkflowChanged, WorkflowStarted, WorkflowState,
 };
 use super::retention::{RetentionCutoffs, RetentionReport, RetentionRun};
+use super::{StoreError, file};
 use crate::clock;
 
 /// Tuning of the writer.
@@ -82,6 +84,7 @@ pub struct WriterStats {
     busy_us: AtomicU64,
     rows_inserted: AtomicU64,
     rows_updated: AtomicU64,
+    commit_us_max: AtomicU64,
 }
 
 /// A copy of [`WriterStats`] at one moment.
@@ -107,6 +110,16 @@ pub struct WriterStatsSnapshot {
     /// `workflows` and `events` rows updated: an end whose start was
     /// committed in an earlier batch.
     pub rows_updated: u64,
+    /// Longest single commit (waiting for the write lock included),
+    /// microseconds, since the writer started or
+    /// [`Writer::take_longest_commit_us`] last read it.
+    pub commit_us_max: u64,
+    /// WAL checkpoints the checkpointer ran.
+    pub checkpoints: u64,
+    /// Times the WAL started over (restart or truncation).
+    pub wal_restarts: u64,
+    /// Most frames (pages) the WAL held at a checkpoint.
+    pub wal_frames_max: u64,
 }
 
 impl WriterStats {
@@ -121,6 +134,10 @@ impl WriterStats {
             busy_us: self.busy_us.load(Ordering::Relaxed),
             rows_inserted: self.rows_inserted.load(Ordering::Relaxed),
             rows_updated: self.rows_updated.load(Ordering::Relaxed),
+            commit_us_max: self.commit_us_max.load(Ordering::Relaxed),
+            checkpoints: 0,
+            wal_restarts: 0,
+            wal_frames_max: 0,
         }
     }
 
@@ -206,7 +223,8 @@ pub struct Writer {
     stats: Arc<WriterStats>,
     run_id: i64,
     ids: Arc<super::IdAllocator>,
-    failure: Arc<Mutex<Option<String>>>,
+    failure: Arc<watch::Sender<Option<String>>>,
+    checkpoints: Arc<checkpoint::Shared>,
     thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
     stopped: Arc<AtomicBool>,
 }
@@ -223,24 +241,31 @@ impl Writer {
     /// Starts the writer thread on an open, migrated connection.
     pub(crate) fn start(
         conn: Connection,
+        path: &Path,
         run_id: i64,
         options: WriterOptions,
     ) -> Result<Writer, StoreError> {
+        writer_pragmas(&conn)?;
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let stats = Arc::new(WriterStats::default());
-        let failure = Arc::new(Mutex::new(None));
+        let failure = Arc::new(watch::Sender::new(None));
+        let checkpointer = Checkpointer::start(path);
+        let checkpoints = Arc::clone(checkpointer.shared());
         let thread = {
             let stats = Arc::clone(&stats);
             let failure = Arc::clone(&failure);
+            let path = path.to_path_buf();
             std::thread::Builder::new()
                 .name("multiagents-writer".into())
                 .spawn(move || {
                     WriterThread {
                         conn,
+                        path,
                         run_id,
                         options,
                         stats,
                         failure,
+                        checkpointer,
                         workers: HashMap::new(),
                     }
                     .run(rx)
@@ -253,6 +278,7 @@ impl Writer {
             run_id,
             ids: Arc::new(super::IdAllocator::new(run_id)),
             failure,
+            checkpoints,
             thread: Arc::new(Mutex::new(Some(thread))),
             stopped: Arc::new(AtomicBool::new(false)),
         })
@@ -269,18 +295,44 @@ impl Writer {
         self.ids.next()
     }
 
-    /// Counters of the writer and its producers.
+    /// Counters of the writer, its producers and its checkpointer.
     pub fn stats(&self) -> WriterStatsSnapshot {
-        self.stats.snapshot()
+        let c = &self.checkpoints.stats;
+        WriterStatsSnapshot {
+            checkpoints: c.checkpoints.load(Ordering::Relaxed),
+            wal_restarts: c.restarts.load(Ordering::Relaxed),
+            wal_frames_max: c.wal_frames_max.load(Ordering::Relaxed),
+            ..self.stats.snapshot()
+        }
+    }
+
+    /// The longest single commit since the last call (or the start),
+    /// microseconds, and starts measuring afresh: how long the writer was
+    /// held up at worst over a stretch of time.
+    pub fn take_longest_commit_us(&self) -> u64 {
+        self.stats.commit_us_max.swap(0, Ordering::Relaxed)
+    }
+
+    /// Why the writer stopped, if it failed.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.borrow().clone()
+    }
+
+    /// Completes when the writer fails (never, if it does not): the moment
+    /// to stop starting work, since nothing more can be recorded. The reason
+    /// is the one clear message to report.
+    pub async fn failed(&self) -> String {
+        let mut changes = self.failure.subscribe();
+        match changes.wait_for(|f| f.is_some()).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            // The sender lives as long as this handle: unreachable, but
+            // never a reason to report a failure.
+            Err(_) => std::future::pending().await,
+        }
     }
 
     fn stopped_error(&self) -> StoreError {
-        let reason = self
-            .failure
-            .lock()
-            .ok()
-            .and_then(|f| f.clone())
-            .unwrap_or_else(|| "shut down".to_string());
+        let reason = self.failure().unwrap_or_else(|| "shut down".to_string());
         StoreError::WriterStopped(reason)
     }
 
@@ -636,11 +688,55 @@ fn opt_str(s: &Option<Arc<str>>) -> Option<&str> {
 
 struct WriterThread {
     conn: Connection,
+    path: PathBuf,
     run_id: i64,
     options: WriterOptions,
     stats: Arc<WriterStats>,
-    failure: Arc<Mutex<Option<String>>>,
+    failure: Arc<watch::Sender<Option<String>>>,
+    checkpointer: Checkpointer,
     workers: HashMap<Arc<str>, i64>,
+}
+
+/// Environment variable: the most pages the database may hold
+/// (`PRAGMA max_page_count`). A testing aid that makes a full disk without
+/// filling one: writes beyond it fail as they would on a full disk.
+pub const MAX_PAGE_COUNT_ENV: &str = "MULTIAGENTS_MAX_PAGE_COUNT";
+
+/// Settings of the write connection: `synchronous = NORMAL` (WAL survives a
+/// process crash with it), no automatic checkpoint (the checkpointer thread
+/// does it off the writer's path), a bound on the WAL file kept after a
+/// restart, and [`MAX_PAGE_COUNT_ENV`] when set.
+fn writer_pragmas(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
+    conn.pragma_update(
+        None,
+        "journal_size_limit",
+        checkpoint::JOURNAL_SIZE_LIMIT_BYTES,
+    )?;
+    if let Some(value) = std::env::var_os(MAX_PAGE_COUNT_ENV) {
+        let pages = value
+            .to_str()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .filter(|&n| n > 0)
+            .ok_or_else(|| {
+                StoreError::WriterStopped(format!(
+                    "{MAX_PAGE_COUNT_ENV}={} is not a positive whole number of pages",
+                    value.to_string_lossy()
+                ))
+            })?;
+        conn.pragma_update(None, "max_page_count", pages)?;
+    }
+    Ok(())
+}
+
+/// The one message a writer failure is reported with.
+fn describe_failure(path: &Path, e: &rusqlite::Error) -> String {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => {
+            format!("disk full writing {}: {e}", path.display())
+        }
+        _ => format!("writing {} failed: {e}", path.display()),
+    }
 }
 
 impl WriterThread {
@@ -707,10 +803,10 @@ impl WriterThread {
                 self.commit_with_retries(&batch)
             };
             if let Err(reason) = &outcome {
-                tracing::error!(error = %reason, "database writer failed; stopping");
-                if let Ok(mut f) = self.failure.lock() {
-                    *f = Some(reason.clone());
-                }
+                // Reported once, by whoever waits on `Writer::failed` or gets
+                // the error back; a log line here would say it twice.
+                tracing::debug!(error = %reason, "database writer failed; stopping");
+                self.failure.send_replace(Some(reason.clone()));
                 for ack in acks.drain(..) {
                     let _ = ack.send(Err(reason.clone()));
                 }
@@ -731,6 +827,7 @@ impl WriterThread {
                     let _ = reply.send(Err("the writer shut down".into()));
                 }
                 let ended = self.end_run();
+                self.close_wal();
                 let _ = ack.send(ended);
                 rx.close();
                 return;
@@ -747,6 +844,27 @@ impl WriterThread {
             .and_then(|mut s| s.execute(params![self.run_id, clock::now_us()]))
             .map(|_| ())
             .map_err(|e| e.to_string())
+    }
+
+    /// Leaves the database file complete on its own: stops the
+    /// checkpointer, then copies the whole WAL back and truncates it,
+    /// waiting (up to the busy timeout) for readers still in it. A copy of
+    /// the `.db` alone then holds the whole run.
+    fn close_wal(&mut self) {
+        self.checkpointer.stop();
+        let truncated = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            });
+        match truncated {
+            Ok(0) => {}
+            Ok(_) => tracing::warn!(
+                db = %self.path.display(),
+                "readers kept the write-ahead log in use; the database file alone is not complete until it is checkpointed (keep its -wal with it, or copy it with `multiagents snapshot`)"
+            ),
+            Err(e) => tracing::warn!(error = %e, "final checkpoint failed"),
+        }
     }
 
     fn retention_slice(
@@ -800,8 +918,13 @@ impl WriterThread {
         let started = Instant::now();
         let mut attempt = 1;
         loop {
+            let commit_started = Instant::now();
             match self.commit(batch) {
                 Ok(()) => {
+                    let us =
+                        u64::try_from(commit_started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    self.stats.commit_us_max.fetch_max(us, Ordering::Relaxed);
+                    self.checkpointer.shared().committed();
                     self.add_busy(started);
                     self.stats
                         .records_committed
@@ -817,7 +940,10 @@ impl WriterThread {
                     );
                     return Ok(());
                 }
-                Err(e) if attempt < ATTEMPTS => {
+                // Only a lock held by someone else passes: a full disk, an
+                // I/O error or a broken constraint would fail again, and
+                // retrying only delays the one report the user needs.
+                Err(e) if file::is_busy(&e) && attempt < ATTEMPTS => {
                     tracing::warn!(error = %e, attempt, "commit failed; retrying");
                     self.stats.commit_retries.fetch_add(1, Ordering::Relaxed);
                     // Ids cached from a rolled-back transaction may not exist.
@@ -825,7 +951,13 @@ impl WriterThread {
                     std::thread::sleep(Duration::from_millis(10 << attempt.min(6)));
                     attempt += 1;
                 }
-                Err(e) => return Err(format!("commit failed after {ATTEMPTS} attempts: {e}")),
+                Err(e) if file::is_busy(&e) => {
+                    return Err(format!(
+                        "{} (after {ATTEMPTS} attempts)",
+                        describe_failure(&self.path, &e)
+                    ));
+                }
+                Err(e) => return Err(describe_failure(&self.path, &e)),
             }
         }
     }
