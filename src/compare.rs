@@ -62,16 +62,32 @@ impl Default for Thresholds {
     }
 }
 
-/// Parses `--threshold`: a finite number above 0.
+/// Parses `--threshold`: a fraction from 0.001 (0.1 %) to 100 (10,000 %).
 pub fn parse_threshold(text: &str) -> Result<f64, String> {
     let t: f64 = text
         .trim()
         .parse()
         .map_err(|_| format!("invalid threshold {text:?}: expected a fraction such as 0.2"))?;
-    if !(t.is_finite() && t > 0.0) {
-        return Err(format!("invalid threshold {text:?}: must be more than 0"));
+    if !(0.001..=100.0).contains(&t) {
+        return Err(format!(
+            "invalid threshold {text:?}: must be from 0.001 to 100"
+        ));
     }
     Ok(t)
+}
+
+/// Parses `--p95-floor-ms`: milliseconds from 0 to an hour (3,600,000).
+pub fn parse_p95_floor_ms(text: &str) -> Result<f64, String> {
+    let ms: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid p95 floor {text:?}: expected milliseconds such as 1.0"))?;
+    if !(0.0..=3_600_000.0).contains(&ms) {
+        return Err(format!(
+            "invalid p95 floor {text:?}: must be from 0 to 3600000 ms"
+        ));
+    }
+    Ok(ms)
 }
 
 /// Whether a row is a worker or a workflow.

@@ -267,6 +267,43 @@ impl MetricType {
     }
 }
 
+/// How serious an alert is (`alerts.notifiers[].min_severity`, and what
+/// each alert carries). Ordered, so notifiers can take "this severity and
+/// above".
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// For information only.
+    Info,
+    /// Needs attention.
+    Warning,
+    /// Needs action now.
+    Critical,
+}
+
+impl Severity {
+    /// The name stored in the database and shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// The severity named `text` (as stored), if any.
+    pub fn parse(text: &str) -> Option<Severity> {
+        match text {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Sections
 // ---------------------------------------------------------------------------
@@ -572,6 +609,9 @@ pub struct AlertsConfig {
     /// Alert when the average dispatch-to-terminal latency is above this.
     /// Milliseconds, > 0. Default: 5000 (the seed's "> 5 s").
     pub latency_threshold_ms: f64,
+    /// Where alerts are sent besides the log and the database, like
+    /// Alertmanager's receivers. Default: none.
+    pub notifiers: Vec<NotifierConfig>,
 }
 
 impl Default for AlertsConfig {
@@ -580,7 +620,220 @@ impl Default for AlertsConfig {
             enabled: true,
             error_rate_threshold: 0.1,
             latency_threshold_ms: 5000.0,
+            notifiers: Vec::new(),
         }
+    }
+}
+
+/// The kind of an alert notifier (`alerts.notifiers[].type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifierKind {
+    /// A line in the log: `error` for critical alerts, `warn` for others,
+    /// `info` for resolutions (the seed's `send_critical_notification`
+    /// printed them).
+    Log,
+    /// A program (`argv`, no shell) run with the alert as JSON on its stdin;
+    /// it must exit 0 within `timeout_seconds`.
+    Command,
+    /// An HTTP POST of the alert as JSON to `url`; a connection failure, a
+    /// timeout, a 429 or a 5xx answer is retried `retries` times with
+    /// growing pauses, any other non-2xx answer is a failure at once.
+    Webhook,
+}
+
+impl NotifierKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            NotifierKind::Log => "log",
+            NotifierKind::Command => "command",
+            NotifierKind::Webhook => "webhook",
+        }
+    }
+}
+
+/// One entry of `alerts.notifiers`: where alerts of `min_severity` and above
+/// are sent. Keys that do not apply to the `type` are refused rather than
+/// ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifierConfig {
+    /// `log`, `command` or `webhook` (YAML key `type`).
+    #[serde(rename = "type")]
+    pub kind: NotifierKind,
+    /// The least severe alert sent: `info`, `warning` or `critical`.
+    /// Default: `critical`, as the seed notified critical alerts only.
+    #[serde(default = "default_min_severity")]
+    pub min_severity: Severity,
+    /// Also send resolutions (the alert with `status: resolved`), as
+    /// Alertmanager's `send_resolved`. Default: `true`.
+    #[serde(default = "default_true")]
+    pub send_resolved: bool,
+    /// `command` only: the program and its arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub argv: Vec<String>,
+    /// `webhook` only: the `http://` or `https://` URL to POST to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `command` and `webhook`: how long one attempt may take. Seconds,
+    /// > 0. Default: 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<f64>,
+    /// `webhook` only: further attempts after a failed one (0–10).
+    /// Default: 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+}
+
+/// Default of `timeout_seconds` for notifiers.
+pub const DEFAULT_NOTIFIER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of `retries` for webhooks.
+pub const DEFAULT_WEBHOOK_RETRIES: u32 = 3;
+/// Most `retries` a webhook may have: with growing pauses, more would hold
+/// an alert back for minutes.
+pub const MAX_WEBHOOK_RETRIES: u32 = 10;
+
+fn default_min_severity() -> Severity {
+    Severity::Critical
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl NotifierConfig {
+    /// A notifier of `kind` with the defaults and nothing else set.
+    pub fn new(kind: NotifierKind) -> Self {
+        NotifierConfig {
+            kind,
+            min_severity: default_min_severity(),
+            send_resolved: true,
+            argv: Vec::new(),
+            url: None,
+            timeout_seconds: None,
+            retries: None,
+        }
+    }
+
+    /// `timeout_seconds` as a [`Duration`] (clamped), or the default.
+    pub fn timeout(&self) -> Duration {
+        self.timeout_seconds.map_or(DEFAULT_NOTIFIER_TIMEOUT, |t| {
+            clamped_duration(t, Unit::Seconds)
+        })
+    }
+
+    /// `retries`, or the default.
+    pub fn retries(&self) -> u32 {
+        self.retries
+            .unwrap_or(DEFAULT_WEBHOOK_RETRIES)
+            .min(MAX_WEBHOOK_RETRIES)
+    }
+
+    /// The URL without what may be a secret (path, query, user info): for
+    /// logs and for the configuration stored with each run.
+    pub fn redacted_url(&self) -> Option<String> {
+        self.url.as_deref().map(redact_url)
+    }
+
+    fn validate(&self, key: &str) -> Result<(), (String, String)> {
+        let kind = self.kind.as_str();
+        let only = |field: &str, for_kind: &str| {
+            (
+                format!("{key}.{field}"),
+                format!("applies to type {for_kind} only, not {kind}"),
+            )
+        };
+        if self.kind != NotifierKind::Command && !self.argv.is_empty() {
+            return Err(only("argv", "command"));
+        }
+        if self.kind != NotifierKind::Webhook {
+            if self.url.is_some() {
+                return Err(only("url", "webhook"));
+            }
+            if self.retries.is_some() {
+                return Err(only("retries", "webhook"));
+            }
+        }
+        if self.kind == NotifierKind::Log && self.timeout_seconds.is_some() {
+            return Err(only("timeout_seconds", "command and webhook"));
+        }
+        if let Some(t) = self.timeout_seconds {
+            checked_duration(t, Unit::Seconds)
+                .map_err(|reason| (format!("{key}.timeout_seconds"), reason))?;
+        }
+        match self.kind {
+            NotifierKind::Log => {}
+            NotifierKind::Command => {
+                if self.argv.first().is_none_or(|p| p.is_empty()) {
+                    return Err((
+                        format!("{key}.argv"),
+                        "a command notifier needs argv: the program and its arguments, \
+                         e.g. [\"/usr/local/bin/page-oncall\", \"--team\", \"ops\"]"
+                            .to_owned(),
+                    ));
+                }
+            }
+            NotifierKind::Webhook => {
+                let url = self.url.as_deref().unwrap_or("");
+                if !is_plausible_http_url(url) {
+                    return Err((
+                        format!("{key}.url"),
+                        if url.is_empty() {
+                            "a webhook notifier needs url: the http:// or https:// address \
+                             to POST alerts to"
+                                .to_owned()
+                        } else {
+                            format!(
+                                "must be an http:// or https:// URL with a host, got {:?}",
+                                redact_url(url)
+                            )
+                        },
+                    ));
+                }
+                if let Some(n) = self.retries
+                    && n > MAX_WEBHOOK_RETRIES
+                {
+                    return Err((
+                        format!("{key}.retries"),
+                        format!("must be at most {MAX_WEBHOOK_RETRIES}, got {n}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `http://host…` or `https://host…` with a non-empty host and no spaces or
+/// control characters. The HTTP client checks the rest when sending.
+fn is_plausible_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
+        Some(rest) => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host = authority.rsplit('@').next().unwrap_or("");
+            !host.is_empty()
+                && !host.starts_with(':')
+                && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    }
+}
+
+/// `scheme://host[:port]` of a URL, the rest replaced by `/…` (webhook URLs
+/// often carry their secret in the path or query, as Slack's do).
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<not a URL>".to_owned();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    if rest.len() > authority.len() || host.len() < authority.len() {
+        format!("{scheme}://{host}/…")
+    } else {
+        format!("{scheme}://{host}")
     }
 }
 
@@ -709,13 +962,19 @@ impl MonitoringConfig {
     /// The configuration as JSON, for storing in the `runs` table.
     ///
     /// Includes every field (defaults too), so a stored run says exactly
-    /// what it ran with. Non-finite numbers (only possible in unvalidated
+    /// what it ran with — except the path and query of webhook URLs, which
+    /// are redacted. Non-finite numbers (only possible in unvalidated
     /// configs) become `null`.
     pub fn to_json(&self) -> serde_json::Value {
         // Serialization of these plain structs cannot fail: paths are
         // serialized lossily and maps have string keys. Keep a visible
         // marker rather than panicking should that ever change.
-        serde_json::to_value(self)
+        let mut stored = self.clone();
+        // A webhook URL often is the secret (Slack's are): keep the host.
+        for notifier in &mut stored.alerts.notifiers {
+            notifier.url = notifier.redacted_url();
+        }
+        serde_json::to_value(stored)
             .unwrap_or_else(|e| serde_json::json!({ "serialization_error": e.to_string() }))
     }
 
@@ -937,6 +1196,11 @@ impl MonitoringConfig {
             self.alerts.latency_threshold_ms,
             Unit::Milliseconds,
         )?;
+        for (index, notifier) in self.alerts.notifiers.iter().enumerate() {
+            notifier
+                .validate(&format!("alerts.notifiers[{index}]"))
+                .map_err(|(key, reason)| invalid(&key, reason))?;
+        }
         Ok(())
     }
 }
@@ -1321,6 +1585,80 @@ mod tests {
             "ok.yaml",
         )
         .expect("nothing reads the events");
+    }
+
+    #[test]
+    fn notifiers_parse_with_their_defaults() {
+        let config = MonitoringConfig::from_yaml_str(
+            "alerts:\n  notifiers:\n    - type: log\n    - type: command\n      argv: [notify-send, alert]\n      min_severity: warning\n    - type: webhook\n      url: https://hooks.example.com/T0/B1/xyz?token=abc\n      retries: 5\n      send_resolved: false\n",
+            "ok.yaml",
+        )
+        .expect("valid");
+        let n = &config.alerts.notifiers;
+        assert_eq!(n[0].kind, NotifierKind::Log);
+        assert_eq!(n[0].min_severity, Severity::Critical, "the seed's default");
+        assert_eq!(n[1].argv, ["notify-send", "alert"]);
+        assert_eq!(n[1].min_severity, Severity::Warning);
+        assert_eq!(n[1].timeout(), DEFAULT_NOTIFIER_TIMEOUT);
+        assert_eq!(n[2].retries(), 5);
+        assert!(!n[2].send_resolved);
+        assert_eq!(
+            n[2].redacted_url().as_deref(),
+            Some("https://hooks.example.com/…")
+        );
+        let stored = config.to_json().to_string();
+        assert!(
+            !stored.contains("token=abc") && !stored.contains("xyz"),
+            "{stored}"
+        );
+    }
+
+    #[test]
+    fn notifier_mistakes_are_refused_by_key() {
+        rejects(
+            "alerts:\n  notifiers:\n    - type: webhook\n",
+            &["alerts.notifiers[0].url", "needs url"],
+        );
+        rejects(
+            "alerts:\n  notifiers:\n    - type: webhook\n      url: ftp://x/y\n",
+            &["alerts.notifiers[0].url", "http:// or https://"],
+        );
+        rejects(
+            "alerts:\n  notifiers:\n    - type: log\n    - type: command\n",
+            &["alerts.notifiers[1].argv", "needs argv"],
+        );
+        rejects(
+            "alerts:\n  notifiers:\n    - type: log\n      url: http://x\n",
+            &["alerts.notifiers[0].url", "webhook only"],
+        );
+        rejects(
+            "alerts:\n  notifiers:\n    - type: log\n      timeout_seconds: 3\n",
+            &["alerts.notifiers[0].timeout_seconds", "only"],
+        );
+        rejects(
+            "alerts:\n  notifiers:\n    - type: command\n      argv: [x]\n      retries: 2\n",
+            &["alerts.notifiers[0].retries", "webhook only"],
+        );
+        rejects(
+            "alerts:\n  notifiers:\n    - type: webhook\n      url: http://x\n      retries: 11\n",
+            &["alerts.notifiers[0].retries", "at most 10"],
+        );
+        rejects(
+            "alerts:\n  notifiers:\n    - type: webhook\n      url: http://x\n      timeout_seconds: 0\n",
+            &["alerts.notifiers[0].timeout_seconds", "greater than 0"],
+        );
+        rejects(
+            "alerts:\n  notifiers:\n    - type: pager\n",
+            &["alerts.notifiers[0].type", "pager"],
+        );
+        rejects(
+            "alerts:\n  notifiers:\n    - type: log\n      min_severity: loud\n",
+            &["alerts.notifiers[0].min_severity", "loud"],
+        );
+        rejects(
+            "alerts:\n  notifiers:\n    - type: log\n      channel: ops\n",
+            &["alerts.notifiers[0].channel", "unknown field"],
+        );
     }
 
     // ---- bad configurations -------------------------------------------

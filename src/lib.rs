@@ -5,6 +5,8 @@
 //! Layers, each depending only on those before it:
 //! - [`clock`], [`window`]: time in microseconds and monitoring windows;
 //! - [`config`], [`logging`]: the seed's YAML configuration and `tracing` output;
+//! - [`output_path`], [`terminal`]: files the commands write, checked so nothing
+//!   is destroyed, and text from the database made safe for a terminal;
 //! - [`store`]: the SQLite file, its schema, the reader pool and the single writer;
 //! - [`worker`], [`workflow`], [`orchestrator`]: the runtime that records into the store;
 //! - [`monitor`], [`runs`]: the monitoring questions, answered in SQL;
@@ -28,10 +30,12 @@ pub mod loadtest;
 pub mod logging;
 pub mod monitor;
 pub mod orchestrator;
+pub mod output_path;
 pub mod runs;
 pub mod session;
 pub mod stats;
 pub mod store;
+pub mod terminal;
 pub mod window;
 pub mod worker;
 pub mod workflow;

@@ -135,8 +135,14 @@ pub fn rotating_file_writer(
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
+    private_log_file(directory, path).map_err(|e| LoggingError::OpenFile {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     let roller = LogRollerBuilder::new(directory, Path::new(file_name))
         .rotation(Rotation::SizeBased(RotationSize::Bytes(max_bytes)))
+        // Files opened after a rotation: owner only, like the first one.
+        .file_mode(LOG_FILE_MODE)
         .max_keep_files(u64::from(backup_count))
         // Make flush/drop wait for the background rename-and-prune work, so
         // the backup cap holds once the writer is flushed.
@@ -150,6 +156,29 @@ pub fn rotating_file_writer(
         inner: Arc::new(Mutex::new(roller)),
         path: path.to_path_buf(),
     })
+}
+
+/// Log files are readable by their owner only, like the database: they hold
+/// payload sizes and error messages.
+const LOG_FILE_MODE: u32 = 0o600;
+
+/// Creates the missing directories of the log file 0700 and the log file
+/// itself 0600 before the rotation crate opens it, so that neither is ever
+/// visible to others, not even for a moment. Existing directories are left
+/// as they are (they are the user's); an existing log file is ours.
+fn private_log_file(directory: &Path, path: &Path) -> io::Result<()> {
+    let mut dirs = std::fs::DirBuilder::new();
+    dirs.recursive(true);
+    let mut file = std::fs::OpenOptions::new();
+    file.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+        dirs.mode(0o700);
+        file.mode(LOG_FILE_MODE);
+    }
+    dirs.create(directory)?;
+    file.open(path).map(drop)
 }
 
 /// Keeps logging alive; dropping it flushes the log file.
@@ -293,6 +322,25 @@ mod tests {
         assert!(matches!(err, LoggingError::ZeroMaxSize), "{err}");
         let err = rotating_file_writer(Path::new(".."), 10, 1).unwrap_err();
         assert!(err.to_string().contains("must name a file"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn log_files_and_new_directories_are_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("new").join("deeper").join("private.log");
+        let mut writer = rotating_file_writer(&path, 64, 2).expect("writer");
+        // Enough lines to rotate: the files opened afterwards are private too.
+        for i in 0..20 {
+            writeln!(writer, "line {i} with some padding").expect("write");
+        }
+        writer.flush().expect("flush");
+        let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600, "live log file");
+        assert_eq!(mode(&path.with_extension("log.1")), 0o600, "rotated file");
+        assert_eq!(mode(path.parent().expect("dir")), 0o700, "log directory");
+        assert_eq!(mode(&dir.path().join("new")), 0o700, "created parent");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::clock;
 use crate::config::MonitoringConfig;
 use crate::monitor::alerts::{
     AlertChange, AlertInputs, AlertRules, AlertThresholds, MonitoringAlerts, WorkerObservation,
+    notifier_from_config,
 };
 use crate::monitor::custom::{CustomMetrics, MetricRegistry, MetricsError};
 use crate::monitor::system::{MetricsCollector, active_workflows_from, spawn_system_sampler};
@@ -56,6 +57,7 @@ pub struct Session {
     collector: MetricsCollector,
     custom: CustomMetrics,
     alerts: Arc<tokio::sync::Mutex<MonitoringAlerts>>,
+    alert_changes: tokio::sync::broadcast::Sender<AlertChange>,
     health: Arc<Mutex<HealthTracker>>,
     stop: watch::Sender<bool>,
     jobs: Vec<JoinHandle<()>>,
@@ -156,11 +158,20 @@ impl Session {
         let registry = Arc::new(MetricRegistry::from_declared(declared_metrics(&config))?);
         let custom = CustomMetrics::new(writer.clone(), registry)
             .recording(config.metrics_collection.enabled);
-        let alerts = Arc::new(tokio::sync::Mutex::new(MonitoringAlerts::with_rules(
+        let mut alerts = MonitoringAlerts::with_rules(
             alert_thresholds(&config),
             alert_rules(&config),
             writer.clone(),
-        )));
+        );
+        for notifier in &config.alerts.notifiers {
+            alerts.add_notifier_routed(
+                notifier_from_config(notifier),
+                notifier.min_severity,
+                notifier.send_resolved,
+            );
+        }
+        let alert_changes = alerts.change_feed();
+        let alerts = Arc::new(tokio::sync::Mutex::new(alerts));
         let (stop, _) = watch::channel(false);
         let mut session = Session {
             config,
@@ -170,6 +181,7 @@ impl Session {
             collector,
             custom,
             alerts,
+            alert_changes,
             health: Arc::new(Mutex::new(HealthTracker::new())),
             stop,
             jobs: Vec::new(),
@@ -271,6 +283,12 @@ impl Session {
         &self.custom
     }
 
+    /// Every later alert change, whether the background check or
+    /// [`Session::check_alerts`] found it.
+    pub fn subscribe_alerts(&self) -> tokio::sync::broadcast::Receiver<AlertChange> {
+        self.alert_changes.subscribe()
+    }
+
     /// Re-evaluates health and alert rules now (the background job does the
     /// same every `health_check_interval_seconds`), returning alert changes:
     /// none from the rules the configuration switches off.
@@ -287,24 +305,13 @@ impl Session {
         for job in self.jobs.drain(..) {
             let _ = job.await;
         }
-        let firing: Vec<i64> = self
-            .alerts
+        // Logged, recorded and notified like any resolution, so a receiver
+        // is not left believing an alert still fires.
+        self.alerts
             .lock()
             .await
-            .engine()
-            .firing()
-            .iter()
-            .map(|a| a.id)
-            .collect();
-        let now = clock::now_us();
-        for id in firing {
-            self.writer
-                .record(crate::store::Record::AlertResolved {
-                    id,
-                    resolved_at_us: now,
-                })
-                .await?;
-        }
+            .resolve_all(clock::now_us())
+            .await?;
         self.writer.shutdown().await?;
         Ok(())
     }

@@ -25,6 +25,14 @@ pub enum WindowError {
         /// Why it was refused.
         reason: String,
     },
+    /// A duration outside the range its option accepts.
+    #[error("invalid duration {text:?}: must be from {range}")]
+    OutOfRange {
+        /// What the user gave.
+        text: String,
+        /// The accepted range, in words.
+        range: &'static str,
+    },
     /// Not a time like `2026-11-29T05:00:00Z`.
     #[error("invalid time {text:?}: expected RFC 3339 like 2026-11-29T05:00:00Z, or 'now'")]
     BadTime {
@@ -86,6 +94,74 @@ pub fn parse_window(text: &str) -> Result<Duration, WindowError> {
     Ok(duration)
 }
 
+/// The lengths a duration option accepts: within them every computation
+/// with the value (deadlines on the monotonic clock, microsecond windows,
+/// per-minute rates) is exact and cannot overflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationRange {
+    /// Shortest accepted.
+    pub min: Duration,
+    /// Longest accepted.
+    pub max: Duration,
+    /// The range in words, as `--help` and errors show it.
+    pub text: &'static str,
+}
+
+const DAY: u64 = 24 * 3600;
+
+/// Windows of monitoring questions (`--window`, `cleanup --older-than`): a
+/// millisecond to a hundred years.
+pub const WINDOW_RANGE: DurationRange = DurationRange {
+    min: Duration::from_millis(1),
+    max: Duration::from_secs(36_500 * DAY),
+    text: "1ms to 36500d",
+};
+
+/// How long something runs or waits (`load-test --duration`,
+/// `--drain-timeout`, `soak --duration`): a millisecond to 30 days.
+pub const RUN_RANGE: DurationRange = DurationRange {
+    min: Duration::from_millis(1),
+    max: Duration::from_secs(30 * DAY),
+    text: "1ms to 30d",
+};
+
+/// How often a screen or a cache is refreshed (`dashboard --refresh`,
+/// `serve --refresh`): 100 ms to an hour.
+pub const REFRESH_RANGE: DurationRange = DurationRange {
+    min: Duration::from_millis(100),
+    max: Duration::from_secs(3600),
+    text: "100ms to 1h",
+};
+
+impl DurationRange {
+    /// Parses like [`parse_window`], then refuses a value outside the range.
+    pub fn parse(&self, text: &str) -> Result<Duration, WindowError> {
+        let d = parse_window(text)?;
+        if d < self.min || d > self.max {
+            return Err(WindowError::OutOfRange {
+                text: text.to_string(),
+                range: self.text,
+            });
+        }
+        Ok(d)
+    }
+}
+
+/// `--window` and `cleanup --older-than`: [`WINDOW_RANGE`].
+pub fn parse_window_option(text: &str) -> Result<Duration, WindowError> {
+    WINDOW_RANGE.parse(text)
+}
+
+/// How long something runs or waits: [`RUN_RANGE`].
+pub fn parse_run_length(text: &str) -> Result<Duration, WindowError> {
+    RUN_RANGE.parse(text)
+}
+
+/// A refresh interval: [`REFRESH_RANGE`].
+pub fn parse_refresh(text: &str) -> Result<Duration, WindowError> {
+    REFRESH_RANGE.parse(text)
+}
+
 /// Parses an absolute time: RFC 3339 (`2026-11-29T05:00:00Z`), the same
 /// without a zone (read as UTC), or `now`.
 pub fn parse_time(text: &str) -> Result<i64, WindowError> {
@@ -129,6 +205,21 @@ mod tests {
             let err = parse_window(text).unwrap_err();
             assert!(err.to_string().contains(&format!("{text:?}")), "{err}");
         }
+    }
+
+    #[test]
+    fn ranges_refuse_what_is_outside_them() {
+        assert_eq!(parse_refresh("3s").unwrap(), Duration::from_secs(3));
+        assert!(
+            parse_refresh("10ms")
+                .unwrap_err()
+                .to_string()
+                .contains("100ms to 1h")
+        );
+        assert!(parse_run_length("31d").is_err());
+        assert!(parse_run_length("30d").is_ok());
+        assert!(parse_window_option("36501d").is_err());
+        assert!(parse_window_option("500us").is_err());
     }
 
     #[test]

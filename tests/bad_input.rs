@@ -486,6 +486,37 @@ fn cases() -> Vec<Case> {
             stderr: "already exists",
         },
         Case {
+            name: "snapshot onto the database's -shm (absent)",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[&"--db", &db, &"snapshot", &d.join("real.db-shm")])
+            },
+            stderr: "-shm file of the database",
+        },
+        Case {
+            name: "snapshot onto a FIFO",
+            setup: |d| {
+                let db = real_database(d);
+                let fifo = d.join("pipe.db");
+                let made = std::process::Command::new("mkfifo")
+                    .arg(&fifo)
+                    .status()
+                    .unwrap();
+                assert!(made.success());
+                args(&[&"--db", &db, &"snapshot", &fifo])
+            },
+            stderr: "is a FIFO",
+        },
+        Case {
+            name: "snapshot onto a dangling symlink",
+            setup: |d| {
+                let db = real_database(d);
+                std::os::unix::fs::symlink(d.join("nowhere.db"), d.join("link.db")).unwrap();
+                args(&[&"--db", &db, &"snapshot", &d.join("link.db")])
+            },
+            stderr: "is a symbolic link",
+        },
+        Case {
             name: "snapshot of a missing database",
             setup: |d| args(&[&"--db", &d.join("none.db"), &"snapshot", &d.join("out.db")]),
             stderr: "no such database",
@@ -838,21 +869,404 @@ fn cases() -> Vec<Case> {
             },
             stderr: "--allow-remote",
         },
+        // --- numeric options outside their documented ranges (issue 10.10) ---
+        Case {
+            name: "load-test --rps 1e-19 (used to panic in the scheduler)",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &d.join("fresh.db"),
+                    &"load-test",
+                    &"--rps",
+                    &"1e-19",
+                ])
+            },
+            stderr: "must be from 0.001 to 1000000",
+        },
+        Case {
+            name: "load-test --time-scale 1e300 (used to panic per workflow)",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &d.join("fresh.db"),
+                    &"load-test",
+                    &"--time-scale",
+                    &"1e300",
+                ])
+            },
+            stderr: "must be from 0 to 1000",
+        },
+        Case {
+            name: "load-test --rps NaN",
+            setup: |d| args(&[&"--db", &d.join("fresh.db"), &"load-test", &"--rps", &"NaN"]),
+            stderr: "--rps",
+        },
+        Case {
+            name: "load-test --duration 400y",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &d.join("fresh.db"),
+                    &"load-test",
+                    &"--duration",
+                    &"400y",
+                ])
+            },
+            stderr: "1ms to 30d",
+        },
+        Case {
+            name: "load-test --drain-timeout beyond a Duration",
+            setup: |d| {
+                args(&[
+                    &"--db",
+                    &d.join("fresh.db"),
+                    &"load-test",
+                    &"--drain-timeout",
+                    &"18446744073709551615s",
+                ])
+            },
+            stderr: "--drain-timeout",
+        },
+        Case {
+            name: "dashboard --refresh 1ns",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[&"--db", &db, &"dashboard", &"--once", &"--refresh", &"1ns"])
+            },
+            stderr: "100ms to 1h",
+        },
+        Case {
+            name: "query runs --limit 0",
+            setup: |d| query_runs_limit(d, "0"),
+            stderr: "--limit",
+        },
+        Case {
+            name: "query runs --limit -1 (no limit in SQLite)",
+            setup: |d| query_runs_limit(d, "-1"),
+            stderr: "--limit",
+        },
+        Case {
+            name: "query runs --limit beyond i64",
+            setup: |d| query_runs_limit(d, "99999999999999999999"),
+            stderr: "--limit",
+        },
+        Case {
+            name: "compare --threshold inf",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[
+                    &"--db",
+                    &db,
+                    &"compare",
+                    &"--base",
+                    &"1",
+                    &"--head",
+                    &"1",
+                    &"--threshold",
+                    &"inf",
+                ])
+            },
+            stderr: "must be from 0.001 to 100",
+        },
+        Case {
+            name: "compare --p95-floor-ms NaN",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[
+                    &"--db",
+                    &db,
+                    &"compare",
+                    &"--base",
+                    &"1",
+                    &"--head",
+                    &"1",
+                    &"--p95-floor-ms",
+                    &"NaN",
+                ])
+            },
+            stderr: "--p95-floor-ms",
+        },
+        Case {
+            name: "bench --producers 0 (a division by zero)",
+            setup: |d| {
+                args(&[
+                    &"bench",
+                    &"--quick",
+                    &"--producers",
+                    &"0",
+                    &"--json-out",
+                    &d.join("b.json"),
+                ])
+            },
+            stderr: "--producers",
+        },
+        Case {
+            name: "serve --refresh 0s",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[&"--db", &db, &"serve", &"--refresh", &"0s"])
+            },
+            stderr: "--refresh",
+        },
+        // --- output paths (issue 10.1): nothing we write over is lost ---
+        Case {
+            name: "logging.file_path is the database",
+            setup: |d| {
+                let db = real_database(d);
+                let config = d.join("config.yaml");
+                std::fs::write(
+                    &config,
+                    "logging:\n  default_logger: file\n  file_path: real.db\n",
+                )
+                .unwrap();
+                args(&[&"--db", &db, &"--config", &config, &"query", &"runs"])
+            },
+            stderr: "logging.file_path: real.db is the database of this command",
+        },
+        Case {
+            name: "logging.file_path is another SQLite database",
+            setup: |d| {
+                let db = real_database(d);
+                let other = d.join("other.db");
+                rusqlite::Connection::open(&other)
+                    .unwrap()
+                    .execute_batch("CREATE TABLE t(x);")
+                    .unwrap();
+                let config = d.join("config.yaml");
+                std::fs::write(
+                    &config,
+                    "logging:\n  default_logger: composite\n  file_path: other.db\n",
+                )
+                .unwrap();
+                args(&[&"--db", &db, &"--config", &config, &"query", &"runs"])
+            },
+            stderr: "is a SQLite database",
+        },
+        Case {
+            name: "report --out the database itself",
+            setup: |d| report_out(d, &d.join("real.db"), true),
+            stderr: "is the database of this command",
+        },
+        Case {
+            name: "report --out ./the database (another spelling)",
+            setup: |d| report_out(d, Path::new("./real.db"), true),
+            stderr: "is the database of this command",
+        },
+        Case {
+            name: "report --out a hard link to the database",
+            setup: |d| {
+                let db = real_database(d);
+                std::fs::hard_link(&db, d.join("alias")).unwrap();
+                args(&[
+                    &"--db",
+                    &db,
+                    &"report",
+                    &"--out",
+                    &d.join("alias"),
+                    &"--force",
+                ])
+            },
+            stderr: "is the database of this command",
+        },
+        Case {
+            name: "report --out the database's -wal (absent)",
+            setup: |d| report_out(d, &d.join("real.db-wal"), true),
+            stderr: "-wal file of the database",
+        },
+        Case {
+            name: "report --out the database's -shm (present)",
+            setup: |d| {
+                std::fs::write(d.join("real.db-shm"), b"not really shared memory").unwrap();
+                report_out(d, &d.join("real.db-shm"), true)
+            },
+            stderr: "-shm file of the database",
+        },
+        Case {
+            name: "report --out another SQLite database, even with --force",
+            setup: |d| {
+                let other = d.join("other.db");
+                let conn = rusqlite::Connection::open(&other).unwrap();
+                conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+                    .unwrap();
+                drop(conn);
+                report_out(d, &other, true)
+            },
+            stderr: "is a SQLite database",
+        },
+        Case {
+            name: "report --out a symlink to a file",
+            setup: |d| {
+                std::fs::write(d.join("target.txt"), b"precious").unwrap();
+                std::os::unix::fs::symlink(d.join("target.txt"), d.join("link.txt")).unwrap();
+                report_out(d, &d.join("link.txt"), true)
+            },
+            stderr: "is a symbolic link",
+        },
+        Case {
+            name: "report --out a FIFO",
+            setup: |d| {
+                let fifo = d.join("pipe");
+                let made = std::process::Command::new("mkfifo")
+                    .arg(&fifo)
+                    .status()
+                    .unwrap();
+                assert!(made.success());
+                report_out(d, &fifo, true)
+            },
+            stderr: "is a FIFO",
+        },
+        Case {
+            name: "report --out a directory",
+            setup: |d| {
+                std::fs::create_dir(d.join("reports")).unwrap();
+                report_out(d, &d.join("reports"), true)
+            },
+            stderr: "is a directory",
+        },
+        Case {
+            name: "report --out a device",
+            setup: |d| report_out(d, Path::new("/dev/null"), true),
+            stderr: "is a device",
+        },
+        Case {
+            name: "report --out a read-only file, even with --force",
+            setup: |d| {
+                let path = d.join("frozen.txt");
+                std::fs::write(&path, b"keep me").unwrap();
+                let mut perms = std::fs::metadata(&path).unwrap().permissions();
+                perms.set_readonly(true);
+                std::fs::set_permissions(&path, perms).unwrap();
+                report_out(d, &path, true)
+            },
+            stderr: "is read-only",
+        },
+        Case {
+            name: "report --out an existing file without --force",
+            setup: |d| {
+                std::fs::write(d.join("old.txt"), b"yesterday's report").unwrap();
+                report_out(d, &d.join("old.txt"), false)
+            },
+            stderr: "already exists; pass --force",
+        },
+        Case {
+            name: "report --force without --out",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[&"--db", &db, &"report", &"--force"])
+            },
+            stderr: "--out",
+        },
+        Case {
+            name: "export prometheus --out the database",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[
+                    &"--db",
+                    &db,
+                    &"export",
+                    &"prometheus",
+                    &"--out",
+                    &db,
+                    &"--force",
+                ])
+            },
+            stderr: "is the database of this command",
+        },
+        Case {
+            name: "export prometheus --out an existing file without --force",
+            setup: |d| {
+                let db = real_database(d);
+                std::fs::write(d.join("metrics.prom"), b"# old scrape").unwrap();
+                args(&[
+                    &"--db",
+                    &db,
+                    &"export",
+                    &"prometheus",
+                    &"--out",
+                    &d.join("metrics.prom"),
+                ])
+            },
+            stderr: "already exists; pass --force",
+        },
+        Case {
+            name: "bench --json-out a SQLite database",
+            setup: |d| {
+                let db = real_database(d);
+                args(&[
+                    &"bench",
+                    &"--quick",
+                    &"--only",
+                    &"commits",
+                    &"--json-out",
+                    &db,
+                    &"--force",
+                ])
+            },
+            stderr: "is a SQLite database",
+        },
+        Case {
+            name: "bench --json-out a file that is not earlier results",
+            setup: |d| {
+                std::fs::write(d.join("notes.json"), b"{\"mine\": true}").unwrap();
+                args(&[
+                    &"bench",
+                    &"--quick",
+                    &"--only",
+                    &"commits",
+                    &"--json-out",
+                    &d.join("notes.json"),
+                ])
+            },
+            stderr: "already exists; pass --force",
+        },
     ]
 }
 
-/// Every regular file under `dir` with its bytes, and every directory.
+/// `query runs --limit <limit>` on a real database.
+fn query_runs_limit(dir: &Path, limit: &str) -> Vec<OsString> {
+    let db = real_database(dir);
+    args(&[&"--db", &db, &"query", &"runs", &format!("--limit={limit}")])
+}
+
+/// `--db real.db report --out <out>` (with `--force` if asked), on a real
+/// multiagents database in `dir`.
+fn report_out(dir: &Path, out: &Path, force: bool) -> Vec<OsString> {
+    let db = real_database(dir);
+    let mut list = args(&[&"--db", &db, &"report", &"--out", &out]);
+    if force {
+        list.push("--force".into());
+    }
+    list
+}
+
+/// Every regular file under `dir` with its bytes and permissions, every
+/// directory, every symlink with its target, every other entry by kind
+/// (never opened: reading a FIFO would block).
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+    use std::os::unix::fs::PermissionsExt as _;
     let mut found = BTreeMap::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
         for entry in std::fs::read_dir(&d).unwrap() {
             let path = entry.unwrap().path();
-            if path.is_dir() {
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let kind = meta.file_type();
+            if kind.is_dir() {
                 found.insert(path.clone(), None);
                 pending.push(path);
+            } else if kind.is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                let mut bytes = b"symlink to ".to_vec();
+                bytes.extend_from_slice(target.as_os_str().as_encoded_bytes());
+                found.insert(path, Some(bytes));
+            } else if kind.is_file() {
+                let mut bytes = std::fs::read(&path).unwrap();
+                bytes.extend_from_slice(
+                    format!("\nmode {:o}", meta.permissions().mode()).as_bytes(),
+                );
+                found.insert(path, Some(bytes));
             } else {
-                found.insert(path.clone(), Some(std::fs::read(&path).unwrap()));
+                found.insert(path, Some(format!("special {kind:?}").into_bytes()));
             }
         }
     }

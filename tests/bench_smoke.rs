@@ -46,6 +46,9 @@ fn the_quick_bench_completes_and_prints_every_figure() {
         "hour_event_metrics",
         "hour_worker_summary",
         "hour_throughput_per_minute",
+        "scrape_errors",
+        "scrape_p50_latency",
+        "scrape_p99_latency",
     ] {
         figures.push(name.to_string());
     }

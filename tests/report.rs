@@ -192,7 +192,16 @@ async fn reports_of_a_run_in_three_formats() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(!names.iter().any(|n| n.contains(".tmp-")), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| n == "report.html" || n.starts_with("m.db")),
+        "{names:?}"
+    );
+    // A new report is private, like the database.
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,13 +218,34 @@ async fn a_failed_write_leaves_no_file_and_an_unknown_run_is_an_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!missing_dir.exists());
 
-    // Overwriting replaces the old file whole.
+    // An existing file is replaced only with --force, then whole, keeping
+    // its permissions.
+    use std::os::unix::fs::PermissionsExt as _;
     let path = dir.path().join("r.json");
     std::fs::write(&path, "old").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
     let out = report(&db, &["--format", "json", "--out", path.to_str().unwrap()]);
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read(&path).unwrap(), b"old");
+    let out = report(
+        &db,
+        &[
+            "--format",
+            "json",
+            "--out",
+            path.to_str().unwrap(),
+            "--force",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
 
     let out = report(&db, &["--run", "999"]);
     assert_eq!(out.status.code(), Some(2));

@@ -17,6 +17,7 @@ mod overhead;
 pub mod peer;
 mod queries;
 mod retention;
+mod scrapes;
 mod throughput;
 mod workload;
 
@@ -134,6 +135,9 @@ pub enum Suite {
     /// Every query file through our API vs the sqlite3 shell, and
     /// whole-hour summaries from rollups vs raw rows.
     Queries,
+    /// Parallel `GET /metrics` of `serve` during full load: errors, p50,
+    /// p99, shared answers against each request computing alone.
+    Scrapes,
 }
 
 impl Suite {
@@ -147,6 +151,7 @@ impl Suite {
         Suite::Commits,
         Suite::Retention,
         Suite::Queries,
+        Suite::Scrapes,
     ];
 }
 
@@ -188,6 +193,13 @@ pub struct BenchOptions {
     pub query_batches: usize,
     /// About how long one batch of executions takes, ms.
     pub query_target_ms: f64,
+    /// Parallel scrapes per round of the scrape figures.
+    pub scrapes: usize,
+    /// Rounds of parallel scrapes per side.
+    pub scrape_rounds: usize,
+    /// No-op workflows recorded before the scrapes start (what /metrics
+    /// summarises).
+    pub scrape_prefill_workflows: usize,
 }
 
 impl BenchOptions {
@@ -211,6 +223,9 @@ impl BenchOptions {
             query_cache_dir: std::env::temp_dir().join("multiagents-bench-cache"),
             query_batches: 5,
             query_target_ms: 100.0,
+            scrapes: 200,
+            scrape_rounds: 5,
+            scrape_prefill_workflows: 50_000,
         }
     }
 
@@ -229,6 +244,9 @@ impl BenchOptions {
             query_executions: 20_000,
             query_batches: 3,
             query_target_ms: 10.0,
+            scrapes: 40,
+            scrape_rounds: 1,
+            scrape_prefill_workflows: 1_000,
             ..BenchOptions::new(dir)
         }
     }
@@ -385,6 +403,7 @@ pub async fn run(
             Suite::Commits => commits::measure(options, progress).await?,
             Suite::Retention => retention::measure(options, progress).await?,
             Suite::Queries => queries::measure(options, progress).await?,
+            Suite::Scrapes => scrapes::measure(options, progress).await?,
         };
         figures.extend(measured);
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use multiagents::bench::{self, BenchOptions, Suite, peer};
+use multiagents::output_path::{OutputPath, OutputPathError};
 
 use super::output::{self, Format};
 use super::{Globals, Outcome};
@@ -18,37 +19,42 @@ pub struct BenchArgs {
     /// Run only these suites (repeat or comma-separate); default: all.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Suite>,
-    /// No-op workflows per throughput measurement (default 100000).
-    #[arg(long)]
+    /// No-op workflows per throughput measurement (default 100000). Range: 1 to 10000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
     workflows: Option<usize>,
-    /// No-op workflows in flight at once (default 5000).
-    #[arg(long)]
+    /// No-op workflows in flight at once (default 5000). Range: 1 to 1000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     in_flight: Option<usize>,
-    /// Fast-workload workflows per side of the recording-overhead figure (default 10000).
-    #[arg(long)]
+    /// Fast-workload workflows per side of the recording-overhead figure (default 10000). Range: 1 to 1000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     overhead_workflows: Option<usize>,
-    /// Fast-workload workflows in flight (default 200).
-    #[arg(long)]
+    /// Fast-workload workflows in flight (default 200). Range: 1 to 100000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     overhead_in_flight: Option<usize>,
-    /// Rows per side of the writer-ingest figure (default 1000000).
-    #[arg(long)]
+    /// Rows per side of the writer-ingest figure (default 1000000). Range: 1 to 100000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     ingest_rows: Option<usize>,
-    /// Producer tasks sending records in the ingest and retention figures (default 4).
-    #[arg(long)]
+    /// Producer tasks sending records in the ingest and retention figures (default 4). Range: 1 to 256.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     producers: Option<usize>,
-    /// Workflows after which memory is read first (default 10000).
-    #[arg(long)]
+    /// Workflows after which memory is read first (default 10000). Range: 1 to 10000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
     memory_baseline_workflows: Option<usize>,
-    /// Workflows after which memory is read again (default 1000000).
-    #[arg(long)]
+    /// Workflows after which memory is read again (default 1000000). Range: 1 to 100000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     memory_workflows: Option<usize>,
-    /// Expired rows retention deletes while ingest continues (default 1000000).
-    #[arg(long)]
+    /// Expired rows retention deletes while ingest continues (default 1000000). Range: 1 to 100000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     retention_rows: Option<usize>,
-    /// Executions (event rows) of the generated query-speed dataset (default 1000000).
-    #[arg(long)]
+    /// Executions (event rows) of the generated query-speed dataset (default 1000000). Range: 1000 to 100000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1_000..=100_000_000))]
     query_executions: Option<usize>,
-    /// Seed of the generated query-speed dataset (default 42).
+    /// Parallel GET /metrics per round of the scrape figures (default 200).
+    /// Range: 1 to 10000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    scrapes: Option<usize>,
+    /// Seed of the generated query-speed dataset (default 42). Range: 0 to
+    /// 18446744073709551615.
     #[arg(long)]
     query_seed: Option<u64>,
     /// Where generated query-speed datasets are cached between runs (default:
@@ -62,14 +68,20 @@ pub struct BenchArgs {
     /// The peer script, if not at its default place.
     #[arg(long, requires = "peer")]
     peer_script: Option<PathBuf>,
-    /// Workflows the peer runs.
-    #[arg(long, default_value_t = 1000, requires = "peer")]
+    /// Workflows the peer runs. Range: 1 to 1000000.
+    #[arg(long, default_value_t = 1000, requires = "peer", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     peer_workflows: usize,
-    /// Where to write the results as JSON.
+    /// Where to write the results as JSON. An earlier results file is
+    /// replaced; any other existing file only with --force (never a SQLite
+    /// file, symlink, FIFO, device, directory or read-only file).
     #[arg(long, default_value = "bench-results.json")]
     json_out: PathBuf,
-    /// Directory for the temporary databases (default: a new one under the
-    /// system's temp dir, removed afterwards).
+    /// Replace the --json-out file even if it is not an earlier results file.
+    #[arg(long)]
+    force: bool,
+    /// Where the temporary databases go: a new directory is made inside it
+    /// and removed afterwards, so nothing already there is touched (default:
+    /// the system's temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Exit with status 1 when a goal is not met.
@@ -104,6 +116,7 @@ fn options(args: &BenchArgs, dir: PathBuf) -> BenchOptions {
     set(&mut o.memory_workflows, args.memory_workflows);
     set(&mut o.retention_rows, args.retention_rows);
     set(&mut o.query_executions, args.query_executions);
+    set(&mut o.scrapes, args.scrapes);
     if let Some(seed) = args.query_seed {
         o.query_seed = seed;
     }
@@ -111,6 +124,20 @@ fn options(args: &BenchArgs, dir: PathBuf) -> BenchOptions {
         o.query_cache_dir = dir.clone();
     }
     o
+}
+
+/// Whether `path` holds the results of an earlier `bench` (the default
+/// --json-out is rewritten by every run, so it needs no --force). Only
+/// called once [`OutputPath`] found a regular, writable, non-SQLite file.
+fn is_earlier_results(path: &std::path::Path) -> bool {
+    let Ok(text) = std::fs::read(path) else {
+        return false;
+    };
+    serde_json::from_slice::<serde_json::Value>(&text).is_ok_and(|v| {
+        v.get("figures").is_some_and(serde_json::Value::is_array)
+            && v.get("elapsed_s").is_some()
+            && v.get("suites").is_some()
+    })
 }
 
 fn number(x: f64) -> String {
@@ -125,14 +152,26 @@ fn number(x: f64) -> String {
 
 /// Runs `multiagents bench`.
 pub async fn run(_globals: &Globals, args: BenchArgs) -> anyhow::Result<Outcome> {
-    let (dir, remove_dir) = match &args.dir {
-        Some(d) => (d.clone(), false),
-        None => (
-            std::env::temp_dir().join(format!("multiagents-bench-{}", std::process::id())),
-            true,
-        ),
+    // Before minutes of measuring: the results must have somewhere to go.
+    let json_out = match OutputPath::check(&args.json_out, None, args.force) {
+        Err(OutputPathError::Exists { .. }) if is_earlier_results(&args.json_out) => {
+            OutputPath::check(&args.json_out, None, true)?
+        }
+        checked => checked?,
     };
-    let mut opts = options(&args, dir.clone());
+    let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| anyhow::anyhow!("--dir {}: cannot create it: {e}", parent.display()))?;
+    let dir = tempfile::Builder::new()
+        .prefix("multiagents-bench-")
+        .tempdir_in(&parent)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "--dir {}: cannot make a directory in it: {e}",
+                parent.display()
+            )
+        })?;
+    let mut opts = options(&args, dir.path().to_path_buf());
     if args.peer {
         let script = args
             .peer_script
@@ -164,12 +203,9 @@ pub async fn run(_globals: &Globals, args: BenchArgs) -> anyhow::Result<Outcome>
     };
     let progress = |line: &str| eprintln!("{line}");
     let report = bench::run(&opts, &suites, &progress).await;
-    if remove_dir {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+    drop(dir);
     let report = report?;
-    std::fs::write(&args.json_out, serde_json::to_string_pretty(&report)?)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", args.json_out.display()))?;
+    json_out.write(serde_json::to_string_pretty(&report)?.as_bytes())?;
     match args.format {
         Format::Json => output::print_json(&report)?,
         Format::Table => {

@@ -12,8 +12,8 @@ use super::{Globals, Outcome};
 #[derive(Debug, Args)]
 pub struct CleanupArgs {
     /// Delete rows older than this (e.g. 2h, 30m) instead of the configured
-    /// retention. Rollups keep their own 30-day horizon.
-    #[arg(long, allow_hyphen_values = true, value_parser = window::parse_window)]
+    /// retention. Rollups keep their own 30-day horizon. Range: 1ms to 36500d.
+    #[arg(long, allow_hyphen_values = true, value_parser = window::parse_window_option)]
     older_than: Option<std::time::Duration>,
     /// Table for people, JSON for programs.
     #[arg(long, value_enum, default_value_t = Format::Table)]

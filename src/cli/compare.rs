@@ -20,12 +20,12 @@ pub struct CompareArgs {
     head: RunSelector,
     /// Tolerance t: a regression is a success rate more than t×100 points
     /// lower, a p95 more than (1+t) times higher, or a throughput less than
-    /// (1−t) times the base's.
+    /// (1−t) times the base's. Range: 0.001 to 100.
     #[arg(long, default_value = "0.2", value_parser = compare::parse_threshold)]
     threshold: f64,
     /// A p95 increase must also exceed this many milliseconds to count, so
-    /// that sub-millisecond jitter is not a regression.
-    #[arg(long, default_value_t = 1.0)]
+    /// that sub-millisecond jitter is not a regression. Range: 0 to 3600000.
+    #[arg(long, default_value = "1.0", value_parser = compare::parse_p95_floor_ms)]
     p95_floor_ms: f64,
     /// Table for people, JSON for programs.
     #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -20,11 +20,12 @@ use super::{Globals, Outcome};
 /// Arguments of `multiagents dashboard`.
 #[derive(Debug, Args)]
 pub struct DashboardArgs {
-    /// How often the screen is refreshed, e.g. 3s.
-    #[arg(long, default_value = "3s", allow_hyphen_values = true, value_parser = window::parse_window)]
+    /// How often the screen is refreshed, e.g. 3s. Range: 100ms to 1h.
+    #[arg(long, default_value = "3s", allow_hyphen_values = true, value_parser = window::parse_refresh)]
     refresh: Duration,
-    /// Window the figures cover, e.g. 1m (the seed's dashboard: last minute).
-    #[arg(long, default_value = "1m", allow_hyphen_values = true, value_parser = window::parse_window)]
+    /// Window the figures cover, e.g. 1m (the seed's dashboard: last
+    /// minute). Range: 1ms to 36500d.
+    #[arg(long, default_value = "1m", allow_hyphen_values = true, value_parser = window::parse_window_option)]
     window: Duration,
     /// Only this run: `latest` or a run id (default: every run in the file).
     /// A run that ended is shown as it was at its end.

@@ -13,6 +13,7 @@ pub struct DemoArgs {
     #[arg(long)]
     full: bool,
     /// Seed of the workers' randomness; the same seed reproduces a run.
+    /// Range: 0 to 18446744073709551615 (any 64-bit unsigned number).
     #[arg(long, default_value_t = 42)]
     seed: u64,
 }

@@ -21,30 +21,32 @@ use super::{Globals, Outcome};
 #[derive(Debug, Args)]
 pub struct LoadTestArgs {
     /// How long to start workflows (e.g. 10s, 1m); workflows still in flight
-    /// are then awaited (see --drain-timeout).
-    #[arg(long, default_value = "60s", value_parser = window::parse_window)]
+    /// are then awaited (see --drain-timeout). Range: 1ms to 30d.
+    #[arg(long, default_value = "60s", value_parser = window::parse_run_length)]
     duration: Duration,
     /// Most workflows in flight at once; a start waits for a free slot (and
-    /// the report says so).
+    /// the report says so). Range: 1 to 1000000.
     #[arg(long, default_value = "100", value_parser = loadtest::parse_concurrency)]
     concurrency: usize,
-    /// Target rate: workflows started per second (fractions allowed, e.g. 0.5).
+    /// Target rate: workflows started per second (fractions allowed, e.g.
+    /// 0.5). Range: 0.001 to 1000000.
     #[arg(long, default_value = "10", value_parser = loadtest::parse_rps)]
     rps: f64,
     /// Workflows to start, comma-separated, drawn at random (repeat a name to
     /// weigh it): simple, parallel, error, cpu, noop (three no-op steps).
     #[arg(long, default_value = "simple,parallel,error", value_parser = loadtest::parse_mix)]
     mix: Mix,
-    /// Seed of the mix's draws and of the demo workers' durations and failures.
+    /// Seed of the mix's draws and of the demo workers' durations and
+    /// failures. Range: 0 to 18446744073709551615.
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Multiplies the demo workers' sleeps: 1.0 is the seed's timing, 0.1 ten
-    /// times quicker, 0 no sleeps.
+    /// times quicker, 0 no sleeps. Range: 0 to 1000.
     #[arg(long, default_value = "1.0", value_parser = loadtest::parse_time_scale)]
     time_scale: f64,
     /// How long to wait for workflows in flight after the last start; those
-    /// still running then are reported as unfinished.
-    #[arg(long, default_value = "30s", value_parser = window::parse_window)]
+    /// still running then are reported as unfinished. Range: 1ms to 30d.
+    #[arg(long, default_value = "30s", value_parser = window::parse_run_length)]
     drain_timeout: Duration,
     /// Table for people, JSON for programs.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -126,6 +128,16 @@ pub async fn run(globals: &Globals, args: LoadTestArgs) -> anyhow::Result<Outcom
     Ok(Outcome::Ok)
 }
 
+/// A rate with two decimals, or three significant digits below 1/s (the
+/// slowest accepted target, 0.001/s, must not read as 0.00).
+fn rate(per_s: f64) -> String {
+    if per_s >= 1.0 || per_s == 0.0 {
+        format!("{per_s:.2}")
+    } else {
+        format!("{per_s:.3e}")
+    }
+}
+
 fn render(r: &LoadTestReport) -> String {
     let mut summary = output::table(&["figure", "value"]);
     let rows: Vec<(&str, String)> = vec![
@@ -139,9 +151,9 @@ fn render(r: &LoadTestReport) -> String {
         (
             "achieved rate",
             format!(
-                "{:.2}/s of {:.2}/s target ({:.0}%)",
-                r.achieved_rps,
-                r.target_rps,
+                "{}/s of {}/s target ({:.0}%)",
+                rate(r.achieved_rps),
+                rate(r.target_rps),
                 r.achieved_rps / r.target_rps * 100.0
             ),
         ),

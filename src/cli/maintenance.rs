@@ -64,6 +64,9 @@ pub struct SnapshotArgs {
 
 /// Runs `multiagents snapshot`.
 pub async fn snapshot(globals: &Globals, args: SnapshotArgs) -> anyhow::Result<Outcome> {
+    // The same rules as every output file, before any work; the store
+    // then creates the file exclusively, so a late arrival is refused too.
+    multiagents::output_path::check_new(&args.out, Some(&globals.db))?;
     let db = globals.db.clone();
     let report = tokio::task::spawn_blocking(move || store::snapshot(&db, &args.out)).await??;
     output::print(&format!(

@@ -14,6 +14,8 @@ mod demo;
 mod export;
 mod load_test;
 mod maintenance;
+#[cfg(test)]
+mod option_ranges;
 mod output;
 mod query;
 mod report;
@@ -25,7 +27,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use multiagents::config::{LogLevel, MonitoringConfig};
+use multiagents::config::{LogLevel, LoggerKind, MonitoringConfig};
 
 /// Runs named async workers in workflows and records everything in SQLite.
 #[derive(Debug, Parser)]
@@ -128,7 +130,11 @@ pub fn main() -> ExitCode {
         Ok(Outcome::Problem) => ExitCode::from(1),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("multiagents: {}", one_line(&e));
+            // Errors may quote the database (names, messages): no raw controls.
+            eprintln!(
+                "multiagents: {}",
+                multiagents::terminal::escape(&one_line(&e))
+            );
             ExitCode::from(2)
         }
     }
@@ -162,12 +168,17 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     } else {
         None
     });
-    let _logging = multiagents::logging::init_logging(&config.logging, level)
-        .context("cannot start logging")?;
     let db = cli
         .db
         .or_else(|| config.storage.database_path.clone())
         .unwrap_or_else(|| PathBuf::from("multiagents.db"));
+    // The log file is appended to: never the database or another SQLite file.
+    if !matches!(config.logging.default_logger, LoggerKind::Console) {
+        multiagents::output_path::check_append(&config.logging.file_path, Some(&db))
+            .context("logging.file_path")?;
+    }
+    let _logging = multiagents::logging::init_logging(&config.logging, level)
+        .context("cannot start logging")?;
     let globals = Globals { db, config };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

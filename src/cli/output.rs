@@ -5,6 +5,7 @@ use std::io::Write;
 
 use clap::ValueEnum;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use multiagents::terminal;
 
 /// How a command prints its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -25,9 +26,17 @@ pub fn table(header: &[&str]) -> Table {
     table
 }
 
-/// Writes `text` and a newline to stdout; a closed pipe surfaces as an
+/// Writes `text` for people and a newline to stdout, with every control
+/// character from the database (ESC, OSC, clear-screen…) shown as a visible
+/// escape; newlines and tabs are kept. A closed pipe surfaces as an
 /// io::Error the caller treats as a quiet end.
 pub fn print(text: &str) -> anyhow::Result<()> {
+    print_exact(&terminal::escape_text(text))
+}
+
+/// Writes `text` and a newline to stdout byte for byte: for machine formats
+/// (JSON, HTML, the Prometheus exposition) that must stay exact.
+pub fn print_exact(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.write_all(b"\n")?;
@@ -37,7 +46,7 @@ pub fn print(text: &str) -> anyhow::Result<()> {
 
 /// Prints a serializable value as pretty JSON.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    print(&serde_json::to_string_pretty(value)?)
+    print_exact(&serde_json::to_string_pretty(value)?)
 }
 
 /// `Some(x)` as text, `None` as a dash.

@@ -26,8 +26,9 @@ pub struct QueryArgs {
     /// Table for people, JSON for programs.
     #[arg(long, value_enum, global = true, default_value_t = Format::Table)]
     format: Format,
-    /// Length of the window, e.g. 30s, 5m, 2h (default: 5m, or the whole run with --run).
-    #[arg(long, global = true, allow_hyphen_values = true, value_parser = window::parse_window)]
+    /// Length of the window, e.g. 30s, 5m, 2h (default: 5m, or the whole run
+    /// with --run). Range: 1ms to 36500d.
+    #[arg(long, global = true, allow_hyphen_values = true, value_parser = window::parse_window_option)]
     window: Option<Duration>,
     /// End of the window: a time like 2026-11-29T05:00:00Z, `now`, or `run-end`.
     #[arg(long, global = true, allow_hyphen_values = true, value_parser = parse_until)]
@@ -89,8 +90,8 @@ enum Question {
     Alerts,
     /// The recorded runs, newest first.
     Runs {
-        /// How many runs to list.
-        #[arg(long, default_value_t = 20)]
+        /// How many runs to list. Range: 1 to 1000000.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
         limit: i64,
     },
 }

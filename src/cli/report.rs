@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use multiagents::clock;
-use multiagents::export::{html, report, write_atomically};
+use multiagents::export::{html, report};
+use multiagents::output_path::OutputPath;
 use multiagents::runs::RunSelector;
 use multiagents::store::Store;
 
@@ -32,14 +32,25 @@ pub struct ReportArgs {
     /// Text for people, JSON for programs, HTML for a page with charts.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
-    /// Write to this file (atomically: a failure leaves no half-written
-    /// file) instead of stdout.
+    /// Write to this file instead of stdout, atomically (a failure leaves
+    /// no half-written file). Never the database, its -wal/-shm, another
+    /// SQLite file, a symlink, FIFO, device, directory or read-only file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace the --out file if it already exists (a regular, writable,
+    /// non-SQLite file only).
+    #[arg(long, requires = "out")]
+    force: bool,
 }
 
 /// Runs `multiagents report`.
 pub async fn run(globals: &Globals, args: ReportArgs) -> anyhow::Result<Outcome> {
+    // Before any work: a refused --out costs nothing and changes nothing.
+    let out = args
+        .out
+        .as_deref()
+        .map(|path| OutputPath::check(path, Some(&globals.db), args.force))
+        .transpose()?;
     let store = Store::open_existing(&globals.db)?;
     let thresholds = multiagents::session::health_thresholds(&globals.config);
     let selector = args.run;
@@ -48,22 +59,26 @@ pub async fn run(globals: &Globals, args: ReportArgs) -> anyhow::Result<Outcome>
         let conn = store.reader()?;
         let report = report::build_report(&conn, selector, &thresholds, clock::now_us())?;
         Ok(match format {
-            ReportFormat::Text => report::render_text(&report),
+            // Text is for people and terminals, in a file too (`cat`):
+            // control characters from the database are shown escaped.
+            ReportFormat::Text => {
+                multiagents::terminal::escape_text(&report::render_text(&report)).into_owned()
+            }
             ReportFormat::Json => serde_json::to_string_pretty(&report)?,
             ReportFormat::Html => html::render_html(&report)?,
         })
     })
     .await??;
-    match args.out {
-        Some(path) => {
+    match out {
+        Some(out) => {
             let mut bytes = text.into_bytes();
             if !bytes.ends_with(b"\n") {
                 bytes.push(b'\n');
             }
-            write_atomically(&path, &bytes)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            out.write(&bytes)?;
         }
-        None => output::print(text.trim_end_matches('\n'))?,
+        // Text was escaped above; JSON and HTML stay exact.
+        None => output::print_exact(text.trim_end_matches('\n'))?,
     }
     Ok(Outcome::Ok)
 }

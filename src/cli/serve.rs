@@ -26,11 +26,17 @@ pub struct ServeArgs {
     #[arg(long)]
     allow_remote: bool,
     /// Window of rates, averages, health and system gauges in /metrics.
-    #[arg(long, value_parser = window::parse_window, default_value = "5m")]
+    /// Range: 1ms to 36500d.
+    #[arg(long, value_parser = window::parse_window_option, default_value = "5m")]
     window: std::time::Duration,
     /// Serve one run (`latest` or an id) instead of every run in the file.
     #[arg(long)]
     run: Option<RunSelector>,
+    /// How long one computed answer is served: requests within this
+    /// interval share one computation, however many arrive at once.
+    /// Range: 100ms to 1h.
+    #[arg(long, default_value = "1s", value_parser = window::parse_refresh)]
+    refresh: std::time::Duration,
 }
 
 /// Runs `multiagents serve` until Ctrl-C or SIGTERM.
@@ -52,6 +58,7 @@ pub async fn run(globals: &Globals, args: ServeArgs) -> anyhow::Result<Outcome> 
         window: args.window,
         run: args.run,
         thresholds: multiagents::session::health_thresholds(&globals.config),
+        refresh: args.refresh,
     };
     http::serve(listener, options, shutdown_signal())
         .await

@@ -54,12 +54,13 @@ pub struct SoakArgs {
     #[arg(long, value_enum, default_value_t = Mode::Workflows)]
     mode: Mode,
     /// How long to run before shutting down cleanly (e.g. 10s, 2m).
-    #[arg(long, default_value = "10s", value_parser = window::parse_window)]
+    /// Range: 1ms to 30d.
+    #[arg(long, default_value = "10s", value_parser = window::parse_run_length)]
     duration: Duration,
-    /// Workflows in flight at once (workflow mode).
+    /// Workflows in flight at once (workflow mode). Range: 1 to 10000.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     concurrency: u32,
-    /// Records written between two flushes (writer mode).
+    /// Records written between two flushes (writer mode). Range: 1 to 1000000.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     batch: u32,
     /// Keep retention running on old rows generated for it (workflow mode).

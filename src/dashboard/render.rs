@@ -44,8 +44,11 @@ fn bars(series: &[f64]) -> Vec<u64> {
 }
 
 /// Draws the five panels. Any terminal size is accepted: panels that do not
-/// fit are clipped by ratatui, never a panic.
+/// fit are clipped by ratatui, never a panic. Text from the database is
+/// shown escaped (ratatui would silently drop an ESC but pass on the rest
+/// of its sequence and any bidirectional override).
 pub fn render(frame: &mut Frame<'_>, snap: &DashboardSnapshot) {
+    let snap = &snap.for_terminal();
     let area = frame.area();
     let [title, top, middle, bottom] = Layout::vertical([
         Constraint::Length(1),
@@ -234,7 +237,9 @@ fn status_icon(status: &str) -> &'static str {
 }
 
 /// The snapshot as plain text, laid out like the seed's console dashboard.
+/// Text from the database is escaped for a terminal, one value per line.
 pub fn render_text(snap: &DashboardSnapshot) -> String {
+    let snap = &snap.for_terminal();
     let mut out = String::new();
     let e = &snap.events;
     let s = &snap.system;

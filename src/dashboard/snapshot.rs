@@ -104,3 +104,48 @@ pub struct DashboardSnapshot {
     /// Firing alerts.
     pub alerts: Vec<AlertRow>,
 }
+
+impl DashboardSnapshot {
+    /// A copy with every text from the database (worker names, issues,
+    /// workflow and step names, alert messages…) escaped for a terminal by
+    /// [`crate::terminal::escape`]: the live screen and `--once` show an
+    /// ESC as `\x1b` instead of obeying it. JSON output uses the original.
+    pub fn for_terminal(&self) -> DashboardSnapshot {
+        let e = |s: &String| crate::terminal::escape(s).into_owned();
+        DashboardSnapshot {
+            generated_at: e(&self.generated_at),
+            database: e(&self.database),
+            workers: self
+                .workers
+                .iter()
+                .map(|w| WorkerRow {
+                    name: e(&w.name),
+                    health: e(&w.health),
+                    issues: w.issues.iter().map(e).collect(),
+                    ..w.clone()
+                })
+                .collect(),
+            active: self
+                .active
+                .iter()
+                .map(|a| ActiveRow {
+                    transaction_id: e(&a.transaction_id),
+                    workflow: e(&a.workflow),
+                    current_step: e(&a.current_step),
+                    age_seconds: a.age_seconds,
+                })
+                .collect(),
+            alerts: self
+                .alerts
+                .iter()
+                .map(|a| AlertRow {
+                    severity: e(&a.severity),
+                    alert_type: e(&a.alert_type),
+                    message: e(&a.message),
+                    fired_at: e(&a.fired_at),
+                })
+                .collect(),
+            ..self.clone()
+        }
+    }
+}

@@ -5,7 +5,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde_json::json;
+use tokio::sync::broadcast;
 
 use super::{DemoSettings, register_demo_workflows};
 use crate::clock;
@@ -14,6 +17,7 @@ use crate::dashboard;
 use crate::loadtest::{LoadTestError, LoadTestOptions, load_test_workers, run_load_test};
 use crate::monitor::RunScope;
 use crate::monitor::alerts::{AlertChange, Severity};
+use crate::monitor::custom::{get_business_metrics, histogram_summaries, latest_gauges};
 use crate::orchestrator::OrchestratorError;
 use crate::session::{Session, SessionError, health_thresholds};
 use crate::store::{RunInfo, WorkflowState};
@@ -24,8 +28,9 @@ use crate::window::TimeWindow;
 pub struct DemoOptions {
     /// Database to record into.
     pub db: PathBuf,
-    /// Monitoring configuration (its sampling interval is shortened so that
-    /// a short demo still has samples to show).
+    /// Monitoring configuration. In quick mode its health-check and
+    /// sampling intervals are scaled by 0.1 like every other pause, and the
+    /// demo prints the intervals it uses.
     pub config: MonitoringConfig,
     /// Seed of the workers' randomness: the same seed gives the same run.
     pub seed: u64,
@@ -78,8 +83,11 @@ struct Demo<'a> {
     out: &'a mut (dyn Write + Send),
     scale: f64,
     full: bool,
+    seed: u64,
     started: usize,
     alerts_fired: usize,
+    /// Alert changes found by the session's checks, background or not.
+    alerts: broadcast::Receiver<AlertChange>,
 }
 
 fn header(out: &mut (dyn Write + Send), title: &str, width: usize) -> std::io::Result<()> {
@@ -87,9 +95,51 @@ fn header(out: &mut (dyn Write + Send), title: &str, width: usize) -> std::io::R
     writeln!(out, "{}", "=".repeat(width))
 }
 
+/// Mixed into the seed for the order values, so they are a different
+/// stream from the workers' randomness.
+const ORDER_STREAM: u64 = 0x6f72_6465_7273;
+
+/// One printed line per alert change, as the seed's `handle_alert` and
+/// `send_critical_notification` print them.
+fn describe(change: &AlertChange) -> String {
+    let a = change.alert();
+    match change {
+        AlertChange::Fired(_) if a.severity == Severity::Critical => {
+            format!("🚨 CRITICAL ALERT: {}", a.message)
+        }
+        AlertChange::Fired(_) => format!("⚠️  ALERT ({}): {}", a.alert_type, a.message),
+        AlertChange::Resolved(_) => format!("✅ RESOLVED ({}): {}", a.alert_type, a.message),
+    }
+}
+
 impl Demo<'_> {
     fn pause(&self, seconds: f64) -> Duration {
         Duration::from_secs_f64((seconds * self.scale).max(0.01))
+    }
+
+    /// Prints the alert changes found since the last call; returns how many
+    /// alerts fired among them.
+    fn print_alert_changes(&mut self) -> Result<usize, DemoError> {
+        let mut fired = 0;
+        loop {
+            match self.alerts.try_recv() {
+                Ok(change) => {
+                    if matches!(change, AlertChange::Fired(_)) {
+                        fired += 1;
+                    }
+                    writeln!(self.out, "{}", describe(&change))?;
+                }
+                Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                    writeln!(
+                        self.out,
+                        "({missed} alert changes not shown: see `multiagents query alerts`)"
+                    )?;
+                }
+                Err(_) => break,
+            }
+        }
+        self.alerts_fired += fired;
+        Ok(fired)
     }
 
     async fn start(
@@ -203,6 +253,62 @@ impl Demo<'_> {
             "\nWorkflows completed: {completed} of {} (recorded as gauge workflow_completion_rate)",
             states.len()
         )?;
+        self.custom_metrics(completed).await
+    }
+
+    /// The seed's "Custom Metrics": each completed workflow of the
+    /// performance demo is an order whose value is tracked with
+    /// `track_order_value`; then the hourly business figures and the
+    /// declared metrics are read back from the file.
+    async fn custom_metrics(&mut self, orders: usize) -> Result<(), DemoError> {
+        writeln!(self.out, "\n💰 Custom Metrics:")?;
+        let custom = self.session.custom_metrics().clone();
+        if !custom.is_recording() {
+            writeln!(
+                self.out,
+                "  not recorded: metrics_collection.enabled is false in the configuration"
+            )?;
+            return Ok(());
+        }
+        // Order values from the demo's seed, so a run is reproducible.
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ ORDER_STREAM);
+        for _ in 0..orders {
+            let value = (rng.random_range(5.0..250.0_f64) * 100.0).round() / 100.0;
+            custom.track_order_value(value).await?;
+        }
+        // What is printed is read back from the file, so it must be there.
+        self.session
+            .writer()
+            .flush()
+            .await
+            .map_err(SessionError::from)?;
+        let scope = RunScope::Run(self.session.run_id());
+        let conn = self.session.store().reader().map_err(SessionError::from)?;
+        let now = clock::now_us();
+        for (hour, m) in get_business_metrics(&conn, 1, now, scope)? {
+            writeln!(
+                self.out,
+                "  Orders in hour {hour}: {} | Total: {:.2} | Min: {:.2} | Max: {:.2}",
+                m.total_orders, m.total_value, m.min_value, m.max_value
+            )?;
+        }
+        let window = TimeWindow::last_minutes(60.0);
+        for gauge in latest_gauges(&conn, window, scope)? {
+            writeln!(self.out, "  Gauge {}: {:.3}", gauge.name, gauge.value)?;
+        }
+        for h in histogram_summaries(&conn, window, scope)? {
+            if h.name == crate::monitor::custom::ORDER_VALUE_METRIC {
+                continue;
+            }
+            writeln!(
+                self.out,
+                "  Histogram {}: {} observations, mean {:.1}, max {:.1}",
+                h.name,
+                h.count,
+                h.sum / h.count.max(1) as f64,
+                h.max
+            )?;
+        }
         Ok(())
     }
 
@@ -252,16 +358,45 @@ impl Demo<'_> {
                 writeln!(self.out, "  {}: {} occurrences", p.error_type, p.count)?;
             }
         }
-        let changes = self.session.check_alerts().await?;
-        for change in &changes {
-            if let AlertChange::Fired(alert) = change {
-                self.alerts_fired += 1;
-                let icon = if alert.severity == Severity::Critical {
-                    "🚨 CRITICAL ALERT"
-                } else {
-                    "⚠️  ALERT"
-                };
-                writeln!(self.out, "{icon}: {}", alert.message)?;
+        // The alert rules run on the health-check interval in the
+        // background; wait for up to three checks to see what they find.
+        let interval = self.session.config().health_check_interval();
+        writeln!(
+            self.out,
+            "\n🔔 Alerts (checked every {:.1} s):",
+            interval.as_secs_f64()
+        )?;
+        let deadline = Instant::now() + interval.saturating_mul(3);
+        let mut fired = self.print_alert_changes()?;
+        while fired == 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            fired += self.print_alert_changes()?;
+        }
+        if fired == 0 {
+            let config = self.session.config();
+            if config.alerts.enabled {
+                // Say how far from the thresholds the figures are: later
+                // sections may still cross them, and alerts fired by the
+                // background checks are printed where they happen.
+                let flaky = self
+                    .session
+                    .worker_monitor()
+                    .check_worker_health("flaky_processor")?;
+                writeln!(
+                    self.out,
+                    "No alert fired yet: event error rate {:.1}% (alert above {:.1}%), \
+                     flaky_processor error rate {:.1}% over the last {:.0} min (alert above {:.1}%).",
+                    metrics.error_rate,
+                    config.alerts.error_rate_threshold * 100.0,
+                    flaky.error_rate,
+                    config.performance_window().as_secs_f64() / 60.0,
+                    config.worker_monitoring.error_rate_threshold * 100.0
+                )?;
+            } else {
+                writeln!(
+                    self.out,
+                    "No alert fired: alerts.enabled is false in the configuration."
+                )?;
             }
         }
         Ok(())
@@ -303,6 +438,7 @@ impl Demo<'_> {
                 now.active_connections,
                 now.active_workflows
             )?;
+            self.print_alert_changes()?;
             tokio::time::sleep(Duration::from_secs_f64(every)).await;
         }
         self.wait_all(&ids).await?;
@@ -354,8 +490,17 @@ impl Demo<'_> {
         let every = Duration::from_secs(if self.full { 5 } else { 1 });
         let mut last_print: Option<Instant> = None;
         let out = &mut *self.out;
+        let alerts = &mut self.alerts;
+        let mut fired = 0;
         let mut print_error = None;
         let report = run_load_test(&self.session, &options, |p| {
+            // Alerts as the background checks find them.
+            while let Ok(change) = alerts.try_recv() {
+                fired += usize::from(matches!(change, AlertChange::Fired(_)));
+                if let Err(e) = writeln!(out, "{}", describe(&change)) {
+                    print_error.get_or_insert(e);
+                }
+            }
             if last_print.is_some_and(|t| t.elapsed() < every) {
                 return;
             }
@@ -376,6 +521,7 @@ impl Demo<'_> {
         if let Some(e) = print_error {
             return Err(e.into());
         }
+        self.alerts_fired += fired;
         self.started += report.total_requests as usize;
         writeln!(self.out, "\n📊 Load Test Results:")?;
         writeln!(self.out, "Total Requests: {}", report.total_requests)?;
@@ -410,8 +556,14 @@ pub async fn run_demo(
 ) -> Result<DemoSummary, DemoError> {
     let scale = if options.full { 1.0 } else { 0.1 };
     let mut config = options.config;
-    // A short demo must still collect samples to show.
-    config.metrics_collection.collection_interval_seconds = if options.full { 1.0 } else { 0.5 };
+    let configured = (
+        config.worker_monitoring.health_check_interval_seconds,
+        config.metrics_collection.collection_interval_seconds,
+    );
+    // The quick demo scales every pause, and so the background checks and
+    // samples, which would otherwise barely run in its half minute.
+    config.worker_monitoring.health_check_interval_seconds *= scale;
+    config.metrics_collection.collection_interval_seconds *= scale;
     let settings = DemoSettings {
         seed: options.seed,
         time_scale: scale,
@@ -433,32 +585,75 @@ pub async fn run_demo(
         options.seed,
         if options.full { "full" } else { "quick (x0.1)" }
     )?;
+    let health = session.config().health_check_interval().as_secs_f64();
+    let sampling = session.config().collection_interval().as_secs_f64();
+    if options.full {
+        writeln!(
+            out,
+            "Health and alert checks every {health:.1} s, system samples every {sampling:.1} s"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Health and alert checks every {health:.1} s, system samples every {sampling:.2} s \
+             (the configuration's {} s and {} s, x0.1)",
+            configured.0, configured.1
+        )?;
+    }
+    let alerts = session.subscribe_alerts();
     let mut demo = Demo {
         session,
         out,
         scale,
         full: options.full,
+        seed: options.seed,
         started: 0,
         alerts_fired: 0,
+        alerts,
     };
     let outcome = async {
         demo.event_tracking().await?;
         demo.worker_performance().await?;
         demo.error_monitoring().await?;
         demo.system_monitoring().await?;
+        demo.print_alert_changes()?;
         demo.dashboard_snapshot().await?;
+        demo.print_alert_changes()?;
         demo.load_test(settings).await?;
+        demo.print_alert_changes()?;
         Ok::<(), DemoError>(())
     }
     .await;
-    let summary = DemoSummary {
-        run_id: demo.session.run_id(),
-        workflows: demo.started,
-        alerts_fired: demo.alerts_fired,
-    };
+    let Demo {
+        session,
+        out,
+        started,
+        mut alerts_fired,
+        alerts: mut changes,
+        ..
+    } = demo;
+    let run_id = session.run_id();
     // Shut down even after a failure, so the run is marked ended and
-    // everything recorded is committed.
-    let shutdown = demo.session.shutdown().await;
+    // everything recorded is committed. Alerts still firing resolve now.
+    let shutdown = session.shutdown().await;
+    let mut resolved_at_end = Vec::new();
+    while let Ok(change) = changes.try_recv() {
+        if matches!(change, AlertChange::Fired(_)) {
+            alerts_fired += 1;
+        }
+        resolved_at_end.push(describe(&change));
+    }
+    if outcome.is_ok() && !resolved_at_end.is_empty() {
+        writeln!(out, "\n🔔 Alerts resolved as the run ended:")?;
+        for line in &resolved_at_end {
+            writeln!(out, "{line}")?;
+        }
+    }
+    let summary = DemoSummary {
+        run_id,
+        workflows: started,
+        alerts_fired,
+    };
     outcome?;
     shutdown?;
     Ok(summary)

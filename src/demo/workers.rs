@@ -70,8 +70,11 @@ impl Randomness {
 
 async fn scaled_sleep(settings: &DemoSettings, seconds: f64) {
     let scaled = seconds * settings.time_scale;
-    if scaled > 0.0 && scaled.is_finite() {
-        tokio::time::sleep(Duration::from_secs_f64(scaled)).await;
+    if scaled > 0.0 {
+        // A scale beyond any Duration sleeps "forever" (until the workflow's
+        // timeout) rather than panicking in the worker.
+        let length = Duration::try_from_secs_f64(scaled).unwrap_or(Duration::MAX);
+        tokio::time::sleep(length).await;
     }
 }
 

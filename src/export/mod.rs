@@ -12,6 +12,7 @@ pub mod http;
 pub mod prometheus;
 pub mod queries;
 pub mod report;
+pub mod shared_answer;
 
 use crate::monitor::MonitorError;
 use crate::monitor::custom::MetricsError;
@@ -38,41 +39,4 @@ pub enum ExportError {
     /// A blocking task died.
     #[error("export task failed: {0}")]
     Task(String),
-}
-
-/// Writes `bytes` to `path` atomically: into a temporary file in the same
-/// directory, flushed to disk, then renamed over `path`. On any failure the
-/// temporary file is removed and `path` is untouched — never half-written.
-pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{} is not a file name", path.display()),
-        )
-    })?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        crate::clock::now_us()
-    ));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

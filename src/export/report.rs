@@ -357,7 +357,8 @@ pub fn render_text(report: &RunReport) -> String {
             ""
         },
         r.duration_seconds,
-        r.command,
+        // The recorded command line is one value: a newline in it stays visible.
+        crate::terminal::escape(&r.command),
         r.version,
         r.host
     );

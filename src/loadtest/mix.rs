@@ -114,16 +114,24 @@ pub fn parse_mix(text: &str) -> Result<Mix, String> {
     Ok(Mix(entries))
 }
 
+/// Slowest accepted rate: one start every 1000 s. Below it the schedule's
+/// offsets leave what a `Duration` holds long before the run ends.
+pub const MIN_RPS: f64 = 0.001;
+/// Fastest accepted rate, far above what one process can start.
+pub const MAX_RPS: f64 = 1_000_000.0;
+/// Longest accepted stretch of the demo workers' sleeps (the seed's 0.5 s
+/// step then sleeps about 8 minutes).
+pub const MAX_TIME_SCALE: f64 = 1000.0;
+
 /// Parses `--rps`: a positive, finite number of workflows per second.
 pub fn parse_rps(text: &str) -> Result<f64, String> {
     let rps: f64 = text.trim().parse().map_err(|_| {
         format!("invalid rate {text:?}: expected workflows per second, e.g. 50 or 0.5")
     })?;
-    if !(rps.is_finite() && rps > 0.0) {
-        return Err(format!("invalid rate {text:?}: must be more than 0"));
-    }
-    if rps > 1e6 {
-        return Err(format!("invalid rate {text:?}: at most 1000000 per second"));
+    if !(MIN_RPS..=MAX_RPS).contains(&rps) {
+        return Err(format!(
+            "invalid rate {text:?}: must be from {MIN_RPS} to {MAX_RPS} workflows per second"
+        ));
     }
     Ok(rps)
 }
@@ -150,8 +158,10 @@ pub fn parse_time_scale(text: &str) -> Result<f64, String> {
     let scale: f64 = text.trim().parse().map_err(|_| {
         format!("invalid time scale {text:?}: expected a number such as 1.0 or 0.1")
     })?;
-    if !(scale.is_finite() && scale >= 0.0) {
-        return Err(format!("invalid time scale {text:?}: must be 0 or more"));
+    if !(0.0..=MAX_TIME_SCALE).contains(&scale) {
+        return Err(format!(
+            "invalid time scale {text:?}: must be from 0 to {MAX_TIME_SCALE}"
+        ));
     }
     Ok(scale)
 }
@@ -181,8 +191,11 @@ pub fn register_load_test_workflows(orchestrator: &Orchestrator) -> Result<(), O
 /// the load: `k / rps` seconds. Computed from the start rather than by
 /// adding periods, so rounding never accumulates and a late start does not
 /// shift the ones after it.
+///
+/// Saturates at `Duration::MAX` instead of panicking when the offset does not
+/// fit (a rate the options refuse, reached through the library).
 pub fn due_offset(k: u64, rps: f64) -> Duration {
-    Duration::from_secs_f64(k as f64 / rps)
+    Duration::try_from_secs_f64(k as f64 / rps).unwrap_or(Duration::MAX)
 }
 
 #[cfg(test)]

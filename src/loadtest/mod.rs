@@ -121,8 +121,17 @@ impl LoadTestOptions {
         if self.concurrency == 0 {
             return bad("the concurrency must be at least 1");
         }
-        if !(self.rps.is_finite() && self.rps > 0.0) {
-            return bad("the rate must be more than 0 workflows per second");
+        if !(mix::MIN_RPS..=mix::MAX_RPS).contains(&self.rps) {
+            return bad("the rate must be from 0.001 to 1000000 workflows per second");
+        }
+        if !(0.0..=mix::MAX_TIME_SCALE).contains(&self.settings.time_scale) {
+            return bad("the time scale must be from 0 to 1000");
+        }
+        if self.duration > crate::window::RUN_RANGE.max {
+            return bad("the duration must be at most 30 days");
+        }
+        if self.drain_timeout > crate::window::RUN_RANGE.max {
+            return bad("the drain timeout must be at most 30 days");
         }
         if self.mix.0.is_empty() {
             return bad("the mix names no workflow");
@@ -355,10 +364,10 @@ async fn schedule(
     let end = t0 + options.duration;
     let mut k: u64 = 0;
     loop {
-        let due = t0 + due_offset(k, options.rps);
-        if due >= end {
-            break;
-        }
+        let due = match t0.checked_add(due_offset(k, options.rps)) {
+            Some(due) if due < end => due,
+            _ => break,
+        };
         tokio::time::sleep_until(due).await;
         let permit = match Arc::clone(&slots).try_acquire_owned() {
             Ok(permit) => permit,

@@ -164,13 +164,24 @@ impl AlertEngine {
             self.firing.insert(key, alert.clone());
             changes.push(AlertChange::Fired(alert));
         }
-        let mut cleared: Vec<_> = self
-            .firing
-            .keys()
-            .filter(|k| !holding.contains(*k))
-            .cloned()
-            .collect();
+        changes.extend(self.resolve_where(now_us, |key| !holding.contains(key)));
+        changes
+    }
+
+    /// Resolves every firing alert at `now_us`: when nobody will watch their
+    /// conditions any more (the run ends). Ordered by rule and subject.
+    pub fn resolve_all(&mut self, now_us: i64) -> Vec<AlertChange> {
+        self.resolve_where(now_us, |_| true)
+    }
+
+    fn resolve_where(
+        &mut self,
+        now_us: i64,
+        clears: impl Fn(&(AlertType, String)) -> bool,
+    ) -> Vec<AlertChange> {
+        let mut cleared: Vec<_> = self.firing.keys().filter(|k| clears(k)).cloned().collect();
         cleared.sort();
+        let mut changes = Vec::new();
         for key in cleared {
             if let Some(mut alert) = self.firing.remove(&key) {
                 alert.status = AlertStatus::Resolved;

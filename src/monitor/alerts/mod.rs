@@ -23,7 +23,9 @@ use std::sync::Arc;
 
 pub use engine::{Alert, AlertChange, AlertEngine, AlertIdSource, AlertStatus};
 pub use history::{alert_history, firing_alerts};
-pub use notify::{AlertNotifier, CommandNotifier, LogNotifier};
+pub use notify::{
+    AlertNotifier, CommandNotifier, LogNotifier, WebhookNotifier, notifier_from_config,
+};
 pub use rules::{AlertInputs, AlertRules, AlertThresholds, AlertType, Severity, WorkerObservation};
 
 use crate::monitor::custom::MetricsError;
@@ -36,8 +38,20 @@ use history::fired_record;
 pub struct MonitoringAlerts {
     engine: AlertEngine,
     writer: Writer,
-    notifiers: Vec<(Severity, Arc<dyn AlertNotifier>)>,
+    notifiers: Vec<Route>,
+    changes: tokio::sync::broadcast::Sender<AlertChange>,
 }
+
+/// Which changes go to a notifier.
+struct Route {
+    min_severity: Severity,
+    send_resolved: bool,
+    notifier: Arc<dyn AlertNotifier>,
+}
+
+/// How many changes a slow [`MonitoringAlerts::subscribe`] receiver may
+/// fall behind before it misses some (it is told how many).
+const CHANGES_BUFFER: usize = 256;
 
 impl std::fmt::Debug for MonitoringAlerts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,13 +76,43 @@ impl MonitoringAlerts {
             engine: AlertEngine::with_rules(thresholds, rules, Arc::new(move || ids.next_id())),
             writer,
             notifiers: Vec::new(),
+            changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
         }
     }
 
-    /// Sends every change of severity `min_severity` or above to `notifier`.
-    /// The seed notified critical alerts only: `Severity::Critical`.
+    /// Sends every change (firing and resolution) of severity
+    /// `min_severity` or above to `notifier`. The seed notified critical
+    /// alerts only: `Severity::Critical`.
     pub fn add_notifier(&mut self, notifier: Arc<dyn AlertNotifier>, min_severity: Severity) {
-        self.notifiers.push((min_severity, notifier));
+        self.add_notifier_routed(notifier, min_severity, true);
+    }
+
+    /// [`MonitoringAlerts::add_notifier`], sending resolutions only when
+    /// `send_resolved` (Alertmanager's option of that name).
+    pub fn add_notifier_routed(
+        &mut self,
+        notifier: Arc<dyn AlertNotifier>,
+        min_severity: Severity,
+        send_resolved: bool,
+    ) {
+        self.notifiers.push(Route {
+            min_severity,
+            send_resolved,
+            notifier,
+        });
+    }
+
+    /// Every later change, as it is found (after it is logged and handed to
+    /// the writer): how a program shows alerts that the background check
+    /// fires.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<AlertChange> {
+        self.changes.subscribe()
+    }
+
+    /// The sender behind [`MonitoringAlerts::subscribe`], so that an owner
+    /// can hand out receivers without waiting for a check in progress.
+    pub(crate) fn change_feed(&self) -> tokio::sync::broadcast::Sender<AlertChange> {
+        self.changes.clone()
     }
 
     /// The state machine.
@@ -87,7 +131,22 @@ impl MonitoringAlerts {
         now_us: i64,
     ) -> Result<Vec<AlertChange>, MetricsError> {
         let changes = self.engine.evaluate(inputs, now_us);
-        for change in &changes {
+        self.deliver(&changes, now_us).await?;
+        Ok(changes)
+    }
+
+    /// Resolves every firing alert at `now_us` — logged, recorded and
+    /// notified like any resolution — because nobody will watch their
+    /// conditions any more (the run ends), and returns the resolutions.
+    pub async fn resolve_all(&mut self, now_us: i64) -> Result<Vec<AlertChange>, MetricsError> {
+        let changes = self.engine.resolve_all(now_us);
+        self.deliver(&changes, now_us).await?;
+        Ok(changes)
+    }
+
+    /// Logs, records, broadcasts and notifies `changes`.
+    async fn deliver(&self, changes: &[AlertChange], now_us: i64) -> Result<(), MetricsError> {
+        for change in changes {
             let a = change.alert();
             match change {
                 AlertChange::Fired(_) => {
@@ -137,18 +196,24 @@ impl MonitoringAlerts {
                 }
             }
         }
-        self.notify(&changes).await;
-        Ok(changes)
+        for change in changes {
+            // No receiver is fine: nobody is watching.
+            let _ = self.changes.send(change.clone());
+        }
+        self.notify(changes).await;
+        Ok(())
     }
 
     async fn notify(&self, changes: &[AlertChange]) {
         let mut pending = Vec::new();
         for change in changes {
-            for (min, notifier) in &self.notifiers {
-                if change.alert().severity < *min {
+            for route in &self.notifiers {
+                if change.alert().severity < route.min_severity
+                    || (matches!(change, AlertChange::Resolved(_)) && !route.send_resolved)
+                {
                     continue;
                 }
-                let notifier = Arc::clone(notifier);
+                let notifier = Arc::clone(&route.notifier);
                 let change = change.clone();
                 pending.push(tokio::task::spawn_blocking(move || {
                     let result = notifier.notify(&change);

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::engine::AlertChange;
 use super::rules::Severity;
+use crate::config::{NotifierConfig, NotifierKind};
 use crate::monitor::custom::MetricsError;
 
 /// Somewhere alerts are sent (chat, pager, a script). Called on a blocking
@@ -160,5 +161,139 @@ impl AlertNotifier for CommandNotifier {
             Ok(Err(e)) => Err(self.fail(format!("could not write the alert to its stdin: {e}"))),
             _ => Ok(()),
         }
+    }
+}
+
+/// POSTs each alert as JSON (the same object a [`CommandNotifier`] gets on
+/// stdin) to a URL, the way Alertmanager's webhook receivers work.
+///
+/// Each attempt is bounded by the timeout; a connection failure, a timeout,
+/// a `429` or a `5xx` answer is retried up to `retries` times after pauses
+/// of 0.5 s, 1 s, 2 s … (at most 8 s); any other non-2xx answer fails at
+/// once, since sending the same body again cannot change it. Redirects are
+/// not followed: a webhook that moved should be reconfigured, not have
+/// alerts POSTed wherever it points.
+#[derive(Debug, Clone)]
+pub struct WebhookNotifier {
+    url: String,
+    shown: String,
+    timeout: Duration,
+    retries: u32,
+    agent: ureq::Agent,
+}
+
+/// Pause before the first retry; doubled for each further one.
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// Longest pause between two attempts.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(8);
+
+impl WebhookNotifier {
+    /// A notifier POSTing to `url` with attempts bounded by `timeout`,
+    /// retried `retries` times after a failure worth retrying.
+    pub fn new(url: &str, timeout: Duration, retries: u32) -> Self {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            // Status codes are judged here, retried or not.
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("multiagents/", env!("CARGO_PKG_VERSION")))
+            .build();
+        let mut shown = NotifierConfig::new(NotifierKind::Webhook);
+        shown.url = Some(url.to_string());
+        WebhookNotifier {
+            url: url.to_string(),
+            shown: shown.redacted_url().unwrap_or_default(),
+            timeout,
+            retries,
+            agent: ureq::Agent::new_with_config(config),
+        }
+    }
+
+    fn fail(&self, reason: impl Into<String>) -> MetricsError {
+        MetricsError::Notifier {
+            program: format!("webhook {}", self.shown),
+            reason: reason.into(),
+        }
+    }
+
+    /// One POST: `Ok` on 2xx, else the reason and whether to retry.
+    fn attempt(&self, body: &[u8]) -> Result<(), (String, bool)> {
+        match self
+            .agent
+            .post(&self.url)
+            .header("Content-Type", "application/json")
+            .send(body)
+        {
+            Ok(response) => {
+                let status = response.status();
+                if status.is_success() {
+                    Ok(())
+                } else {
+                    let retry = status.is_server_error() || status.as_u16() == 429;
+                    Err((format!("answered HTTP {}", status.as_u16()), retry))
+                }
+            }
+            Err(ureq::Error::Timeout(_)) => {
+                Err((format!("no answer within {:?}", self.timeout), true))
+            }
+            Err(
+                e @ (ureq::Error::Io(_)
+                | ureq::Error::ConnectionFailed
+                | ureq::Error::HostNotFound
+                | ureq::Error::Protocol(_)),
+            ) => Err((e.to_string(), true)),
+            Err(e) => Err((e.to_string(), false)),
+        }
+    }
+}
+
+impl AlertNotifier for WebhookNotifier {
+    fn name(&self) -> String {
+        format!("webhook {}", self.shown)
+    }
+
+    fn notify(&self, change: &AlertChange) -> Result<(), MetricsError> {
+        let body = serde_json::to_vec(change.alert())
+            .map_err(|e| self.fail(format!("cannot encode alert: {e}")))?;
+        let mut pause = FIRST_RETRY_PAUSE;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.attempt(&body) {
+                Ok(()) => return Ok(()),
+                Err((reason, retry)) if retry && attempts <= self.retries => {
+                    tracing::debug!(
+                        notifier = %self.shown,
+                        alert_id = change.alert().id,
+                        attempt = attempts,
+                        %reason,
+                        "webhook attempt failed; retrying"
+                    );
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(MAX_RETRY_PAUSE);
+                }
+                Err((reason, _)) => {
+                    return Err(self.fail(format!(
+                        "{reason} (after {attempts} attempt{})",
+                        if attempts == 1 { "" } else { "s" }
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// The notifier an `alerts.notifiers` entry describes.
+pub fn notifier_from_config(config: &NotifierConfig) -> std::sync::Arc<dyn AlertNotifier> {
+    match config.kind {
+        NotifierKind::Log => std::sync::Arc::new(LogNotifier),
+        NotifierKind::Command => {
+            std::sync::Arc::new(CommandNotifier::new(config.argv.clone(), config.timeout()))
+        }
+        NotifierKind::Webhook => std::sync::Arc::new(WebhookNotifier::new(
+            config.url.as_deref().unwrap_or(""),
+            config.timeout(),
+            config.retries(),
+        )),
     }
 }

@@ -3,40 +3,7 @@
 //! ([`AlertThresholds`]), which of them are switched on ([`AlertRules`]),
 //! and which conditions hold for one set of inputs. Pure: no I/O, no state.
 
-/// How serious an alert is. Ordered, so notifiers can take "this severity
-/// and above".
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// For information only.
-    Info,
-    /// Needs attention.
-    Warning,
-    /// Needs action now.
-    Critical,
-}
-
-impl Severity {
-    /// The name stored in the database and shown to users.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-
-    pub(super) fn parse(text: &str) -> Option<Severity> {
-        match text {
-            "info" => Some(Severity::Info),
-            "warning" => Some(Severity::Warning),
-            "critical" => Some(Severity::Critical),
-            _ => None,
-        }
-    }
-}
+pub use crate::config::Severity;
 
 /// The alert rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
