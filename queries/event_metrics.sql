@@ -42,7 +42,8 @@ agg AS MATERIALIZED (
            coalesce(sum(status = 'failed'), 0)           AS failed,
            coalesce(sum(status = 'timeout'), 0)          AS timeout,
            coalesce(sum(status = 'cancelled'), 0)        AS cancelled,
-           coalesce(sum(latency_us), 0)                  AS latency_sum_us
+           coalesce(sum(latency_us), 0)                  AS latency_sum_us,
+           max(latency_us)                               AS latency_max_us
     FROM win
 )
 SELECT agg.total_events,
@@ -53,6 +54,7 @@ SELECT agg.total_events,
        agg.timeout,
        agg.cancelled,
        agg.latency_sum_us,
+       agg.latency_max_us,
        (SELECT latency_us FROM win
         ORDER BY latency_us
         LIMIT 1 OFFSET (SELECT max((95 * total_events + 99) / 100 - 1, 0) FROM agg)) AS p95_latency_us,

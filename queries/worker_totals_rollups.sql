@@ -1,6 +1,7 @@
 -- Executions per worker and event type over the minutes whose start lies in
--- [:window_start, :window_end), from the per-minute rollups: every run in
--- the file, and still there after retention deleted the raw events. The
+-- [:window_start, :window_end), from the per-minute rollups of one run
+-- (:run_id), or of every run in the file when it is NULL, and still there
+-- after retention deleted the raw events. The
 -- Prometheus counters (multiagents_events_total,
 -- multiagents_worker_executions_total) and the histogram's _sum and _count.
 -- Index: the primary key of worker_minute_rollups starts with minute_us.
@@ -15,5 +16,6 @@ FROM worker_minute_rollups r
 JOIN workers k ON k.id = r.worker_id
 WHERE r.minute_us >= :window_start
   AND r.minute_us < :window_end
+  AND (:run_id IS NULL OR r.run_id = :run_id)
 GROUP BY k.name, r.event_type
 ORDER BY k.name, r.event_type

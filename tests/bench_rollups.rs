@@ -61,7 +61,9 @@ fn rollup_answers_equal_raw_answers_on_minute_aligned_windows() {
     for w in windows() {
         // Event metrics.
         let raw = event::event_metrics(&conn, w, all).unwrap();
-        let rolled = event::event_summary_from_rollups(&conn, w).unwrap();
+        let rolled =
+            event::event_summary_from_rollups(&conn, w, multiagents::monitor::RunScope::AllRuns)
+                .unwrap();
         assert_eq!(rolled.total_events, raw.total_events, "{w:?}");
         assert_eq!(rolled.events_by_type, raw.events_by_type, "{w:?}");
         assert_eq!(rolled.events_by_status, raw.events_by_status, "{w:?}");
@@ -76,7 +78,9 @@ fn rollup_answers_equal_raw_answers_on_minute_aligned_windows() {
 
         // Worker performance summary.
         let raw = worker::worker_performance_summary(&conn, w, all, &thresholds).unwrap();
-        let rolled = rollups::worker_summary_from_rollups(&conn, w).unwrap();
+        let rolled =
+            rollups::worker_summary_from_rollups(&conn, w, multiagents::monitor::RunScope::AllRuns)
+                .unwrap();
         assert_eq!(
             rolled.workers.keys().collect::<Vec<_>>(),
             raw.workers.keys().collect::<Vec<_>>(),
@@ -116,7 +120,12 @@ fn rollup_answers_equal_raw_answers_on_minute_aligned_windows() {
 
         // Throughput per minute.
         assert_eq!(
-            rollups::throughput_per_minute_from_rollups(&conn, w).unwrap(),
+            rollups::throughput_per_minute_from_rollups(
+                &conn,
+                w,
+                multiagents::monitor::RunScope::AllRuns
+            )
+            .unwrap(),
             throughput_per_minute(&conn, w, first, last).unwrap(),
             "{w:?}"
         );

@@ -249,7 +249,12 @@ fn rollup_summary_equals_raw_metrics_on_minute_aligned_windows() {
             end_us: T0 + end * MINUTE,
         };
         let raw = monitor::event::event_metrics(&conn, w, RunScope::AllRuns).unwrap();
-        let rolled = monitor::event::event_summary_from_rollups(&conn, w).unwrap();
+        let rolled = monitor::event::event_summary_from_rollups(
+            &conn,
+            w,
+            multiagents::monitor::RunScope::AllRuns,
+        )
+        .unwrap();
         assert_eq!(rolled.total_events, raw.total_events, "{w:?}");
         assert_eq!(rolled.events_by_type, raw.events_by_type, "{w:?}");
         assert_eq!(rolled.events_by_status, raw.events_by_status, "{w:?}");
@@ -812,11 +817,13 @@ fn full_scans(conn: &rusqlite::Connection, name: &str, sql: &str) -> Vec<String>
                 return false;
             };
             let target = rest.split(' ').next().unwrap_or("");
-            // `workers` and `runs` hold a row per worker name and per process run.
-            // `json_each` reads a JSON array parameter (:crashed_runs),
-            // a handful of run ids.
+            // `workers` and `runs` hold a row per worker name and per process
+            // run, `retention_watermarks` at most three rows per run;
+            // `json_each` reads a JSON array parameter (:crashed_runs), a
+            // handful of run ids.
             !(target == "workers"
                 || target == "json_each"
+                || target == "retention_watermarks"
                 || (one_run_at_a_time && (target == "r" || target == "runs"))
                 || target.starts_with("(subquery")
                 || rest.contains("CONSTANT ROW")

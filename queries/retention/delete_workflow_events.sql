@@ -1,1 +1,4 @@
+-- The events of one expired workflow; their times raise the run's traces
+-- watermark (retention_watermarks).
 DELETE FROM events WHERE workflow_id = ?1
+RETURNING max(dispatched_at_us, coalesce(finished_at_us, dispatched_at_us))

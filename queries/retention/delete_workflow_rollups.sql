@@ -1,1 +1,2 @@
 DELETE FROM workflow_minute_rollups WHERE minute_us < ?1
+RETURNING run_id, minute_us + 59999999  -- the minute's last microsecond

@@ -1,8 +1,8 @@
-INSERT INTO worker_minute_rollups (worker_id, event_type, minute_us, completed, failed, timeout, cancelled,
+INSERT INTO worker_minute_rollups (run_id, worker_id, event_type, minute_us, completed, failed, timeout, cancelled,
                                    duration_sum_us, duration_min_us, duration_max_us, latency_sum_us,
                                    latency_max_us, payload_sum_bytes)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-ON CONFLICT (minute_us, worker_id, event_type) DO UPDATE
+VALUES (?14, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+ON CONFLICT (minute_us, run_id, worker_id, event_type) DO UPDATE
 SET completed         = completed + excluded.completed,
     failed            = failed + excluded.failed,
     timeout           = timeout + excluded.timeout,

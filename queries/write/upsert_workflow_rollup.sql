@@ -1,7 +1,7 @@
-INSERT INTO workflow_minute_rollups (workflow_name, minute_us, completed, failed, compensated, cancelled,
+INSERT INTO workflow_minute_rollups (run_id, workflow_name, minute_us, completed, failed, compensated, cancelled,
                                      latency_sum_us, latency_max_us)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-ON CONFLICT (minute_us, workflow_name) DO UPDATE
+VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+ON CONFLICT (minute_us, run_id, workflow_name) DO UPDATE
 SET completed      = completed + excluded.completed,
     failed         = failed + excluded.failed,
     compensated    = compensated + excluded.compensated,

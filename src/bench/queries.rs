@@ -230,7 +230,7 @@ fn case<'a>(
         }),
         "event_summary_rollups.sql" => {
             typed!("monitor::event::event_summary_from_rollups", |c| {
-                event::event_summary_from_rollups(c, w)?.total_events as usize
+                event::event_summary_from_rollups(c, w, all)?.total_events as usize
             })
         }
         "transaction_trace.sql" => typed!("monitor::event::transaction_trace", |c| {
@@ -274,7 +274,7 @@ fn case<'a>(
         }
         "worker_histogram_rollups.sql" => {
             typed!("export::queries::worker_histograms (rollups)", |c| {
-                export_queries::worker_histograms(c, w, Source::Rollups)?.len()
+                export_queries::worker_histograms(c, w, Source::Rollups { run_id: None })?.len()
             })
         }
         "worker_totals_events.sql" => {
@@ -284,7 +284,7 @@ fn case<'a>(
         }
         "worker_totals_rollups.sql" => {
             typed!("export::queries::worker_totals (rollups)", |c| {
-                export_queries::worker_totals(c, w, Source::Rollups)?.len()
+                export_queries::worker_totals(c, w, Source::Rollups { run_id: None })?.len()
             })
         }
         "workflow_outcome_counts.sql" => {
@@ -294,13 +294,15 @@ fn case<'a>(
         }
         "worker_summary_rollups.sql" => {
             typed!("monitor::rollups::worker_summary_from_rollups", |c| {
-                rollups::worker_summary_from_rollups(c, w)?.workers.len()
+                rollups::worker_summary_from_rollups(c, w, all)?
+                    .workers
+                    .len()
             })
         }
         "throughput_per_minute_rollups.sql" => {
             typed!(
                 "monitor::rollups::throughput_per_minute_from_rollups",
-                |c| { rollups::throughput_per_minute_from_rollups(c, w)?.len() }
+                |c| { rollups::throughput_per_minute_from_rollups(c, w, all)?.len() }
             )
         }
         // active_workflows.sql, active_workflow_count.sql (read inline by
@@ -615,13 +617,18 @@ fn hour_figures(
     };
 
     let raw_events = event::event_metrics(conn, hour, all)?;
-    let rolled_events = event::event_summary_from_rollups(conn, hour)?;
+    let rolled_events = event::event_summary_from_rollups(conn, hour, RunScope::AllRuns)?;
     one(
         "hour_event_metrics",
         "event metrics",
         "event_summary_rollups.sql",
         "event_metrics.sql",
-        &|c| Ok(event::event_summary_from_rollups(c, hour)?.total_events as usize),
+        &|c| {
+            Ok(
+                event::event_summary_from_rollups(c, hour, RunScope::AllRuns)?.total_events
+                    as usize,
+            )
+        },
         &|c| Ok(event::event_metrics(c, hour, all)?.total_events as usize),
         raw_events.total_events == rolled_events.total_events
             && raw_events.events_by_status == rolled_events.events_by_status
@@ -630,7 +637,7 @@ fn hour_figures(
     )?;
 
     let raw_summary = worker::worker_performance_summary(conn, hour, all, &thresholds)?;
-    let rolled_summary = rollups::worker_summary_from_rollups(conn, hour)?;
+    let rolled_summary = rollups::worker_summary_from_rollups(conn, hour, RunScope::AllRuns)?;
     let workers_equal = raw_summary.workers.len() == rolled_summary.workers.len()
         && raw_summary.workers.iter().all(|(name, p)| {
             rolled_summary.workers.get(name).is_some_and(|q| {
@@ -645,7 +652,13 @@ fn hour_figures(
         "worker performance summary",
         "worker_summary_rollups.sql",
         "tracked_workers.sql + worker_performance.sql per worker",
-        &|c| Ok(rollups::worker_summary_from_rollups(c, hour)?.workers.len()),
+        &|c| {
+            Ok(
+                rollups::worker_summary_from_rollups(c, hour, RunScope::AllRuns)?
+                    .workers
+                    .len(),
+            )
+        },
         &|c| {
             Ok(
                 worker::worker_performance_summary(c, hour, all, &thresholds)?
@@ -660,13 +673,13 @@ fn hour_figures(
     )?;
 
     let raw_tp = export_queries::throughput_per_minute(conn, hour, first, last)?;
-    let rolled_tp = rollups::throughput_per_minute_from_rollups(conn, hour)?;
+    let rolled_tp = rollups::throughput_per_minute_from_rollups(conn, hour, RunScope::AllRuns)?;
     one(
         "hour_throughput_per_minute",
         "throughput per minute",
         "throughput_per_minute_rollups.sql",
         "throughput_per_minute.sql",
-        &|c| Ok(rollups::throughput_per_minute_from_rollups(c, hour)?.len()),
+        &|c| Ok(rollups::throughput_per_minute_from_rollups(c, hour, RunScope::AllRuns)?.len()),
         &|c| Ok(export_queries::throughput_per_minute(c, hour, first, last)?.len()),
         raw_tp == rolled_tp,
         "Every run together (rollups are not per run).",

@@ -31,7 +31,7 @@ enum What {
         #[arg(long, value_parser = window::parse_window_option, default_value = "5m")]
         window: std::time::Duration,
         /// One run (`latest` or an id) instead of every run in the file:
-        /// counters from its raw events, rates at its end.
+        /// counters from its own rollups (kept after retention), rates at its end.
         #[arg(long)]
         run: Option<RunSelector>,
         /// Write to this file instead of stdout, atomically (scrapers never

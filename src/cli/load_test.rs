@@ -247,5 +247,9 @@ fn render(r: &LoadTestReport) -> String {
         let lines: Vec<String> = r.target_missed.iter().map(|s| s.describe()).collect();
         text.push_str(&lines.join("\n"));
     }
+    if let Some(line) = r.provenance.as_ref().and_then(|p| p.describe()) {
+        text.push('\n');
+        text.push_str(&line);
+    }
     text
 }

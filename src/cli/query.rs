@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use multiagents::clock;
+use multiagents::monitor::coverage::{self, Provenance};
 use multiagents::monitor::{self, EventMonitor, RunScope, WorkerMonitor, alerts, custom, system};
 use multiagents::runs::{self, ResolvedRun, RunSelector};
 use multiagents::session::health_thresholds;
@@ -117,21 +118,30 @@ impl Scope {
 
     /// The JSON envelope of an answer: which run (null for every run) and
     /// which window it covers, then the answer's own keys.
-    fn answer<'a, T: serde::Serialize>(&self, body: &'a T) -> Answer<'a, T> {
+    fn answer<'a, T: serde::Serialize>(
+        &self,
+        body: &'a T,
+        provenance: Provenance,
+    ) -> Answer<'a, T> {
         Answer {
             run_id: self.run.map(|r| r.run_id),
             window: WindowInfo::of(self.window),
+            provenance,
             body,
         }
     }
 }
 
-/// A windowed answer as JSON: `run_id` (null for every run), `window`, and
-/// the answer's keys flattened beside them.
+/// A windowed answer as JSON: `run_id` (null for every run), `window`,
+/// where it comes from (`source`: raw, rollups or raw+rollups, the part of
+/// the window read from each, approximate fields, notes on what retention
+/// removed), and the answer's keys flattened beside them.
 #[derive(serde::Serialize)]
 struct Answer<'a, T: serde::Serialize> {
     run_id: Option<i64>,
     window: WindowInfo,
+    #[serde(flatten)]
+    provenance: Provenance,
     #[serde(flatten)]
     body: &'a T,
 }
@@ -237,6 +247,7 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
     }
     let scope = resolve_scope(&conn, &args)?;
     let window = scope.window;
+    let marks = coverage::watermarks(&conn, scope.monitor_scope())?;
     let events = EventMonitor::new(store.clone()).with_scope(scope.monitor_scope());
     let workers = WorkerMonitor::new(store.clone())
         .with_scope(scope.monitor_scope())
@@ -245,30 +256,37 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
         Question::Runs { .. } => Ok(Outcome::Ok),
         Question::Events => {
             let m = events.get_event_metrics(window)?;
-            render(args.format, &scope.answer(&m), || {
-                let mut table = output::table(&["metric", "value"]);
-                table.add_row(vec!["window".into(), scope.describe()]);
-                table.add_row(vec!["total_events".into(), m.total_events.to_string()]);
-                for (t, n) in &m.events_by_type {
-                    table.add_row(vec![format!("events_by_type.{t}"), n.to_string()]);
-                }
-                for (s, n) in &m.events_by_status {
-                    table.add_row(vec![format!("events_by_status.{s}"), n.to_string()]);
-                }
-                table.add_row(vec!["success_rate".into(), pct(m.success_rate)]);
-                table.add_row(vec!["error_rate".into(), pct(m.error_rate)]);
-                table.add_row(vec!["avg_latency_ms".into(), ms(m.avg_latency_ms)]);
-                table.add_row(vec!["p95_latency_ms".into(), ms(m.p95_latency_ms)]);
-                table.add_row(vec![
-                    "throughput_per_minute".into(),
-                    format!("{:.1}", m.throughput_per_minute),
-                ]);
-                table.add_row(vec![
-                    "peak_throughput".into(),
-                    m.peak_throughput.to_string(),
-                ]);
-                table.to_string()
-            })
+            render_answer(
+                args.format,
+                &scope.answer(
+                    &m,
+                    marks.provenance(window, monitor::event::APPROXIMATE_EVENT_FIELDS),
+                ),
+                || {
+                    let mut table = output::table(&["metric", "value"]);
+                    table.add_row(vec!["window".into(), scope.describe()]);
+                    table.add_row(vec!["total_events".into(), m.total_events.to_string()]);
+                    for (t, n) in &m.events_by_type {
+                        table.add_row(vec![format!("events_by_type.{t}"), n.to_string()]);
+                    }
+                    for (s, n) in &m.events_by_status {
+                        table.add_row(vec![format!("events_by_status.{s}"), n.to_string()]);
+                    }
+                    table.add_row(vec!["success_rate".into(), pct(m.success_rate)]);
+                    table.add_row(vec!["error_rate".into(), pct(m.error_rate)]);
+                    table.add_row(vec!["avg_latency_ms".into(), ms(m.avg_latency_ms)]);
+                    table.add_row(vec!["p95_latency_ms".into(), ms(m.p95_latency_ms)]);
+                    table.add_row(vec![
+                        "throughput_per_minute".into(),
+                        format!("{:.1}", m.throughput_per_minute),
+                    ]);
+                    table.add_row(vec![
+                        "peak_throughput".into(),
+                        m.peak_throughput.to_string(),
+                    ]);
+                    table.to_string()
+                },
+            )
         }
         Question::Trace { transaction_id } => {
             let trace = events.get_transaction_trace(transaction_id)?;
@@ -295,102 +313,120 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
             let patterns = ErrorsReport {
                 error_patterns: events.get_error_patterns(window, worker.as_deref())?,
             };
-            render(args.format, &scope.answer(&patterns), || {
-                let mut table = output::table(&[
-                    "error_type",
-                    "count",
-                    "workers",
-                    "first_seen",
-                    "last_seen",
-                    "example",
-                ]);
-                let heading = format!("Errors over {}\n", scope.describe());
-                for p in &patterns.error_patterns {
-                    table.add_row(vec![
-                        p.error_type.clone(),
-                        p.count.to_string(),
-                        p.workers.join(", "),
-                        p.first_seen.clone(),
-                        p.last_seen.clone(),
-                        or_dash(p.example.as_deref()),
+            render_answer(
+                args.format,
+                &scope.answer(&patterns, marks.raw_only_provenance(window, "errors")),
+                || {
+                    let mut table = output::table(&[
+                        "error_type",
+                        "count",
+                        "workers",
+                        "first_seen",
+                        "last_seen",
+                        "example",
                     ]);
-                }
-                format!("{heading}{table}")
-            })
+                    let heading = format!("Errors over {}\n", scope.describe());
+                    for p in &patterns.error_patterns {
+                        table.add_row(vec![
+                            p.error_type.clone(),
+                            p.count.to_string(),
+                            p.workers.join(", "),
+                            p.first_seen.clone(),
+                            p.last_seen.clone(),
+                            or_dash(p.example.as_deref()),
+                        ]);
+                    }
+                    format!("{heading}{table}")
+                },
+            )
         }
         Question::Workers => {
             let summary = workers.get_worker_performance_summary(window)?;
-            render(args.format, &scope.answer(&summary), || {
-                let a = &summary.aggregated_metrics;
-                let mut text = format!(
-                    "Executions: {}   Mean of worker success rates: {}   Mean duration (all executions): {} ms   ({})\n",
-                    a.total_commands,
-                    pct(a.average_success_rate),
-                    ms(a.average_duration_ms),
-                    scope.describe()
-                );
-                let mut table = output::table(&[
-                    "worker",
-                    "executions",
-                    "success",
-                    "errors",
-                    "failed",
-                    "timeout",
-                    "avg ms",
-                    "p50 ms",
-                    "p95 ms",
-                    "p99 ms",
-                ]);
-                for p in summary.workers.values() {
-                    table.add_row(vec![
-                        p.worker.clone(),
-                        p.total_executions.to_string(),
-                        pct(p.success_rate),
-                        pct(p.error_rate),
-                        p.failed_executions.to_string(),
-                        p.timeout_executions.to_string(),
-                        ms(p.avg_duration_ms),
-                        ms(p.p50_duration_ms),
-                        ms(p.p95_duration_ms),
-                        ms(p.p99_duration_ms),
+            render_answer(
+                args.format,
+                &scope.answer(
+                    &summary,
+                    marks.provenance(window, monitor::worker::APPROXIMATE_WORKER_FIELDS),
+                ),
+                || {
+                    let a = &summary.aggregated_metrics;
+                    let mut text = format!(
+                        "Executions: {}   Mean of worker success rates: {}   Mean duration (all executions): {} ms   ({})\n",
+                        a.total_commands,
+                        pct(a.average_success_rate),
+                        ms(a.average_duration_ms),
+                        scope.describe()
+                    );
+                    let mut table = output::table(&[
+                        "worker",
+                        "executions",
+                        "success",
+                        "errors",
+                        "failed",
+                        "timeout",
+                        "avg ms",
+                        "p50 ms",
+                        "p95 ms",
+                        "p99 ms",
                     ]);
-                }
-                text.push_str(&table.to_string());
-                if !summary.problem_workers.is_empty() {
-                    text.push_str("\nProblem workers:\n");
-                    for p in &summary.problem_workers {
-                        text.push_str(&format!(
-                            "  {} ({}): {}\n",
-                            p.worker,
-                            p.status,
-                            p.issues.join("; ")
-                        ));
+                    for p in summary.workers.values() {
+                        table.add_row(vec![
+                            p.worker.clone(),
+                            p.total_executions.to_string(),
+                            pct(p.success_rate),
+                            pct(p.error_rate),
+                            p.failed_executions.to_string(),
+                            p.timeout_executions.to_string(),
+                            ms(p.avg_duration_ms),
+                            ms(p.p50_duration_ms),
+                            ms(p.p95_duration_ms),
+                            ms(p.p99_duration_ms),
+                        ]);
                     }
-                }
-                text
-            })
+                    text.push_str(&table.to_string());
+                    if !summary.problem_workers.is_empty() {
+                        text.push_str("\nProblem workers:\n");
+                        for p in &summary.problem_workers {
+                            text.push_str(&format!(
+                                "  {} ({}): {}\n",
+                                p.worker,
+                                p.status,
+                                p.issues.join("; ")
+                            ));
+                        }
+                    }
+                    text
+                },
+            )
         }
         Question::Worker { name } => {
             let p = workers.get_worker_performance(name, window)?;
-            render(args.format, &scope.answer(&p), || {
-                let mut table = output::table(&["metric", "value"]);
-                for (k, v) in [
-                    ("worker", p.worker.clone()),
-                    ("window", scope.describe()),
-                    ("total_executions", p.total_executions.to_string()),
-                    ("success_rate", pct(p.success_rate)),
-                    ("error_rate", pct(p.error_rate)),
-                    ("failed_executions", p.failed_executions.to_string()),
-                    ("timeout_executions", p.timeout_executions.to_string()),
-                    ("avg_duration_ms", ms(p.avg_duration_ms)),
-                    ("p50_duration_ms", ms(p.p50_duration_ms)),
-                    ("p95_duration_ms", ms(p.p95_duration_ms)),
-                    ("p99_duration_ms", ms(p.p99_duration_ms)),
-                ] {
-                    table.add_row(vec![k.to_string(), v]);
-                }
-                table.to_string()
-            })
+            render_answer(
+                args.format,
+                &scope.answer(
+                    &p,
+                    marks.provenance(window, monitor::worker::APPROXIMATE_WORKER_FIELDS),
+                ),
+                || {
+                    let mut table = output::table(&["metric", "value"]);
+                    for (k, v) in [
+                        ("worker", p.worker.clone()),
+                        ("window", scope.describe()),
+                        ("total_executions", p.total_executions.to_string()),
+                        ("success_rate", pct(p.success_rate)),
+                        ("error_rate", pct(p.error_rate)),
+                        ("failed_executions", p.failed_executions.to_string()),
+                        ("timeout_executions", p.timeout_executions.to_string()),
+                        ("avg_duration_ms", ms(p.avg_duration_ms)),
+                        ("p50_duration_ms", ms(p.p50_duration_ms)),
+                        ("p95_duration_ms", ms(p.p95_duration_ms)),
+                        ("p99_duration_ms", ms(p.p99_duration_ms)),
+                    ] {
+                        table.add_row(vec![k.to_string(), v]);
+                    }
+                    table.to_string()
+                },
+            )
         }
         Question::Health => {
             // Health is judged over the performance window that ends at the
@@ -411,9 +447,11 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
             let answer = Answer {
                 run_id: scope.run.map(|r| r.run_id),
                 window: WindowInfo::of(health_window),
+                provenance: marks
+                    .provenance(health_window, monitor::worker::APPROXIMATE_WORKER_FIELDS),
                 body: &health,
             };
-            render(args.format, &answer, || {
+            render_answer(args.format, &answer, || {
                 let mut table = output::table(&[
                     "worker",
                     "status",
@@ -444,31 +482,35 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
         }
         Question::System => {
             let m = system::system_metrics(&conn, window, scope.monitor_scope())?;
-            render(args.format, &scope.answer(&m), || {
-                let mut table = output::table(&["metric", "value"]);
-                for (k, v) in [
-                    ("window", scope.describe()),
-                    ("sample_count", m.sample_count.to_string()),
-                    ("avg_cpu_usage", pct(m.avg_cpu_usage)),
-                    ("peak_cpu_usage", pct(m.peak_cpu_usage)),
-                    ("avg_memory_usage", pct(m.avg_memory_usage)),
-                    ("peak_memory_usage", pct(m.peak_memory_usage)),
-                    ("avg_system_load", format!("{:.2}", m.avg_system_load)),
-                    ("avg_process_cpu_percent", pct(m.avg_process_cpu_percent)),
-                    (
-                        "peak_process_rss_bytes",
-                        m.peak_process_rss_bytes.to_string(),
-                    ),
-                    (
-                        "peak_active_connections",
-                        m.peak_active_connections.to_string(),
-                    ),
-                    ("peak_active_workflows", m.peak_active_workflows.to_string()),
-                ] {
-                    table.add_row(vec![k.to_string(), v]);
-                }
-                table.to_string()
-            })
+            render_answer(
+                args.format,
+                &scope.answer(&m, marks.metrics_provenance(window)),
+                || {
+                    let mut table = output::table(&["metric", "value"]);
+                    for (k, v) in [
+                        ("window", scope.describe()),
+                        ("sample_count", m.sample_count.to_string()),
+                        ("avg_cpu_usage", pct(m.avg_cpu_usage)),
+                        ("peak_cpu_usage", pct(m.peak_cpu_usage)),
+                        ("avg_memory_usage", pct(m.avg_memory_usage)),
+                        ("peak_memory_usage", pct(m.peak_memory_usage)),
+                        ("avg_system_load", format!("{:.2}", m.avg_system_load)),
+                        ("avg_process_cpu_percent", pct(m.avg_process_cpu_percent)),
+                        (
+                            "peak_process_rss_bytes",
+                            m.peak_process_rss_bytes.to_string(),
+                        ),
+                        (
+                            "peak_active_connections",
+                            m.peak_active_connections.to_string(),
+                        ),
+                        ("peak_active_workflows", m.peak_active_workflows.to_string()),
+                    ] {
+                        table.add_row(vec![k.to_string(), v]);
+                    }
+                    table.to_string()
+                },
+            )
         }
         Question::Metrics => {
             let report = CustomMetricsReport {
@@ -482,83 +524,92 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
                     scope.monitor_scope(),
                 )?,
             };
-            render(args.format, &scope.answer(&report), || {
-                let mut table = output::table(&["metric", "type", "labels", "value"]);
-                for c in &report.counters {
-                    table.add_row(vec![
-                        c.name.clone(),
-                        "counter".into(),
-                        labels(&c.labels),
-                        format!("{}", c.total),
-                    ]);
-                }
-                for g in &report.gauges {
-                    table.add_row(vec![
-                        g.name.clone(),
-                        "gauge".into(),
-                        labels(&g.labels),
-                        format!("{}", g.value),
-                    ]);
-                }
-                for h in &report.histograms {
-                    table.add_row(vec![
-                        h.name.clone(),
-                        "histogram".into(),
-                        labels(&h.labels),
-                        format!(
-                            "count {} sum {} min {} max {} p95 {}",
-                            h.count, h.sum, h.min, h.max, h.p95
-                        ),
-                    ]);
-                }
-                let mut text = format!("Custom metrics over {}\n{table}", scope.describe());
-                if !report.order_value_hourly.is_empty() {
-                    let mut hourly = output::table(&[
-                        "hour",
-                        "total_orders",
-                        "total_value",
-                        "min_value",
-                        "max_value",
-                    ]);
-                    for (hour, r) in &report.order_value_hourly {
-                        hourly.add_row(vec![
-                            hour.clone(),
-                            r.total_orders.to_string(),
-                            format!("{:.2}", r.total_value),
-                            format!("{:.2}", r.min_value),
-                            format!("{:.2}", r.max_value),
+            render_answer(
+                args.format,
+                &scope.answer(&report, marks.metrics_provenance(window)),
+                || {
+                    let mut table = output::table(&["metric", "type", "labels", "value"]);
+                    for c in &report.counters {
+                        table.add_row(vec![
+                            c.name.clone(),
+                            "counter".into(),
+                            labels(&c.labels),
+                            format!("{}", c.total),
                         ]);
                     }
-                    text.push_str("\nOrder value by hour:\n");
-                    text.push_str(&hourly.to_string());
-                }
-                text
-            })
+                    for g in &report.gauges {
+                        table.add_row(vec![
+                            g.name.clone(),
+                            "gauge".into(),
+                            labels(&g.labels),
+                            format!("{}", g.value),
+                        ]);
+                    }
+                    for h in &report.histograms {
+                        table.add_row(vec![
+                            h.name.clone(),
+                            "histogram".into(),
+                            labels(&h.labels),
+                            format!(
+                                "count {} sum {} min {} max {} p95 {}",
+                                h.count, h.sum, h.min, h.max, h.p95
+                            ),
+                        ]);
+                    }
+                    let mut text = format!("Custom metrics over {}\n{table}", scope.describe());
+                    if !report.order_value_hourly.is_empty() {
+                        let mut hourly = output::table(&[
+                            "hour",
+                            "total_orders",
+                            "total_value",
+                            "min_value",
+                            "max_value",
+                        ]);
+                        for (hour, r) in &report.order_value_hourly {
+                            hourly.add_row(vec![
+                                hour.clone(),
+                                r.total_orders.to_string(),
+                                format!("{:.2}", r.total_value),
+                                format!("{:.2}", r.min_value),
+                                format!("{:.2}", r.max_value),
+                            ]);
+                        }
+                        text.push_str("\nOrder value by hour:\n");
+                        text.push_str(&hourly.to_string());
+                    }
+                    text
+                },
+            )
         }
         Question::Alerts => {
             let report = AlertsReport {
                 history: alerts::alert_history(&conn, window, scope.monitor_scope())?,
                 firing: alerts::firing_alerts(&conn, scope.monitor_scope())?,
             };
-            render(args.format, &scope.answer(&report), || {
-                let mut table =
-                    output::table(&["fired", "type", "severity", "status", "message", "resolved"]);
-                for a in &report.history {
-                    table.add_row(vec![
-                        a.timestamp.clone(),
-                        a.alert_type.clone(),
-                        a.severity.as_str().to_string(),
-                        format!("{:?}", a.status).to_lowercase(),
-                        a.message.clone(),
-                        or_dash(a.resolved_at.as_deref()),
+            render_answer(
+                args.format,
+                &scope.answer(&report, marks.metrics_provenance(window)),
+                || {
+                    let mut table = output::table(&[
+                        "fired", "type", "severity", "status", "message", "resolved",
                     ]);
-                }
-                format!(
-                    "Alerts fired in {}\n{table}\nFiring now: {}",
-                    scope.describe(),
-                    report.firing.len()
-                )
-            })
+                    for a in &report.history {
+                        table.add_row(vec![
+                            a.timestamp.clone(),
+                            a.alert_type.clone(),
+                            a.severity.as_str().to_string(),
+                            format!("{:?}", a.status).to_lowercase(),
+                            a.message.clone(),
+                            or_dash(a.resolved_at.as_deref()),
+                        ]);
+                    }
+                    format!(
+                        "Alerts fired in {}\n{table}\nFiring now: {}",
+                        scope.describe(),
+                        report.firing.len()
+                    )
+                },
+            )
         }
     }
 }
@@ -605,6 +656,23 @@ fn describe(window: TimeWindow) -> String {
         clock::format_iso(window.start_us.max(0)),
         clock::format_iso(window.end_us)
     )
+}
+
+/// Prints an answer as JSON, or the table the closure draws followed by a
+/// line on where it comes from when retention removed part of it.
+fn render_answer<T: serde::Serialize>(
+    format: Format,
+    answer: &Answer<'_, T>,
+    table: impl FnOnce() -> String,
+) -> anyhow::Result<Outcome> {
+    render(format, answer, || {
+        let mut text = table();
+        if let Some(line) = answer.provenance.describe() {
+            text.push('\n');
+            text.push_str(&line);
+        }
+        text
+    })
 }
 
 /// Prints `value` as JSON, or the table the closure draws.

@@ -346,6 +346,9 @@ pub fn render_html(report: &RunReport) -> Result<String, ExportError> {
         escape(&r.host),
         escape(&report.generated_at),
     );
+    if let Some(line) = report.provenance.describe() {
+        let _ = writeln!(out, "<p class=\"meta\">{}</p>", escape(&line));
+    }
     let e = &report.events;
     let _ = writeln!(
         out,

@@ -18,12 +18,12 @@
 //! - **Counters and the duration histogram** (`multiagents_events_total`,
 //!   `multiagents_worker_executions_total`,
 //!   `multiagents_worker_duration_seconds`) are totals since the start of the
-//!   retained data. Without a run they come from the per-minute rollups of
-//!   every run in the file: they only grow while runs write, and they
-//!   outlive the raw events (rollups are kept for 30 days; when retention
-//!   drops an old minute the counter goes down, which Prometheus treats as
-//!   a counter reset). With `--run`, they are that run's raw events — exact
-//!   for one run, even when several runs write at once.
+//!   retained data, from the per-minute rollups — of every run in the file,
+//!   or with `--run` of that run only (rollup rows carry their run, so two
+//!   runs writing at once never mix). They only grow while runs write, and
+//!   they outlive the raw events (rollups are kept for 30 days; when
+//!   retention drops an old minute the counter goes down, which Prometheus
+//!   treats as a counter reset).
 //! - **Rates, averages and health** use the window (`--window`, 5 minutes
 //!   by default, as the seed's `time_window_minutes=5`) ending now; with a
 //!   run that ended cleanly, ending at the run's end, so an export of a past
@@ -148,7 +148,7 @@ fn plan(conn: &Connection, options: &ExportOptions) -> Result<Plan, ExportError>
             scope: RunScope::AllRuns,
             rate_window: TimeWindow::ending_at(options.now_us, options.window),
             total_window: ALL_TIME,
-            source: Source::Rollups,
+            source: Source::Rollups { run_id: None },
             health_at_us: options.now_us,
         }),
         Some(selector) => {
@@ -164,13 +164,12 @@ fn plan(conn: &Connection, options: &ExportOptions) -> Result<Plan, ExportError>
             Ok(Plan {
                 scope: RunScope::Run(run.run_id),
                 rate_window: TimeWindow::ending_at(end, options.window),
-                total_window: TimeWindow {
-                    start_us: run.started_at_us,
-                    end_us: end,
-                },
-                source: Source::Events {
-                    first: run.first_id,
-                    last: run.last_id,
+                // The run's own rollup rows, at any time: exact counts and
+                // buckets, and still there after retention deleted its raw
+                // events.
+                total_window: ALL_TIME,
+                source: Source::Rollups {
+                    run_id: Some(run.run_id),
                 },
                 health_at_us: end,
             })
@@ -431,10 +430,8 @@ pub fn registry(conn: &Connection, options: &ExportOptions) -> Result<Registry, 
     );
 
     // Custom metrics.
-    let custom_window = match options.run {
-        None => ALL_TIME,
-        Some(_) => plan.total_window,
-    };
+    // Every retained observation of the scope (its run_id selects a run).
+    let custom_window = ALL_TIME;
     let mut counters: BTreeMap<String, Family<Labels, FloatCounter>> = BTreeMap::new();
     for c in counter_totals(conn, custom_window, plan.scope)? {
         let name = c.name.strip_suffix("_total").unwrap_or(&c.name).to_string();

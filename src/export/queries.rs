@@ -27,10 +27,13 @@ pub const WORKFLOW_OUTCOME_COUNTS_SQL: &str =
 /// Where per-worker totals and histograms are read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// The per-minute rollups: every run in the file, cheap, and kept after
-    /// retention deleted the raw events (minutes whose start is in the
-    /// window count).
-    Rollups,
+    /// The per-minute rollups of one run (`Some(run_id)`) or of every run in
+    /// the file (`None`): cheap, exact counts, and kept after retention
+    /// deleted the raw events (minutes whose start is in the window count).
+    Rollups {
+        /// One run, or every run.
+        run_id: Option<i64>,
+    },
     /// The raw events of the id range `[first, last]` (one run, or every
     /// run with the whole `i64` range): exact per run, gone after retention.
     Events {
@@ -145,9 +148,8 @@ pub fn worker_totals(
     )
 }
 
-/// Runs the rollup or the raw-events form of a question: the rollups take
-/// the window only (they span every run); the events form is also scoped to
-/// an id range.
+/// Runs the rollup or the raw-events form of a question: the rollups are
+/// scoped by run id, the events by the run's id range.
 fn query_by_source<T>(
     conn: &Connection,
     window: TimeWindow,
@@ -156,10 +158,14 @@ fn query_by_source<T>(
     map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<Vec<T>> {
     match source {
-        Source::Rollups => conn
+        Source::Rollups { run_id } => conn
             .prepare_cached(rollups_sql)?
             .query_map(
-                named_params! {":window_start": window.start_us, ":window_end": window.end_us},
+                named_params! {
+                    ":window_start": window.start_us,
+                    ":window_end": window.end_us,
+                    ":run_id": run_id,
+                },
                 map,
             )?
             .collect(),

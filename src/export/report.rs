@@ -7,8 +7,8 @@
 //! workers, error patterns, throughput and duration histograms by the run's
 //! id range; system samples and alerts by their `run_id` — so a second run
 //! writing the same file at the same time never shows up. Health is evaluated
-//! at the run's end (for a run that is still going or crashed: now, or its
-//! last activity).
+//! at the run's end (for a run that is still going or crashed: its latest
+//! record of any kind), the end `query --run` uses too.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -21,6 +21,7 @@ use super::ExportError;
 use super::queries::{self, MinuteThroughput, Source};
 use crate::clock;
 use crate::monitor::alerts::{Alert, alert_history};
+use crate::monitor::coverage::{Provenance, watermarks};
 use crate::monitor::event::event_metrics;
 use crate::monitor::system::{SystemMetrics, system_metrics, system_samples_series};
 use crate::monitor::worker::worker_performance_summary;
@@ -135,13 +136,19 @@ pub struct RunReport {
     pub throughput: Vec<MinuteThroughput>,
     /// Each worker's duration histogram, by name.
     pub duration_histograms: BTreeMap<String, Vec<DurationBucket>>,
+    /// Where the figures come from: `source` is `raw`, or `rollups` /
+    /// `raw+rollups` when retention deleted part of the run's raw rows
+    /// (which part came from where, which fields are estimates, and notes
+    /// on what no rollup keeps: error patterns, unfinished workflows,
+    /// samples, custom metrics, alerts).
+    pub provenance: Provenance,
     /// When the report was made, ISO-8601.
     pub generated_at: String,
 }
 
 /// Builds the report of `selector`'s run, judging health by `thresholds`;
-/// `now_us` is the end of a run that has not ended cleanly (if later than
-/// its last activity).
+/// `now_us` is when the report is made (`generated_at`); the window ends
+/// where the run ended, or for a run without an end at its latest record.
 pub fn build_report(
     conn: &Connection,
     selector: RunSelector,
@@ -149,11 +156,10 @@ pub fn build_report(
     now_us: i64,
 ) -> Result<RunReport, ExportError> {
     let resolved = resolve_run(conn, selector)?;
-    let end_us = if resolved.unfinished {
-        now_us.max(resolved.ended_at_us + 1)
-    } else {
-        resolved.ended_at_us + 1
-    };
+    // One past the run's end — for a run without an end (killed, or still
+    // going) one past its latest record of any kind — exactly the window
+    // `query --run` uses, so the report and the queries agree.
+    let end_us = resolved.ended_at_us + 1;
     let window = TimeWindow {
         start_us: resolved.started_at_us,
         end_us,
@@ -176,12 +182,52 @@ pub fn build_report(
         window,
     };
 
+    let marks = watermarks(conn, scope)?;
+    let split = marks.split(window);
+    let mut approximate: Vec<&'static str> = Vec::new();
+    approximate.extend(crate::monitor::event::APPROXIMATE_EVENT_FIELDS);
+    approximate.extend(crate::monitor::worker::APPROXIMATE_WORKER_FIELDS);
+    let mut provenance = marks.provenance(window, &approximate);
+    provenance.notes.extend(
+        marks
+            .raw_only_provenance(window, "error patterns and unfinished workflows")
+            .notes,
+    );
+    provenance
+        .notes
+        .extend(marks.metrics_provenance(window).notes);
+
     let mut workflows = WorkflowSection {
         total: 0,
         by_outcome: BTreeMap::new(),
         by_workflow: BTreeMap::new(),
     };
-    for o in queries::workflow_outcome_counts(conn, window, first, last)? {
+    let mut outcome_counts = queries::workflow_outcome_counts(conn, window, first, last)?;
+    if split.rollups.is_some() {
+        // Ended workflows from raw rows and rollups together; unfinished
+        // ones exist only as raw rows.
+        outcome_counts.retain(|o| o.outcome == "unfinished");
+        for o in crate::monitor::outcomes::workflow_outcomes(conn, window, scope)? {
+            let Some(name) = o.workflow_name else {
+                continue;
+            };
+            for (outcome, count) in [
+                ("cancelled", o.cancelled),
+                ("compensated", o.compensated),
+                ("completed", o.completed),
+                ("failed", o.failed),
+            ] {
+                if count > 0 {
+                    outcome_counts.push(queries::WorkflowOutcome {
+                        workflow_name: name.clone(),
+                        outcome: outcome.to_string(),
+                        count,
+                    });
+                }
+            }
+        }
+    }
+    for o in outcome_counts {
         workflows.total += o.count;
         *workflows.by_outcome.entry(o.outcome.clone()).or_default() += o.count;
         *workflows
@@ -223,12 +269,31 @@ pub fn build_report(
             process_rss_bytes: s.process_rss_bytes,
         })
         .collect();
-    let throughput = queries::throughput_per_minute(conn, window, first, last)?;
-    let mut duration_histograms: BTreeMap<String, Vec<DurationBucket>> = BTreeMap::new();
+    // Per minute and per bucket: the rollups for the part of the run whose
+    // raw events retention deleted, the raw events for the rest.
+    let mut throughput = Vec::new();
     let mut raw: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
-    for b in queries::worker_histograms(conn, window, Source::Events { first, last })? {
-        *raw.entry(b.worker).or_default().entry(b.le_ms).or_default() += b.count;
+    if let Some(rolled) = split.rollups {
+        throughput.extend(crate::monitor::rollups::throughput_per_minute_from_rollups(
+            conn, rolled, scope,
+        )?);
+        for b in queries::worker_histograms(
+            conn,
+            rolled,
+            Source::Rollups {
+                run_id: Some(resolved.run_id),
+            },
+        )? {
+            *raw.entry(b.worker).or_default().entry(b.le_ms).or_default() += b.count;
+        }
     }
+    if let Some(part) = split.raw {
+        throughput.extend(queries::throughput_per_minute(conn, part, first, last)?);
+        for b in queries::worker_histograms(conn, part, Source::Events { first, last })? {
+            *raw.entry(b.worker).or_default().entry(b.le_ms).or_default() += b.count;
+        }
+    }
+    let mut duration_histograms: BTreeMap<String, Vec<DurationBucket>> = BTreeMap::new();
     for (worker, counts) in raw {
         let get = |le: i64| counts.get(&le).copied().unwrap_or(0);
         let buckets = crate::store::writer::HISTOGRAM_BOUNDS_MS
@@ -255,6 +320,7 @@ pub fn build_report(
         system_series,
         throughput,
         duration_histograms,
+        provenance,
         generated_at: clock::format_iso(now_us),
     })
 }
@@ -296,6 +362,9 @@ pub fn render_text(report: &RunReport) -> String {
         r.version,
         r.host
     );
+    if let Some(line) = report.provenance.describe() {
+        let _ = writeln!(out, "{line}");
+    }
 
     let _ = writeln!(out, "\nWorkflows ({} in all)", report.workflows.total);
     let outcomes: Vec<&String> = {

@@ -318,6 +318,10 @@ pub struct LoadTestReport {
     /// stopped and recorded `cancelled` with the error "interrupted"
     /// (counted in `cancelled`).
     pub stopped_in_flight: u64,
+    /// Where the recorded figures come from: raw rows, or partly the
+    /// rollups when retention deleted this run's oldest rows while it ran
+    /// (the latency percentiles then cover the raw part only).
+    pub provenance: Option<crate::monitor::coverage::Provenance>,
 }
 
 /// Counters shared between the scheduler, the workflows' waiters and the
@@ -581,11 +585,24 @@ pub async fn run_load_test(
     };
     let store = session.store().clone();
     let scope = RunScope::Run(session.run_id());
-    let (outcomes, events) = tokio::task::spawn_blocking(move || {
+    let (outcomes, events, provenance) = tokio::task::spawn_blocking(move || {
         let conn = store.reader()?;
+        // Retention may have deleted this run's oldest rows while it ran
+        // (trace retention shorter than the test): the figures then add the
+        // rollups' part in, so finished + unfinished still equals started.
         let outcomes = workflow_outcomes(&conn, window, scope)?;
         let events = crate::monitor::event::event_metrics(&conn, window, scope)?;
-        Ok::<_, MonitorError>((outcomes, events))
+        // Workflow latency percentiles cover the raw part only; the events'
+        // p95 is estimated from the latency histogram.
+        let approximate = [
+            "latency.p50_ms",
+            "latency.p95_ms",
+            "latency.p99_ms",
+            "events.p95_latency_ms",
+        ];
+        let provenance =
+            crate::monitor::coverage::watermarks(&conn, scope)?.provenance(window, &approximate);
+        Ok::<_, MonitorError>((outcomes, events, provenance))
     })
     .await
     .map_err(|e| LoadTestError::Task(e.to_string()))??;
@@ -615,6 +632,7 @@ pub async fn run_load_test(
     );
     report.interrupted = interrupt.reason();
     report.stopped_in_flight = outcome.stopped_in_flight;
+    report.provenance = Some(provenance);
     Ok(report)
 }
 
@@ -675,6 +693,7 @@ fn build_report(
         target_missed,
         interrupted: None,
         stopped_in_flight: 0,
+        provenance: None,
     }
 }
 

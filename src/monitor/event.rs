@@ -25,6 +25,16 @@ pub const EVENT_SUMMARY_ROLLUPS_SQL: &str = include_str!("../../queries/event_su
 pub const TRANSACTION_TRACE_SQL: &str = include_str!("../../queries/transaction_trace.sql");
 /// `queries/error_patterns.sql`.
 pub const ERROR_PATTERNS_SQL: &str = include_str!("../../queries/error_patterns.sql");
+/// `queries/event_latency_histogram_rollups.sql`.
+pub const EVENT_LATENCY_HISTOGRAM_ROLLUPS_SQL: &str =
+    include_str!("../../queries/event_latency_histogram_rollups.sql");
+/// `queries/event_latency_histogram_events.sql`.
+pub const EVENT_LATENCY_HISTOGRAM_EVENTS_SQL: &str =
+    include_str!("../../queries/event_latency_histogram_events.sql");
+
+/// Fields of [`EventMetrics`] estimated from histograms when a window is
+/// read partly from rollups.
+pub const APPROXIMATE_EVENT_FIELDS: &[&str] = &["p95_latency_ms"];
 
 /// Event types, listed in output even when zero so that a dashboard or a
 /// JSON consumer always finds every key.
@@ -135,10 +145,26 @@ struct EventCounts {
     timeout: u64,
     cancelled: u64,
     latency_sum_us: i64,
+    latency_max_us: Option<i64>,
     peak_per_minute: u64,
 }
 
 impl EventCounts {
+    /// The counts of two disjoint parts of a window together (their
+    /// minutes never overlap, so the busier minute is the peak).
+    fn add(&mut self, other: &EventCounts) {
+        self.total += other.total;
+        self.commands += other.commands;
+        self.compensations += other.compensations;
+        self.completed += other.completed;
+        self.failed += other.failed;
+        self.timeout += other.timeout;
+        self.cancelled += other.cancelled;
+        self.latency_sum_us += other.latency_sum_us;
+        self.latency_max_us = self.latency_max_us.max(other.latency_max_us);
+        self.peak_per_minute = self.peak_per_minute.max(other.peak_per_minute);
+    }
+
     fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(EventCounts {
             total: get_count(row, "total_events")?,
@@ -149,6 +175,7 @@ impl EventCounts {
             timeout: get_count(row, "timeout")?,
             cancelled: get_count(row, "cancelled")?,
             latency_sum_us: row.get("latency_sum_us")?,
+            latency_max_us: row.get("latency_max_us")?,
             peak_per_minute: get_count(row, "peak_per_minute")?,
         })
     }
@@ -189,13 +216,99 @@ impl EventCounts {
     }
 }
 
-/// Runs `queries/event_metrics.sql`: event metrics over `window` for the
-/// runs in `scope`.
+/// Event metrics over `window` for the runs in `scope`: from the raw events
+/// (`queries/event_metrics.sql`), and for the part of the window whose raw
+/// events retention deleted from the per-minute rollups, with the p95
+/// latency then estimated from the latency histograms (see
+/// [`super::coverage`]; [`APPROXIMATE_EVENT_FIELDS`]).
 pub fn event_metrics(
     conn: &Connection,
     window: TimeWindow,
     scope: RunScope,
 ) -> Result<EventMetrics, MonitorError> {
+    let split = super::coverage::watermarks(conn, scope)?.split(window);
+    let Some(rolled) = split.rollups else {
+        return raw_event_metrics(conn, window, scope);
+    };
+    let run_id = scope.run_id();
+    let mut counts = conn.prepare_cached(EVENT_SUMMARY_ROLLUPS_SQL)?.query_row(
+        named_params! {
+            ":window_start": rolled.start_us,
+            ":window_end": rolled.end_us,
+            ":run_id": run_id,
+        },
+        EventCounts::from_row,
+    )?;
+    let mut histogram: Vec<(i64, u64)> = conn
+        .prepare_cached(EVENT_LATENCY_HISTOGRAM_ROLLUPS_SQL)?
+        .query_map(
+            named_params! {
+                ":window_start": rolled.start_us,
+                ":window_end": rolled.end_us,
+                ":run_id": run_id,
+            },
+            |row| Ok((row.get(0)?, get_count(row, "count")?)),
+        )?
+        .collect::<Result<_, _>>()?;
+    if let Some(raw) = split.raw {
+        let (run_first, run_last) = scope.id_bounds();
+        let (raw_counts, _) = raw_counts(conn, raw, scope)?;
+        counts.add(&raw_counts);
+        let raw_histogram = conn
+            .prepare_cached(EVENT_LATENCY_HISTOGRAM_EVENTS_SQL)?
+            .query_map(
+                named_params! {
+                    ":window_start": raw.start_us,
+                    ":window_end": raw.end_us,
+                    ":run_first": run_first,
+                    ":run_last": run_last,
+                },
+                |row| Ok((row.get::<_, i64>(0)?, get_count(row, "count")?)),
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        histogram.extend(raw_histogram);
+    }
+    let max_ms = counts.latency_max_us.map_or(0.0, us_to_ms);
+    Ok(EventMetrics {
+        total_events: counts.total,
+        events_by_type: counts.by_type(),
+        events_by_status: counts.by_status(),
+        success_rate: counts.success_rate(),
+        error_rate: counts.error_rate(),
+        avg_latency_ms: mean_ms(counts.latency_sum_us, counts.total),
+        p95_latency_ms: super::coverage::histogram_percentile(&histogram, 95, max_ms),
+        throughput_per_minute: counts.throughput_per_minute(window),
+        peak_throughput: counts.peak_per_minute,
+    })
+}
+
+/// Runs `queries/event_metrics.sql`: exact event metrics over `window` from
+/// the raw events alone, whatever retention deleted.
+pub fn raw_event_metrics(
+    conn: &Connection,
+    window: TimeWindow,
+    scope: RunScope,
+) -> Result<EventMetrics, MonitorError> {
+    let (counts, p95_us) = raw_counts(conn, window, scope)?;
+    Ok(EventMetrics {
+        total_events: counts.total,
+        events_by_type: counts.by_type(),
+        events_by_status: counts.by_status(),
+        success_rate: counts.success_rate(),
+        error_rate: counts.error_rate(),
+        avg_latency_ms: mean_ms(counts.latency_sum_us, counts.total),
+        p95_latency_ms: p95_us.map_or(0.0, us_to_ms),
+        throughput_per_minute: counts.throughput_per_minute(window),
+        peak_throughput: counts.peak_per_minute,
+    })
+}
+
+/// The raw counts and exact p95 (µs) of `queries/event_metrics.sql`.
+fn raw_counts(
+    conn: &Connection,
+    window: TimeWindow,
+    scope: RunScope,
+) -> Result<(EventCounts, Option<i64>), MonitorError> {
     let (run_first, run_last) = scope.id_bounds();
     let mut stmt = conn.prepare_cached(EVENT_METRICS_SQL)?;
     let (counts, p95_us) = stmt.query_row(
@@ -212,35 +325,27 @@ pub fn event_metrics(
             ))
         },
     )?;
-    Ok(EventMetrics {
-        total_events: counts.total,
-        events_by_type: counts.by_type(),
-        events_by_status: counts.by_status(),
-        success_rate: counts.success_rate(),
-        error_rate: counts.error_rate(),
-        avg_latency_ms: mean_ms(counts.latency_sum_us, counts.total),
-        p95_latency_ms: p95_us.map_or(0.0, us_to_ms),
-        throughput_per_minute: counts.throughput_per_minute(window),
-        peak_throughput: counts.peak_per_minute,
-    })
+    Ok((counts, p95_us))
 }
 
 /// Runs `queries/event_summary_rollups.sql`: the counts and averages of
 /// [`event_metrics`] from the per-minute rollups, for long windows.
 ///
 /// Exact when both ends of `window` are minute-aligned (minutes are counted
-/// when their start lies in the window). Rollups hold every run together, so
-/// there is no run scope; they outlive raw events, so this still answers
+/// when their start lies in the window). Rollup rows carry their run, so
+/// `scope` selects one run's; they outlive raw events, so this still answers
 /// after retention has deleted them.
 pub fn event_summary_from_rollups(
     conn: &Connection,
     window: TimeWindow,
+    scope: RunScope,
 ) -> Result<EventSummary, MonitorError> {
     let mut stmt = conn.prepare_cached(EVENT_SUMMARY_ROLLUPS_SQL)?;
     let counts = stmt.query_row(
         named_params! {
             ":window_start": window.start_us,
             ":window_end": window.end_us,
+            ":run_id": scope.run_id(),
         },
         EventCounts::from_row,
     )?;
@@ -375,9 +480,9 @@ impl EventMonitor {
     }
 
     /// Counts and averages over a long `window` from the per-minute rollups
-    /// (see [`event_summary_from_rollups`]; all runs, whatever the scope).
+    /// (see [`event_summary_from_rollups`]).
     pub fn get_event_summary(&self, window: TimeWindow) -> Result<EventSummary, MonitorError> {
-        event_summary_from_rollups(&*self.store.reader()?, window)
+        event_summary_from_rollups(&*self.store.reader()?, window, self.scope)
     }
 
     /// Every stage of one transaction, in order (see [`transaction_trace`]).

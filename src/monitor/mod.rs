@@ -29,6 +29,7 @@
 //!   (every definition, and the Prometheus exception, in `docs/figures.md`).
 
 pub mod alerts;
+pub mod coverage;
 pub mod custom;
 pub mod event;
 pub mod health;
@@ -86,6 +87,22 @@ pub const QUERY_FILES: &[(&str, &str)] = &[
     (
         "event_summary_rollups.sql",
         event::EVENT_SUMMARY_ROLLUPS_SQL,
+    ),
+    (
+        "event_latency_histogram_rollups.sql",
+        event::EVENT_LATENCY_HISTOGRAM_ROLLUPS_SQL,
+    ),
+    (
+        "event_latency_histogram_events.sql",
+        event::EVENT_LATENCY_HISTOGRAM_EVENTS_SQL,
+    ),
+    (
+        "retention_watermarks.sql",
+        coverage::RETENTION_WATERMARKS_SQL,
+    ),
+    (
+        "workflow_outcomes_rollups.sql",
+        outcomes::WORKFLOW_OUTCOMES_ROLLUPS_SQL,
     ),
     (
         "firing_alerts.sql",

@@ -15,6 +15,15 @@ use crate::window::TimeWindow;
 
 /// `queries/workflow_outcomes.sql`.
 pub const WORKFLOW_OUTCOMES_SQL: &str = include_str!("../../queries/workflow_outcomes.sql");
+/// `queries/workflow_outcomes_rollups.sql`.
+pub const WORKFLOW_OUTCOMES_ROLLUPS_SQL: &str =
+    include_str!("../../queries/workflow_outcomes_rollups.sql");
+
+/// Fields of [`WorkflowOutcome`] that only the raw rows can give: when part
+/// of a window comes from rollups they cover the raw part only (0 when there
+/// is none) and answers say so.
+pub const RAW_ONLY_OUTCOME_FIELDS: &[&str] =
+    &["p50_latency_ms", "p95_latency_ms", "p99_latency_ms"];
 
 /// The outcomes of the workflows of one name (or of all) that ended in a
 /// window.
@@ -50,14 +59,156 @@ pub struct WorkflowOutcome {
     pub last_ended_us: i64,
 }
 
-/// Runs `queries/workflow_outcomes.sql`: outcomes per workflow name, sorted
-/// by name, then the row for all workflows (`workflow_name: None`). An empty
-/// window gives an empty list.
+/// Outcomes per workflow name, sorted by name, then the row for all
+/// workflows (`workflow_name: None`); an empty window gives an empty list.
+///
+/// From the raw workflows (`queries/workflow_outcomes.sql`), and for the
+/// part of the window whose raw rows retention deleted from the per-minute
+/// rollups (`queries/workflow_outcomes_rollups.sql`): counts, success rate,
+/// mean and longest latency add up over both parts; the percentiles cover
+/// the raw part only ([`RAW_ONLY_OUTCOME_FIELDS`]), and first/last times
+/// of the rollup part are whole minutes.
 pub fn workflow_outcomes(
     conn: &Connection,
     window: TimeWindow,
     scope: RunScope,
 ) -> Result<Vec<WorkflowOutcome>, MonitorError> {
+    let split = super::coverage::watermarks(conn, scope)?.split(window);
+    let Some(rolled) = split.rollups else {
+        return raw_workflow_outcomes(conn, window, scope);
+    };
+    // Per name: the rollup part, then the raw part added in.
+    let mut by_name: std::collections::BTreeMap<String, (WorkflowOutcome, i64)> =
+        std::collections::BTreeMap::new();
+    let mut stmt = conn.prepare_cached(WORKFLOW_OUTCOMES_ROLLUPS_SQL)?;
+    let rows = stmt
+        .query_map(
+            named_params! {
+                ":window_start": rolled.start_us,
+                ":window_end": rolled.end_us,
+                ":run_id": scope.run_id(),
+            },
+            |row| {
+                let completed = get_count(row, "completed")?;
+                let failed = get_count(row, "failed")?;
+                let compensated = get_count(row, "compensated")?;
+                let cancelled = get_count(row, "cancelled")?;
+                let name: String = row.get("workflow_name")?;
+                let last_minute: i64 = row.get("last_minute_us")?;
+                Ok((
+                    WorkflowOutcome {
+                        workflow_name: Some(name),
+                        total: completed + failed + compensated + cancelled,
+                        completed,
+                        failed,
+                        compensated,
+                        cancelled,
+                        success_rate: 0.0,
+                        avg_latency_ms: 0.0,
+                        p50_latency_ms: 0.0,
+                        p95_latency_ms: 0.0,
+                        p99_latency_ms: 0.0,
+                        max_latency_ms: row
+                            .get::<_, Option<i64>>("max_latency_us")?
+                            .map_or(0.0, us_to_ms),
+                        first_created_us: row.get("first_minute_us")?,
+                        last_ended_us: last_minute + 59_999_999,
+                    },
+                    row.get::<_, i64>("latency_sum_us")?,
+                ))
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (outcome, sum) in rows {
+        if let Some(name) = outcome.workflow_name.clone() {
+            by_name.insert(name, (outcome, sum));
+        }
+    }
+    let mut raw_overall = None;
+    if let Some(raw) = split.raw {
+        for (o, raw_sum) in raw_rows(conn, raw, scope)? {
+            let Some(name) = o.workflow_name.clone() else {
+                raw_overall = Some(o);
+                continue;
+            };
+            match by_name.get_mut(&name) {
+                Some((acc, sum)) => {
+                    acc.total += o.total;
+                    acc.completed += o.completed;
+                    acc.failed += o.failed;
+                    acc.compensated += o.compensated;
+                    acc.cancelled += o.cancelled;
+                    acc.max_latency_ms = acc.max_latency_ms.max(o.max_latency_ms);
+                    acc.first_created_us = acc.first_created_us.min(o.first_created_us);
+                    acc.last_ended_us = acc.last_ended_us.max(o.last_ended_us);
+                    acc.p50_latency_ms = o.p50_latency_ms;
+                    acc.p95_latency_ms = o.p95_latency_ms;
+                    acc.p99_latency_ms = o.p99_latency_ms;
+                    *sum += raw_sum;
+                }
+                None => {
+                    by_name.insert(name, (o, raw_sum));
+                }
+            }
+        }
+    }
+    let mut out: Vec<WorkflowOutcome> = Vec::new();
+    let mut all: Option<(WorkflowOutcome, i64)> = None;
+    for (_, (mut o, sum)) in by_name {
+        o.success_rate = percent(o.completed, o.total);
+        o.avg_latency_ms = mean_ms(sum, o.total);
+        match &mut all {
+            None => {
+                let mut first = o.clone();
+                first.workflow_name = None;
+                all = Some((first, sum));
+            }
+            Some((a, s)) => {
+                a.total += o.total;
+                a.completed += o.completed;
+                a.failed += o.failed;
+                a.compensated += o.compensated;
+                a.cancelled += o.cancelled;
+                a.max_latency_ms = a.max_latency_ms.max(o.max_latency_ms);
+                a.first_created_us = a.first_created_us.min(o.first_created_us);
+                a.last_ended_us = a.last_ended_us.max(o.last_ended_us);
+                *s += sum;
+            }
+        }
+        out.push(o);
+    }
+    if let Some((mut a, sum)) = all {
+        a.success_rate = percent(a.completed, a.total);
+        a.avg_latency_ms = mean_ms(sum, a.total);
+        let raw = raw_overall.as_ref();
+        a.p50_latency_ms = raw.map_or(0.0, |r| r.p50_latency_ms);
+        a.p95_latency_ms = raw.map_or(0.0, |r| r.p95_latency_ms);
+        a.p99_latency_ms = raw.map_or(0.0, |r| r.p99_latency_ms);
+        out.push(a);
+    }
+    Ok(out)
+}
+
+/// Runs `queries/workflow_outcomes.sql`: exact outcomes from the raw
+/// workflows alone, whatever retention deleted.
+pub fn raw_workflow_outcomes(
+    conn: &Connection,
+    window: TimeWindow,
+    scope: RunScope,
+) -> Result<Vec<WorkflowOutcome>, MonitorError> {
+    Ok(raw_rows(conn, window, scope)?
+        .into_iter()
+        .map(|(o, _)| o)
+        .collect())
+}
+
+/// The rows of `queries/workflow_outcomes.sql` with each group's latency
+/// sum (µs), so that parts of a window add up exactly.
+fn raw_rows(
+    conn: &Connection,
+    window: TimeWindow,
+    scope: RunScope,
+) -> Result<Vec<(WorkflowOutcome, i64)>, MonitorError> {
     let (run_first, run_last) = scope.id_bounds();
     let mut stmt = conn.prepare_cached(WORKFLOW_OUTCOMES_SQL)?;
     let rows = stmt
@@ -74,22 +225,26 @@ pub fn workflow_outcomes(
                 let ms = |name: &str| -> rusqlite::Result<f64> {
                     Ok(row.get::<_, Option<i64>>(name)?.map_or(0.0, us_to_ms))
                 };
-                Ok(WorkflowOutcome {
-                    workflow_name: row.get("workflow_name")?,
-                    total,
-                    completed,
-                    failed: get_count(row, "failed")?,
-                    compensated: get_count(row, "compensated")?,
-                    cancelled: get_count(row, "cancelled")?,
-                    success_rate: percent(completed, total),
-                    avg_latency_ms: mean_ms(row.get("latency_sum_us")?, total),
-                    p50_latency_ms: ms("p50_latency_us")?,
-                    p95_latency_ms: ms("p95_latency_us")?,
-                    p99_latency_ms: ms("p99_latency_us")?,
-                    max_latency_ms: ms("max_latency_us")?,
-                    first_created_us: row.get("first_created_us")?,
-                    last_ended_us: row.get("last_ended_us")?,
-                })
+                let sum: i64 = row.get("latency_sum_us")?;
+                Ok((
+                    WorkflowOutcome {
+                        workflow_name: row.get("workflow_name")?,
+                        total,
+                        completed,
+                        failed: get_count(row, "failed")?,
+                        compensated: get_count(row, "compensated")?,
+                        cancelled: get_count(row, "cancelled")?,
+                        success_rate: percent(completed, total),
+                        avg_latency_ms: mean_ms(sum, total),
+                        p50_latency_ms: ms("p50_latency_us")?,
+                        p95_latency_ms: ms("p95_latency_us")?,
+                        p99_latency_ms: ms("p99_latency_us")?,
+                        max_latency_ms: ms("max_latency_us")?,
+                        first_created_us: row.get("first_created_us")?,
+                        last_ended_us: row.get("last_ended_us")?,
+                    },
+                    sum,
+                ))
             },
         )?
         .collect::<Result<Vec<_>, _>>()?;

@@ -6,8 +6,9 @@
 //!
 //! Like every rollup question: a minute counts when its start lies in the
 //! window (so the answers equal the raw queries' exactly on minute-aligned
-//! windows), every run in the file is included (no run scope), and there are
-//! no percentiles — those stay exact from the raw rows
+//! windows), rows carry their run (one run, or every run with
+//! [`RunScope::AllRuns`]), and there are no exact percentiles — those are
+//! exact from the raw rows, or estimated from the histograms
 //! ([`worker_performance`](super::worker::worker_performance)).
 
 use std::collections::BTreeMap;
@@ -16,7 +17,7 @@ use rusqlite::{Connection, named_params};
 use serde::Serialize;
 
 use super::worker::AggregatedMetrics;
-use super::{MonitorError, get_count, mean_ms, percent};
+use super::{MonitorError, RunScope, get_count, mean_ms, percent};
 use crate::export::queries::MinuteThroughput;
 use crate::window::TimeWindow;
 
@@ -56,6 +57,8 @@ pub struct WorkerRollupPerformance {
     pub min_duration_ms: f64,
     /// Longest duration, ms.
     pub max_duration_ms: f64,
+    /// Start of the latest minute with executions, µs.
+    pub last_minute_us: i64,
 }
 
 /// The worker performance summary's aggregate and per-worker figures over a
@@ -70,15 +73,21 @@ pub struct WorkerRollupSummary {
 }
 
 /// Runs `queries/worker_summary_rollups.sql`: every worker's executions over
-/// the minutes whose start lies in `window`, and their aggregate.
+/// the minutes whose start lies in `window` in the runs of `scope`, and
+/// their aggregate.
 pub fn worker_summary_from_rollups(
     conn: &Connection,
     window: TimeWindow,
+    scope: RunScope,
 ) -> Result<WorkerRollupSummary, MonitorError> {
     let mut stmt = conn.prepare_cached(WORKER_SUMMARY_ROLLUPS_SQL)?;
     let rows = stmt
         .query_map(
-            named_params! {":window_start": window.start_us, ":window_end": window.end_us},
+            named_params! {
+                ":window_start": window.start_us,
+                ":window_end": window.end_us,
+                ":run_id": scope.run_id(),
+            },
             |row| {
                 let completed = get_count(row, "completed")?;
                 let failed = get_count(row, "failed")?;
@@ -103,6 +112,7 @@ pub fn worker_summary_from_rollups(
                     duration_sum_us: row.get("duration_sum_us")?,
                     min_duration_ms: ms("duration_min_us")?,
                     max_duration_ms: ms("duration_max_us")?,
+                    last_minute_us: row.get("last_minute_us")?,
                 })
             },
         )?
@@ -135,16 +145,21 @@ pub fn worker_summary_from_rollups(
 }
 
 /// Runs `queries/throughput_per_minute_rollups.sql`: events that ended per
-/// minute over the minutes whose start lies in `window`, oldest first, every
-/// run together; minutes without events are absent.
+/// minute over the minutes whose start lies in `window`, oldest first, for
+/// the runs in `scope`; minutes without events are absent.
 pub fn throughput_per_minute_from_rollups(
     conn: &Connection,
     window: TimeWindow,
+    scope: RunScope,
 ) -> Result<Vec<MinuteThroughput>, MonitorError> {
     let mut stmt = conn.prepare_cached(THROUGHPUT_PER_MINUTE_ROLLUPS_SQL)?;
     let rows = stmt
         .query_map(
-            named_params! {":window_start": window.start_us, ":window_end": window.end_us},
+            named_params! {
+                ":window_start": window.start_us,
+                ":window_end": window.end_us,
+                ":run_id": scope.run_id(),
+            },
             |row| {
                 let minute_us: i64 = row.get("minute_us")?;
                 Ok(MinuteThroughput {

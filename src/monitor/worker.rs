@@ -164,11 +164,92 @@ pub fn worker_id(conn: &Connection, worker: &str) -> Result<i64, MonitorError> {
         })
 }
 
+/// Fields of [`WorkerPerformance`] estimated from the duration histograms
+/// when part of a window comes from rollups.
+pub const APPROXIMATE_WORKER_FIELDS: &[&str] =
+    &["p50_duration_ms", "p95_duration_ms", "p99_duration_ms"];
+
+/// One worker's executions over `window` for the runs in `scope`. An
+/// unknown worker is [`MonitorError::UnknownWorker`]; a known one without
+/// executions gives zeros.
+///
+/// From the raw events (`queries/worker_performance.sql`), and for the part
+/// of the window whose raw events retention deleted from the per-minute
+/// rollups (see [`super::coverage`]): counts, rates and the mean add up
+/// exactly; p50/p95/p99 are then estimated from the duration histograms
+/// ([`APPROXIMATE_WORKER_FIELDS`]), and the last execution of a worker known
+/// only from rollups is the end of its latest minute (capped at the
+/// window's end).
+pub fn worker_performance(
+    conn: &Connection,
+    worker: &str,
+    window: TimeWindow,
+    scope: RunScope,
+) -> Result<WorkerPerformance, MonitorError> {
+    let split = super::coverage::watermarks(conn, scope)?.split(window);
+    let Some(rolled) = split.rollups else {
+        return raw_worker_performance(conn, worker, window, scope);
+    };
+    // The raw part (or none), then the rollup part added in; the raw query
+    // over the whole window gives the latest execution still in raw rows.
+    let mut perf = match split.raw {
+        Some(raw) => raw_worker_performance(conn, worker, raw, scope)?,
+        None => {
+            worker_id(conn, worker)?;
+            WorkerPerformance::empty(worker)
+        }
+    };
+    perf.last_execution_at_us =
+        raw_worker_performance(conn, worker, window, scope)?.last_execution_at_us;
+    let source_raw = split.raw.map(|raw| {
+        let (first, last) = scope.id_bounds();
+        (raw, crate::export::queries::Source::Events { first, last })
+    });
+    let rollup_source = crate::export::queries::Source::Rollups {
+        run_id: scope.run_id(),
+    };
+    let mut histogram: Vec<(i64, u64)> = Vec::new();
+    for (part, source) in [Some((rolled, rollup_source)), source_raw]
+        .into_iter()
+        .flatten()
+    {
+        for b in crate::export::queries::worker_histograms(conn, part, source)? {
+            if b.worker == worker {
+                histogram.push((b.le_ms, b.count));
+            }
+        }
+    }
+    let summary = super::rollups::worker_summary_from_rollups(conn, rolled, scope)?;
+    let mut max_ms = perf.p99_duration_ms;
+    if let Some(r) = summary.workers.get(worker) {
+        perf.total_executions += r.total_executions;
+        perf.successful_executions += r.successful_executions;
+        perf.failed_executions += r.failed_executions;
+        perf.timeout_executions += r.timeout_executions;
+        perf.cancelled_executions += r.cancelled_executions;
+        perf.duration_sum_us += r.duration_sum_us;
+        max_ms = max_ms.max(r.max_duration_ms);
+        if perf.last_execution_at_us.is_none() {
+            perf.last_execution_at_us =
+                Some((r.last_minute_us + 59_999_999).min(window.end_us - 1));
+        }
+    }
+    let total = perf.total_executions;
+    perf.success_rate = percent(perf.successful_executions, total);
+    perf.error_rate = percent(perf.failed_executions + perf.timeout_executions, total);
+    perf.avg_duration_ms = mean_ms(perf.duration_sum_us, total);
+    perf.p50_duration_ms = super::coverage::histogram_percentile(&histogram, 50, max_ms);
+    perf.p95_duration_ms = super::coverage::histogram_percentile(&histogram, 95, max_ms);
+    perf.p99_duration_ms = super::coverage::histogram_percentile(&histogram, 99, max_ms);
+    Ok(perf)
+}
+
 /// Runs `queries/worker_performance.sql`: one worker's executions over
-/// `window` for the runs in `scope`. An unknown worker is
+/// `window` for the runs in `scope` from the raw events alone, whatever
+/// retention deleted (exact percentiles). An unknown worker is
 /// [`MonitorError::UnknownWorker`]; a known one without executions gives
 /// zeros.
-pub fn worker_performance(
+pub fn raw_worker_performance(
     conn: &Connection,
     worker: &str,
     window: TimeWindow,
@@ -221,9 +302,31 @@ pub fn worker_performance(
     Ok(perf)
 }
 
-/// Runs `queries/tracked_workers.sql`: names of the workers with executions
-/// ending in `window` (use [`ALL_TIME`] for any time), sorted.
+/// Names of the workers with executions ending in `window` (use
+/// [`ALL_TIME`] for any time), sorted: from the raw events
+/// (`queries/tracked_workers.sql`), and from the rollups for the part of the
+/// window whose raw events retention deleted.
 pub fn tracked_workers(
+    conn: &Connection,
+    window: TimeWindow,
+    scope: RunScope,
+) -> Result<Vec<String>, MonitorError> {
+    let mut names = raw_tracked_workers(conn, window, scope)?;
+    if let Some(rolled) = super::coverage::watermarks(conn, scope)?
+        .split(window)
+        .rollups
+    {
+        let summary = super::rollups::worker_summary_from_rollups(conn, rolled, scope)?;
+        names.extend(summary.workers.into_keys());
+        names.sort();
+        names.dedup();
+    }
+    Ok(names)
+}
+
+/// Runs `queries/tracked_workers.sql`: the workers with raw executions
+/// ending in `window`, sorted.
+fn raw_tracked_workers(
     conn: &Connection,
     window: TimeWindow,
     scope: RunScope,

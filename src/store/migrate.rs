@@ -29,10 +29,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "0003_run_lifecycle",
         sql: include_str!("../../migrations/0003_run_lifecycle.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_rollups_per_run",
+        sql: include_str!("../../migrations/0004_rollups_per_run.sql"),
+    },
 ];
 
 /// The schema version this binary writes and reads.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The schema version recorded in the file.
 pub fn schema_version(conn: &Connection) -> Result<i64, rusqlite::Error> {

@@ -6,6 +6,8 @@
 //! and comes back for the next slice, so producers never wait for more than
 //! one slice.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, params};
 
 /// How far back each kind of row is kept. `None` keeps that kind forever.
@@ -96,6 +98,8 @@ impl RetentionRun {
         let slice = slice.max(1) as i64;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut exhausted = false;
+        // What this slice deleted, per run and kind: committed with it.
+        let mut watermarks = Watermarks::default();
         let deleted = match self.phase {
             Phase::Workflows | Phase::Abandoned => match self.cutoffs.traces_before_us {
                 Some(cutoff) => {
@@ -123,8 +127,17 @@ impl RetentionRun {
                             "../../queries/retention/delete_workflow.sql"
                         ))?;
                         for id in &ids {
-                            let events = delete_events.execute([id])?;
-                            let workflows = delete_workflow.execute([id])?;
+                            let event_times: Vec<i64> = delete_events
+                                .query_map([id], |r| r.get(0))?
+                                .collect::<Result<_, _>>()?;
+                            let deleted: Vec<(i64, i64)> = delete_workflow
+                                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                                .collect::<Result<_, _>>()?;
+                            for &(run_id, at) in &deleted {
+                                let latest = event_times.iter().copied().fold(at, i64::max);
+                                watermarks.raise(run_id, "traces", latest);
+                            }
+                            let (events, workflows) = (event_times.len(), deleted.len());
                             self.report.events += events as u64;
                             self.report.workflows += workflows as u64;
                             rows += (events + workflows) as i64;
@@ -148,16 +161,19 @@ impl RetentionRun {
                 &tx,
                 include_str!("../../queries/retention/delete_system_samples.sql"),
                 slice,
+                &mut watermarks,
             )?,
             Phase::Metrics => self.delete_metrics_slice(
                 &tx,
                 include_str!("../../queries/retention/delete_custom_metrics.sql"),
                 slice,
+                &mut watermarks,
             )?,
             Phase::Alerts => self.delete_metrics_slice(
                 &tx,
                 include_str!("../../queries/retention/delete_alerts.sql"),
                 slice,
+                &mut watermarks,
             )?,
             Phase::Rollups => {
                 if let Some(cutoff) = self.cutoffs.rollups_before_us {
@@ -165,14 +181,23 @@ impl RetentionRun {
                         include_str!("../../queries/retention/delete_worker_rollups.sql"),
                         include_str!("../../queries/retention/delete_worker_histogram.sql"),
                         include_str!("../../queries/retention/delete_workflow_rollups.sql"),
+                        include_str!("../../queries/retention/delete_latency_histogram.sql"),
                     ] {
-                        self.report.rollups += tx.prepare_cached(sql)?.execute([cutoff])? as u64;
+                        let deleted = delete_returning(
+                            &tx,
+                            sql,
+                            params![cutoff],
+                            "rollups",
+                            &mut watermarks,
+                        )?;
+                        self.report.rollups += deleted as u64;
                     }
                 }
                 0
             }
             Phase::Done => 0,
         };
+        watermarks.write(&tx)?;
         tx.commit()?;
         self.report.slices += 1;
         // A phase is over when a slice found less than it could take (the
@@ -198,11 +223,12 @@ impl RetentionRun {
         tx: &rusqlite::Transaction<'_>,
         sql: &str,
         slice: i64,
+        watermarks: &mut Watermarks,
     ) -> Result<usize, rusqlite::Error> {
         let Some(cutoff) = self.cutoffs.metrics_before_us else {
             return Ok(0);
         };
-        let n = tx.prepare_cached(sql)?.execute(params![cutoff, slice])?;
+        let n = delete_returning(tx, sql, params![cutoff, slice], "metrics", watermarks)?;
         match self.phase {
             Phase::Samples => self.report.system_samples += n as u64,
             Phase::Metrics => self.report.custom_metrics += n as u64,
@@ -210,6 +236,55 @@ impl RetentionRun {
         }
         Ok(n)
     }
+}
+
+/// The latest time of what a slice deleted, per run and kind of row
+/// (`traces`, `metrics`, `rollups`): written to `retention_watermarks` with
+/// the slice, so that a reader can tell which part of a window lost its raw
+/// rows (and answer it from the rollups) and never reads a silent zero.
+#[derive(Debug, Default)]
+struct Watermarks {
+    latest: HashMap<(i64, &'static str), i64>,
+}
+
+impl Watermarks {
+    fn raise(&mut self, run_id: i64, kind: &'static str, at_us: i64) {
+        let slot = self.latest.entry((run_id, kind)).or_insert(at_us);
+        *slot = (*slot).max(at_us);
+    }
+
+    /// Raises each run's watermark to one past the latest deleted time.
+    fn write(&self, tx: &rusqlite::Transaction<'_>) -> Result<(), rusqlite::Error> {
+        if self.latest.is_empty() {
+            return Ok(());
+        }
+        let mut raise =
+            tx.prepare_cached(include_str!("../../queries/retention/raise_watermark.sql"))?;
+        for (&(run_id, kind), &at_us) in &self.latest {
+            raise.execute(params![run_id, kind, at_us.saturating_add(1)])?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs a `DELETE … RETURNING run_id, time` and notes each deleted row's run
+/// and time under `kind`; returns how many rows it deleted.
+fn delete_returning(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    params: impl rusqlite::Params,
+    kind: &'static str,
+    watermarks: &mut Watermarks,
+) -> Result<usize, rusqlite::Error> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut n = 0;
+    while let Some(row) = rows.next()? {
+        // Rollups from before version 4 may belong to no run (0).
+        watermarks.raise(row.get(0)?, kind, row.get(1)?);
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// How long per-minute rollups are kept: far longer than raw rows, because

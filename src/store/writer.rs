@@ -550,6 +550,8 @@ struct Batch {
     alert_resolutions: Vec<(i64, i64)>,
     worker_rollups: FastMap<(Arc<str>, EventType, i64), WorkerRollup>,
     histogram: FastMap<(Arc<str>, i64, i64), i64>,
+    /// Event latency histogram: (minute, bucket) -> count.
+    latency_histogram: FastMap<(i64, i64), i64>,
     workflow_rollups: FastMap<(Arc<str>, i64), WorkflowRollup>,
 }
 
@@ -573,6 +575,7 @@ impl Batch {
         self.alert_resolutions.clear();
         self.worker_rollups.clear();
         self.histogram.clear();
+        self.latency_histogram.clear();
         self.workflow_rollups.clear();
     }
 
@@ -664,6 +667,10 @@ impl Batch {
                 minute,
                 histogram_bucket(end.duration_us),
             ))
+            .or_default() += 1;
+        *self
+            .latency_histogram
+            .entry((minute, histogram_bucket(latency)))
             .or_default() += 1;
     }
 
@@ -1133,7 +1140,7 @@ fn write_batch(
             ])?;
         }
     }
-    write_rollups(tx, batch, workers)?;
+    write_rollups(tx, batch, run_id, workers)?;
     if !batch.samples.is_empty() {
         let mut insert =
             tx.prepare_cached(include_str!("../../queries/write/insert_system_sample.sql"))?;
@@ -1196,9 +1203,12 @@ fn write_batch(
     Ok(())
 }
 
+/// Adds the batch's per-minute figures to this run's rollup rows (every row
+/// carries the run, so runs writing one file at once never share a row).
 fn write_rollups(
     tx: &Transaction<'_>,
     batch: &Batch,
+    run_id: i64,
     workers: &mut HashMap<Arc<str>, i64>,
 ) -> Result<(), rusqlite::Error> {
     if !batch.worker_rollups.is_empty() {
@@ -1220,6 +1230,7 @@ fn write_rollups(
                 r.latency_sum_us,
                 r.latency_max_us,
                 r.payload_sum_bytes,
+                run_id,
             ])?;
         }
     }
@@ -1229,7 +1240,15 @@ fn write_rollups(
         ))?;
         for ((worker, minute, le), count) in &batch.histogram {
             let worker = worker_id(tx, workers, worker)?;
-            upsert.execute(params![worker, minute, le, count])?;
+            upsert.execute(params![worker, minute, le, count, run_id])?;
+        }
+    }
+    if !batch.latency_histogram.is_empty() {
+        let mut upsert = tx.prepare_cached(include_str!(
+            "../../queries/write/upsert_latency_histogram.sql"
+        ))?;
+        for ((minute, le), count) in &batch.latency_histogram {
+            upsert.execute(params![run_id, minute, le, count])?;
         }
     }
     if !batch.workflow_rollups.is_empty() {
@@ -1246,6 +1265,7 @@ fn write_rollups(
                 r.cancelled,
                 r.latency_sum_us,
                 r.latency_max_us,
+                run_id,
             ])?;
         }
     }
