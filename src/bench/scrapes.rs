@@ -5,8 +5,10 @@
 //! same run, with every request computing on its own (what it did before):
 //! errors (any status but 200), p50 and p99 latency.
 //!
-//! Between rounds the bench waits longer than the refresh interval, so each
-//! round starts on a stale answer and really computes. Last, a burst of
+//! The two servers take turns round by round (so both meet the database at
+//! the same size as the load grows it); before each round the bench waits
+//! longer than the refresh interval, so each round starts on a stale answer
+//! and really computes. Last, a burst of
 //! requests whose clients give up after a few milliseconds checks that
 //! abandoned work is cancelled (counted in the details).
 
@@ -100,42 +102,34 @@ async fn start_server(
     Ok((addr, answers, stop))
 }
 
-/// `rounds` rounds of `parallel` simultaneous scrapes against a server
-/// sharing answers for `refresh`.
-async fn scrape_rounds(
-    store: &Store,
-    refresh: Duration,
+/// One round of `parallel` simultaneous scrapes of `addr`, added to `side`.
+async fn scrape_round(
+    addr: std::net::SocketAddr,
     parallel: usize,
-    rounds: usize,
-) -> BenchResult<(Side, Answers)> {
-    let (addr, answers, _stop) = start_server(store, refresh).await?;
-    let mut side = Side::default();
-    for _ in 0..rounds {
-        // Each round starts on a stale answer.
-        tokio::time::sleep(REFRESH + Duration::from_millis(100)).await;
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..parallel {
-            tasks.spawn(async move {
-                let started = Instant::now();
-                let status = get(addr, "/metrics").await;
-                (started.elapsed(), status)
-            });
-        }
-        while let Some(done) = tasks.join_next().await {
-            let (elapsed, status) = done?;
-            side.latencies_ms.push(elapsed.as_secs_f64() * 1000.0);
-            match status {
-                Ok(200) => {}
-                other => {
-                    side.errors += 1;
-                    if side.error_samples.len() < 5 {
-                        side.error_samples.push(format!("{other:?}"));
-                    }
+    side: &mut Side,
+) -> BenchResult<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..parallel {
+        tasks.spawn(async move {
+            let started = Instant::now();
+            let status = get(addr, "/metrics").await;
+            (started.elapsed(), status)
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (elapsed, status) = done?;
+        side.latencies_ms.push(elapsed.as_secs_f64() * 1000.0);
+        match status {
+            Ok(200) => {}
+            other => {
+                side.errors += 1;
+                if side.error_samples.len() < 5 {
+                    side.error_samples.push(format!("{other:?}"));
                 }
             }
         }
     }
-    Ok((side, answers))
+    Ok(())
 }
 
 /// Requests whose clients give up after `patience`: their computation
@@ -187,14 +181,25 @@ pub(super) async fn measure(
     let parallel = options.scrapes;
     let rounds = options.scrape_rounds;
     progress(&format!(
-        "  {rounds} rounds of {parallel} parallel scrapes, answers shared per {REFRESH:?}"
+        "  {rounds} rounds of {parallel} parallel scrapes, answers shared per {REFRESH:?} and (in turns) each computed alone as before"
     ));
     let loaded = Instant::now();
-    let (shared, shared_answers) = scrape_rounds(&store, REFRESH, parallel, rounds).await?;
-    progress(&format!(
-        "  {rounds} rounds of {parallel} parallel scrapes, each computed alone (before)"
-    ));
-    let (alone, _) = scrape_rounds(&store, Duration::ZERO, parallel, rounds).await?;
+    // The two servers take turns, round by round, so that both meet the
+    // same database as it grows under the load.
+    let (shared_addr, shared_answers, _stop_shared) = start_server(&store, REFRESH).await?;
+    let (alone_addr, _, _stop_alone) = start_server(&store, Duration::ZERO).await?;
+    let mut shared = Side::default();
+    let mut alone = Side::default();
+    for round in 1..=rounds {
+        // Each round starts on a stale answer.
+        tokio::time::sleep(REFRESH + Duration::from_millis(100)).await;
+        scrape_round(shared_addr, parallel, &mut shared).await?;
+        scrape_round(alone_addr, parallel, &mut alone).await?;
+        progress(&format!(
+            "    round {round}: shared {} errors so far, alone {}",
+            shared.errors, alone.errors
+        ));
+    }
     progress("  abandoned scrapes (clients give up after 5 ms)");
     let gave_up = abandoned(&store, 50, Duration::from_millis(5)).await?;
     let load_s = loaded.elapsed().as_secs_f64();
