@@ -46,6 +46,8 @@ fn the_quick_bench_completes_and_prints_every_figure() {
         "hour_event_metrics",
         "hour_worker_summary",
         "hour_throughput_per_minute",
+        "wal_peak_mib",
+        "writer_stall_after_long_reader_ms",
         "scrape_errors",
         "scrape_p50_latency",
         "scrape_p99_latency",

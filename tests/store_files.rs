@@ -618,3 +618,79 @@ fn an_older_file_is_refused_by_readers_and_migrated_by_upgrade() {
     let out = run(&db, &["upgrade"]);
     assert!(stdout(&out).contains("nothing to do"), "{}", stdout(&out));
 }
+
+/// `PRAGMA wal_checkpoint(TRUNCATE)` without waiting: it only succeeds
+/// (busy = 0) when no reader holds a snapshot in the WAL.
+fn truncate_now(conn: &rusqlite::Connection) -> i64 {
+    conn.busy_timeout(Duration::ZERO).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn readers_hold_no_transaction_between_refreshes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = recorded_database(dir.path(), "live.db");
+    let writer = rusqlite::Connection::open(&db).unwrap();
+    writer
+        .execute_batch("PRAGMA wal_autocheckpoint = 0;")
+        .unwrap();
+    let mut frame = 0;
+    let mut add_frames = || {
+        frame += 1;
+        writer
+            .execute(
+                "INSERT INTO workers (name) VALUES (?1)",
+                [format!("w{frame}")],
+            )
+            .unwrap();
+    };
+
+    // The dashboard's refresh, in this process, with the store kept open.
+    let store = Store::open_existing(&db).unwrap();
+    add_frames();
+    multiagents::dashboard::collect(
+        &store,
+        &multiagents::monitor::HealthThresholds::default(),
+        multiagents::monitor::RunScope::AllRuns,
+        Duration::from_secs(60),
+        multiagents::clock::now_us(),
+    )
+    .unwrap();
+    add_frames();
+    assert_eq!(truncate_now(&writer), 0, "the dashboard kept a snapshot");
+
+    // A scrape of a running `serve`.
+    let mut serve = multiagents(&db, &["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(serve.stderr.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let address = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {banner:?}"))
+        .to_string();
+    add_frames();
+    {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    }
+    add_frames();
+    let busy = truncate_now(&writer);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(busy, 0, "serve kept a snapshot after answering");
+    drop(store);
+}

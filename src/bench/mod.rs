@@ -19,6 +19,7 @@ mod queries;
 mod retention;
 mod scrapes;
 mod throughput;
+mod wal;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -135,6 +136,9 @@ pub enum Suite {
     /// Every query file through our API vs the sqlite3 shell, and
     /// whole-hour summaries from rollups vs raw rows.
     Queries,
+    /// WAL peak size under load with a dashboard and scrapes; the writer's
+    /// longest stall after a long reader transaction ends.
+    Wal,
     /// Parallel `GET /metrics` of `serve` during full load: errors, p50,
     /// p99, shared answers against each request computing alone.
     Scrapes,
@@ -151,6 +155,7 @@ impl Suite {
         Suite::Commits,
         Suite::Retention,
         Suite::Queries,
+        Suite::Wal,
         Suite::Scrapes,
     ];
 }
@@ -193,6 +198,14 @@ pub struct BenchOptions {
     pub query_batches: usize,
     /// About how long one batch of executions takes, ms.
     pub query_target_ms: f64,
+    /// Workflows per second recorded in the WAL measurement.
+    pub wal_rate: u64,
+    /// How long the WAL-peak load runs.
+    pub wal_load: std::time::Duration,
+    /// Load before and after the long reader.
+    pub wal_settle: std::time::Duration,
+    /// How long the long reader holds its transaction.
+    pub wal_reader_hold: std::time::Duration,
     /// Parallel scrapes per round of the scrape figures.
     pub scrapes: usize,
     /// Rounds of parallel scrapes per side.
@@ -223,6 +236,10 @@ impl BenchOptions {
             query_cache_dir: std::env::temp_dir().join("multiagents-bench-cache"),
             query_batches: 5,
             query_target_ms: 100.0,
+            wal_rate: 5_000,
+            wal_load: std::time::Duration::from_secs(40),
+            wal_settle: std::time::Duration::from_secs(10),
+            wal_reader_hold: std::time::Duration::from_secs(30),
             scrapes: 200,
             scrape_rounds: 5,
             scrape_prefill_workflows: 50_000,
@@ -244,6 +261,10 @@ impl BenchOptions {
             query_executions: 20_000,
             query_batches: 3,
             query_target_ms: 10.0,
+            wal_rate: 1_000,
+            wal_load: std::time::Duration::from_secs(2),
+            wal_settle: std::time::Duration::from_secs(1),
+            wal_reader_hold: std::time::Duration::from_secs(2),
             scrapes: 40,
             scrape_rounds: 1,
             scrape_prefill_workflows: 1_000,
@@ -403,6 +424,7 @@ pub async fn run(
             Suite::Commits => commits::measure(options, progress).await?,
             Suite::Retention => retention::measure(options, progress).await?,
             Suite::Queries => queries::measure(options, progress).await?,
+            Suite::Wal => wal::measure(options, progress).await?,
             Suite::Scrapes => scrapes::measure(options, progress).await?,
         };
         figures.extend(measured);
