@@ -181,6 +181,61 @@ fn private_log_file(directory: &Path, path: &Path) -> io::Result<()> {
     file.open(path).map(drop)
 }
 
+/// Lets through at most `per_second` log events a second and counts the
+/// rest, so that a failing load does not flood the log (one line per
+/// failure would be thousands a second, each a `write`). The first event let
+/// through after some were held back reports how many.
+///
+/// Events held back at the very end of a burst are never reported; the
+/// database has every failure, so the log only needs to tell the story.
+#[derive(Debug)]
+pub struct LogThrottle {
+    per_second: u32,
+    state: Mutex<ThrottleState>,
+}
+
+#[derive(Debug)]
+struct ThrottleState {
+    window_start: Option<std::time::Instant>,
+    passed: u32,
+    held_back: u64,
+}
+
+impl LogThrottle {
+    /// A throttle letting `per_second` events through each second.
+    pub const fn new(per_second: u32) -> Self {
+        LogThrottle {
+            per_second,
+            state: Mutex::new(ThrottleState {
+                window_start: None,
+                passed: 0,
+                held_back: 0,
+            }),
+        }
+    }
+
+    /// `Some(n)` when this event may be logged, `n` being how many were
+    /// held back since the last one let through; `None` to leave it out.
+    pub fn admit(&self) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        let new_window = state
+            .window_start
+            .is_none_or(|start| now.duration_since(start) >= std::time::Duration::from_secs(1));
+        if new_window {
+            state.window_start = Some(now);
+            state.passed = 0;
+        }
+        if state.passed < self.per_second {
+            state.passed += 1;
+            Some(std::mem::take(&mut state.held_back))
+        } else {
+            state.held_back += 1;
+            None
+        }
+    }
+}
+
 /// Keeps logging alive; dropping it flushes the log file.
 ///
 /// Hold it in `main` for the life of the program.
@@ -313,6 +368,25 @@ mod tests {
         );
         assert_eq!(filter_directive(LogLevel::Debug, None, None), "debug");
         assert_eq!(filter_directive(LogLevel::Error, None, Some("  ")), "error");
+    }
+
+    #[test]
+    fn the_throttle_lets_a_few_through_and_counts_the_rest() {
+        let throttle = LogThrottle::new(3);
+        assert_eq!(throttle.admit(), Some(0));
+        assert_eq!(throttle.admit(), Some(0));
+        assert_eq!(throttle.admit(), Some(0));
+        assert_eq!(throttle.admit(), None);
+        assert_eq!(throttle.admit(), None);
+        // A new second: the next one through says two were held back.
+        throttle
+            .state
+            .lock()
+            .unwrap()
+            .window_start
+            .replace(std::time::Instant::now() - std::time::Duration::from_secs(2));
+        assert_eq!(throttle.admit(), Some(2));
+        assert_eq!(throttle.admit(), Some(0));
     }
 
     #[test]

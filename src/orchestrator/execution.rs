@@ -130,6 +130,11 @@ pub(super) async fn drive(inner: &Inner, run: &Arc<WorkflowRun>, mut context: Co
             },
         }))
         .await;
+    tracing::debug!(
+        transaction_id = %run.transaction_id,
+        workflow = %run.workflow.name,
+        "workflow started"
+    );
 
     let mut completed: Vec<(Step, i64, Value)> = Vec::new();
     let mut failure: Option<String> = None;
@@ -251,6 +256,35 @@ async fn finish(
             // failure instead of the state (the durability invariant).
             let _ = run.recording_error.set(e.to_string());
         }
+    }
+    let duration_ms = (ended_at_us - run.created_at_us) as f64 / 1000.0;
+    let failed = matches!(terminal, WorkflowState::Failed | WorkflowState::Compensated);
+    let warned = failed
+        && tracing::enabled!(tracing::Level::WARN)
+        && match inner.failure_log.admit() {
+            Some(held_back) => {
+                tracing::warn!(
+                    transaction_id = %run.transaction_id,
+                    workflow = %run.workflow.name,
+                    state = terminal.as_str(),
+                    error = error.as_deref().unwrap_or(""),
+                    duration_ms,
+                    failures_not_logged = held_back,
+                    "workflow failed"
+                );
+                true
+            }
+            None => false,
+        };
+    if !warned {
+        tracing::debug!(
+            transaction_id = %run.transaction_id,
+            workflow = %run.workflow.name,
+            state = terminal.as_str(),
+            error = error.as_deref().unwrap_or(""),
+            duration_ms,
+            "workflow finished"
+        );
     }
     {
         let mut status = lock(&run.status);
@@ -626,6 +660,15 @@ async fn run_attempt(
             .await;
     }
 
+    tracing::debug!(
+        transaction_id = %run.transaction_id,
+        step = %step.name,
+        worker = %worker,
+        attempt,
+        event_id,
+        "step dispatched"
+    );
+
     // Stage timestamps the attempt writes: picked up, processing.
     let stamps = Arc::new([AtomicI64::new(0), AtomicI64::new(0)]);
     let result = match inner.workers.get(worker) {
@@ -678,6 +721,15 @@ async fn run_attempt(
     let finished_at_us = clock::now_us();
     let stamp = |i: usize| Some(stamps[i].load(Ordering::Relaxed)).filter(|&t| t > 0);
     let processing_at_us = stamp(1);
+    log_attempt(
+        inner,
+        run,
+        step,
+        worker,
+        attempt,
+        &result,
+        finished_at_us - dispatched_at_us,
+    );
     if !inner.options.record_events {
         return (outcome_of(&result), finished_at_us, result);
     }
@@ -721,5 +773,66 @@ fn outcome_of(result: &Result<Value, Failure>) -> EventOutcome {
     match result {
         Ok(_) => EventOutcome::Completed,
         Err(f) => f.outcome,
+    }
+}
+
+/// The log line of an attempt's end: `debug` when it completed or was
+/// cancelled, `warn` (throttled) when it failed or timed out.
+fn log_attempt(
+    inner: &Inner,
+    run: &WorkflowRun,
+    step: &Step,
+    worker: &Arc<str>,
+    attempt: u32,
+    result: &Result<Value, Failure>,
+    elapsed_us: i64,
+) {
+    let duration_ms = elapsed_us as f64 / 1000.0;
+    match result {
+        Err(f)
+            if f.outcome != EventOutcome::Cancelled && tracing::enabled!(tracing::Level::WARN) =>
+        {
+            if let Some(held_back) = inner.failure_log.admit() {
+                tracing::warn!(
+                    transaction_id = %run.transaction_id,
+                    step = %step.name,
+                    worker = %worker,
+                    attempt,
+                    outcome = f.outcome.as_str(),
+                    error = %f.message,
+                    duration_ms,
+                    failures_not_logged = held_back,
+                    "step failed"
+                );
+            } else {
+                tracing::debug!(
+                    transaction_id = %run.transaction_id,
+                    step = %step.name,
+                    worker = %worker,
+                    attempt,
+                    outcome = f.outcome.as_str(),
+                    error = %f.message,
+                    duration_ms,
+                    "step failed"
+                );
+            }
+        }
+        Err(f) => tracing::debug!(
+            transaction_id = %run.transaction_id,
+            step = %step.name,
+            worker = %worker,
+            attempt,
+            outcome = f.outcome.as_str(),
+            duration_ms,
+            "step ended"
+        ),
+        Ok(_) => tracing::debug!(
+            transaction_id = %run.transaction_id,
+            step = %step.name,
+            worker = %worker,
+            attempt,
+            duration_ms,
+            "step completed"
+        ),
     }
 }

@@ -96,7 +96,13 @@ struct Inner {
     runs: Mutex<Runs>,
     active: Arc<AtomicI64>,
     local_ids: AtomicI64,
+    /// Failures logged at `warn`, at most a few a second.
+    failure_log: crate::logging::LogThrottle,
 }
+
+/// Failures (of steps and workflows) logged at `warn` per second at most;
+/// the rest are counted and the count is logged with the next one.
+const FAILURE_LOG_PER_SECOND: u32 = 10;
 
 #[derive(Default)]
 struct Runs {
@@ -178,6 +184,7 @@ impl Orchestrator {
                 runs: Mutex::new(Runs::default()),
                 active: Arc::new(AtomicI64::new(0)),
                 local_ids: AtomicI64::new(1),
+                failure_log: crate::logging::LogThrottle::new(FAILURE_LOG_PER_SECOND),
             }),
         }
     }
