@@ -67,6 +67,10 @@ fn run(cmd: &mut Command) -> Output {
 #[test]
 fn readers_never_see_busy_errors_and_always_consistent_answers() {
     let db = temp_db();
+    // The load test's stderr (throttled warnings about failed steps) goes to a
+    // file: a pipe nobody reads fills up and blocks the writer's logging.
+    let stderr_path = db.path.with_extension("stderr");
+    let stderr_file = std::fs::File::create(&stderr_path).expect("stderr file");
     let mut writer = multiagents(&db.path)
         .args([
             "load-test",
@@ -81,7 +85,7 @@ fn readers_never_see_busy_errors_and_always_consistent_answers() {
         ])
         .args(["--time-scale", "0.01", "--format", "json"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(stderr_file)
         .spawn()
         .expect("start the load test");
     // Wait until the writer has created the file and recorded something.
@@ -160,7 +164,11 @@ fn readers_never_see_busy_errors_and_always_consistent_answers() {
         "concurrent readers: {answers} answers in 30 s, {busy} busy/locked errors, {} failures",
         failures.len()
     );
-    assert!(status.success(), "load test failed: {report}");
+    assert!(
+        status.success(),
+        "load test failed: {report}\n{}",
+        std::fs::read_to_string(&stderr_path).unwrap_or_default()
+    );
     assert_eq!(busy, 0, "busy/locked errors seen");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(saw_events, "the dashboard never saw the load");
