@@ -18,8 +18,8 @@ pub struct DemoArgs {
     seed: u64,
     /// After Ctrl-C or SIGTERM, how long workflows in flight get to finish
     /// before they are stopped and recorded as cancelled ("interrupted");
-    /// a second signal stops at once.
-    #[arg(long, default_value = "10s", value_parser = multiagents::window::parse_window)]
+    /// a second signal stops at once. Range: 1ms to 30d.
+    #[arg(long, default_value = "10s", value_parser = multiagents::window::parse_run_length)]
     grace: std::time::Duration,
 }
 

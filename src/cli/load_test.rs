@@ -50,8 +50,8 @@ pub struct LoadTestArgs {
     drain_timeout: Duration,
     /// After Ctrl-C or SIGTERM, how long workflows in flight get to finish
     /// before they are stopped and recorded as cancelled ("interrupted");
-    /// a second signal stops at once.
-    #[arg(long, default_value = "10s", value_parser = window::parse_window)]
+    /// a second signal stops at once. Range: 1ms to 30d.
+    #[arg(long, default_value = "10s", value_parser = window::parse_run_length)]
     grace: Duration,
     /// Table for people, JSON for programs.
     #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -103,6 +103,8 @@ const NUMERIC: &[Numeric] = &[
         0.001,
         30.0 * DAY,
     ),
+    n(&["load-test"], "--grace", Kind::Duration, 0.001, 30.0 * DAY),
+    n(&["demo"], "--grace", Kind::Duration, 0.001, 30.0 * DAY),
     n(
         &["compare", "--base", "1", "--head", "2"],
         "--threshold",
