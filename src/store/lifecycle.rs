@@ -367,8 +367,7 @@ pub(crate) fn close_run(
     if end.closes_unfinished() {
         let minute = clock::minute_start_us(end_us);
         let le_ms = super::writer::histogram_bucket(0);
-        let range =
-            named_params! {":first": first, ":last": last, ":end_us": end_us, ":minute_us": minute};
+        let range = named_params! {":run_id": run_id, ":first": first, ":last": last, ":end_us": end_us, ":minute_us": minute};
         conn.prepare_cached(include_str!(
             "../../queries/lifecycle/close_workflow_rollups.sql"
         ))?
@@ -381,7 +380,7 @@ pub(crate) fn close_run(
             "../../queries/lifecycle/close_worker_histogram.sql"
         ))?
         .execute(named_params! {
-            ":first": first, ":last": last, ":minute_us": minute, ":le_ms": le_ms,
+            ":run_id": run_id, ":first": first, ":last": last, ":minute_us": minute, ":le_ms": le_ms,
         })?;
         let (error_type, event_error) = end.event_error();
         report.events_cancelled = conn
