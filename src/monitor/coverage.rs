@@ -187,48 +187,22 @@ impl Watermarks {
     /// rollups keep no error types), saying which part of `window` lost its
     /// raw rows.
     pub fn raw_only_provenance(&self, window: TimeWindow, what: &str) -> Provenance {
-        let mut notes = Vec::new();
-        if let Some(mark) = self.traces_before_us
-            && mark > window.start_us
-        {
-            notes.push(format!(
-                "{what} before {} were deleted by retention and are not in the rollups: this answer covers {} to {} only",
-                clock::format_iso(mark),
-                clock::format_iso(mark.min(window.end_us)),
-                clock::format_iso(window.end_us)
-            ));
-        }
-        Provenance {
-            source: Source::Raw,
-            rollups: None,
-            raw: Some(Span::of(window)),
-            approximate: Vec::new(),
-            notes,
-        }
+        raw_rows_provenance(
+            self.traces_before_us,
+            window,
+            &format!("{what} before {{}} were deleted by retention and are not in the rollups"),
+        )
     }
 
     /// How an answer about system samples, custom metrics or alerts was made:
     /// raw rows (they have no rollups), and which part of `window` retention
     /// emptied.
     pub fn metrics_provenance(&self, window: TimeWindow) -> Provenance {
-        let mut notes = Vec::new();
-        if let Some(mark) = self.metrics_before_us
-            && mark > window.start_us
-        {
-            notes.push(format!(
-                "system samples, custom metrics and resolved alerts before {} were deleted by retention (no rollups are kept for them): this answer covers {} to {} only",
-                clock::format_iso(mark),
-                clock::format_iso(mark.min(window.end_us)),
-                clock::format_iso(window.end_us)
-            ));
-        }
-        Provenance {
-            source: Source::Raw,
-            rollups: None,
-            raw: Some(Span::of(window)),
-            approximate: Vec::new(),
-            notes,
-        }
+        raw_rows_provenance(
+            self.metrics_before_us,
+            window,
+            "system samples, custom metrics and resolved alerts before {} were deleted by retention (no rollups are kept for them)",
+        )
     }
 }
 
@@ -369,5 +343,33 @@ mod tests {
         assert_eq!(histogram_percentile(&b, 95, 99.0), 10.0);
         assert_eq!(histogram_percentile(&b, 100, 99.0), 99.0);
         assert_eq!(histogram_percentile(&[], 95, 1.0), 0.0);
+    }
+}
+
+/// A raw-rows answer over `window` whose rows before `deleted_before_us` (if
+/// inside the window) were removed by retention: the note says so, with
+/// `lost` naming what was lost (`{}` stands for the watermark's time).
+fn raw_rows_provenance(
+    deleted_before_us: Option<i64>,
+    window: TimeWindow,
+    lost: &str,
+) -> Provenance {
+    let mut notes = Vec::new();
+    if let Some(mark) = deleted_before_us
+        && mark > window.start_us
+    {
+        notes.push(format!(
+            "{}: this answer covers {} to {} only",
+            lost.replacen("{}", &clock::format_iso(mark), 1),
+            clock::format_iso(mark.min(window.end_us)),
+            clock::format_iso(window.end_us)
+        ));
+    }
+    Provenance {
+        source: Source::Raw,
+        rollups: None,
+        raw: Some(Span::of(window)),
+        approximate: Vec::new(),
+        notes,
     }
 }
