@@ -288,6 +288,34 @@ pub fn histogram_percentile(buckets: &[(i64, u64)], p: u64, max_ms: f64) -> f64 
     max_ms
 }
 
+/// A raw-rows answer over `window` whose rows before `deleted_before_us` (if
+/// inside the window) were removed by retention: the note says so, with
+/// `lost` naming what was lost (`{}` stands for the watermark's time).
+fn raw_rows_provenance(
+    deleted_before_us: Option<i64>,
+    window: TimeWindow,
+    lost: &str,
+) -> Provenance {
+    let mut notes = Vec::new();
+    if let Some(mark) = deleted_before_us
+        && mark > window.start_us
+    {
+        notes.push(format!(
+            "{}: this answer covers {} to {} only",
+            lost.replacen("{}", &clock::format_iso(mark), 1),
+            clock::format_iso(mark.min(window.end_us)),
+            clock::format_iso(window.end_us)
+        ));
+    }
+    Provenance {
+        source: Source::Raw,
+        rollups: None,
+        raw: Some(Span::of(window)),
+        approximate: Vec::new(),
+        notes,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,33 +371,5 @@ mod tests {
         assert_eq!(histogram_percentile(&b, 95, 99.0), 10.0);
         assert_eq!(histogram_percentile(&b, 100, 99.0), 99.0);
         assert_eq!(histogram_percentile(&[], 95, 1.0), 0.0);
-    }
-}
-
-/// A raw-rows answer over `window` whose rows before `deleted_before_us` (if
-/// inside the window) were removed by retention: the note says so, with
-/// `lost` naming what was lost (`{}` stands for the watermark's time).
-fn raw_rows_provenance(
-    deleted_before_us: Option<i64>,
-    window: TimeWindow,
-    lost: &str,
-) -> Provenance {
-    let mut notes = Vec::new();
-    if let Some(mark) = deleted_before_us
-        && mark > window.start_us
-    {
-        notes.push(format!(
-            "{}: this answer covers {} to {} only",
-            lost.replacen("{}", &clock::format_iso(mark), 1),
-            clock::format_iso(mark.min(window.end_us)),
-            clock::format_iso(window.end_us)
-        ));
-    }
-    Provenance {
-        source: Source::Raw,
-        rollups: None,
-        raw: Some(Span::of(window)),
-        approximate: Vec::new(),
-        notes,
     }
 }
