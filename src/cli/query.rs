@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use multiagents::clock;
-use multiagents::monitor::coverage::{self, Provenance};
+use multiagents::monitor::coverage::{self, Provenance, Source};
 use multiagents::monitor::{self, EventMonitor, RunScope, WorkerMonitor, alerts, custom, system};
 use multiagents::runs::{self, ResolvedRun, RunSelector};
 use multiagents::session::health_thresholds;
@@ -242,7 +242,21 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
                     r.command.clone(),
                 ]);
             }
-            table.to_string()
+            let mut text = table.to_string();
+            // Retention is never silent: say where a count comes from.
+            for r in list.iter().filter(|r| !r.notes.is_empty()) {
+                text.push_str(&format!(
+                    "\nRun {}: workflows from {}. {}.",
+                    r.run_id,
+                    match r.source {
+                        Source::Raw => "raw rows",
+                        Source::Rollups => "the rollups",
+                        Source::Mixed => "raw rows and rollups",
+                    },
+                    r.notes.join("; ")
+                ));
+            }
+            text
         });
     }
     let scope = resolve_scope(&conn, &args)?;
