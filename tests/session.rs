@@ -107,3 +107,151 @@ async fn a_session_records_workflows_samples_and_alerts() {
         .unwrap();
     assert!(ended.is_some());
 }
+
+/// A worker that never finishes on its own: only a stop ends it.
+async fn stuck(_ctx: multiagents::worker::Context) -> multiagents::worker::WorkerResult {
+    std::future::pending::<()>().await;
+    Ok(json!({}))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_session_cancels_what_is_in_flight_and_closes_the_run_interrupted() {
+    use multiagents::store::RunStatus;
+    use multiagents::workflow::WorkflowBuilder;
+
+    let db = temp_db();
+    let mut workers = WorkerRegistry::new();
+    workers.register("quick", |_ctx| async { Ok(json!({ "done": true })) });
+    workers.register("stuck", stuck);
+    let mut session = Session::start(&db.path, MonitoringConfig::default(), workers, run_info())
+        .await
+        .unwrap();
+    let orchestrator = session.orchestrator().clone();
+    for (name, worker) in [("quick", "quick"), ("stuck", "stuck")] {
+        orchestrator
+            .register_workflow(
+                WorkflowBuilder::new(name)
+                    .step("only", worker)
+                    .build()
+                    .unwrap(),
+            )
+            .unwrap();
+    }
+    // Finished before the stop: left as they are.
+    for _ in 0..3 {
+        let id = orchestrator
+            .execute_workflow("quick", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(
+            orchestrator.wait(&id).await.unwrap().state,
+            WorkflowState::Completed
+        );
+    }
+    // In flight at the stop, and never finishing within the grace period.
+    for _ in 0..4 {
+        orchestrator
+            .execute_workflow("stuck", json!({}))
+            .await
+            .unwrap();
+    }
+    assert_eq!(orchestrator.active_workflows(), 4);
+    session.set_grace(std::time::Duration::from_millis(50));
+    assert!(!session.interrupter().is_triggered());
+    session.interrupt("interrupted by the test");
+    assert!(session.interrupter().is_triggered());
+    let run_id = session.run_id();
+    let grace = session.grace();
+    let summary = session.shutdown_with(grace).await.unwrap();
+    assert_eq!(summary.run_id, run_id);
+    assert_eq!(summary.status, RunStatus::Interrupted);
+    assert_eq!(summary.reason, "interrupted by the test");
+    assert_eq!(summary.in_flight_at_stop, 4);
+    assert_eq!(summary.finished_in_grace, 0);
+    assert_eq!(summary.cancelled, 4);
+
+    let conn = rusqlite::Connection::open(&db.path).unwrap();
+    let (status, reason, ended): (String, String, Option<i64>) = conn
+        .query_row(
+            "SELECT status, end_reason, ended_at_us FROM runs WHERE id = ?1",
+            [run_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(status, "interrupted");
+    assert_eq!(reason, "interrupted by the test");
+    assert!(ended.is_some());
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM workflows WHERE state = 'completed'"
+        ),
+        3
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM workflows WHERE state = 'cancelled' AND error = 'interrupted'"
+        ),
+        4
+    );
+    // Nothing is left in flight: every workflow and event has its end.
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM workflows WHERE ended_at_us IS NULL"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM events WHERE finished_at_us IS NULL"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM events WHERE status = 'cancelled'"
+        ),
+        4
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_shut_down_without_interrupt_completes_its_run() {
+    let db = temp_db();
+    let mut workers = WorkerRegistry::new();
+    workers.register("stuck", stuck);
+    let session = Session::start(&db.path, MonitoringConfig::default(), workers, run_info())
+        .await
+        .unwrap();
+    session
+        .orchestrator()
+        .register_workflow(
+            multiagents::workflow::WorkflowBuilder::new("stuck")
+                .step("only", "stuck")
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+    session
+        .orchestrator()
+        .execute_workflow("stuck", json!({}))
+        .await
+        .unwrap();
+    let summary = session
+        .shutdown_with(std::time::Duration::from_secs(3600))
+        .await
+        .unwrap();
+    // No interrupt: no grace period is waited, nothing is stopped.
+    assert_eq!(summary.status, multiagents::store::RunStatus::Completed);
+    assert_eq!(summary.in_flight_at_stop, 0);
+    assert_eq!(summary.cancelled, 0);
+    let conn = rusqlite::Connection::open(&db.path).unwrap();
+    let status: String = conn
+        .query_row("SELECT status FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(status, "completed");
+}
