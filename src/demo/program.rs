@@ -625,6 +625,7 @@ pub async fn run_demo_with(
         )?;
     }
     let alerts = session.subscribe_alerts();
+    let writer = session.writer().clone();
     let mut demo = Demo {
         session,
         out,
@@ -648,9 +649,14 @@ pub async fn run_demo_with(
         Ok::<(), DemoError>(())
     };
     // An interrupt drops the sections where they are: nothing new starts.
+    // So does the writer's first failure: nothing more could be recorded,
+    // and its reason is the one error the demo ends with.
     let outcome = tokio::select! {
         outcome = sections => outcome,
         () = interrupt.triggered() => Ok(()),
+        reason = writer.failed() => Err(DemoError::Session(
+            crate::store::StoreError::WriterStopped(reason).into(),
+        )),
     };
     let Demo {
         session,
