@@ -34,7 +34,6 @@ pub mod orchestrator;
 pub mod output_path;
 pub mod runs;
 pub mod session;
-pub mod stats;
 pub mod store;
 pub mod terminal;
 pub mod window;
