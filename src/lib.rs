@@ -39,3 +39,4 @@ pub mod terminal;
 pub mod window;
 pub mod worker;
 pub mod workflow;
+pub mod workload;
