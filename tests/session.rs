@@ -4,10 +4,10 @@
 mod support;
 
 use multiagents::config::MonitoringConfig;
-use multiagents::demo::{DemoSettings, register_demo_workers, register_demo_workflows};
 use multiagents::session::Session;
 use multiagents::store::WorkflowState;
 use multiagents::worker::WorkerRegistry;
+use multiagents::workload::{DemoSettings, register_demo_workers, register_demo_workflows};
 use serde_json::json;
 use support::*;
 

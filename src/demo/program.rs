@@ -10,7 +10,6 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 use tokio::sync::broadcast;
 
-use super::{DemoSettings, register_demo_workflows};
 use crate::clock;
 use crate::config::MonitoringConfig;
 use crate::dashboard;
@@ -22,6 +21,7 @@ use crate::orchestrator::OrchestratorError;
 use crate::session::{Session, SessionError, health_thresholds};
 use crate::store::{RunInfo, WorkflowState};
 use crate::window::TimeWindow;
+use crate::workload::{DemoSettings, register_demo_workflows};
 
 /// How the demo runs.
 #[derive(Debug, Clone)]
