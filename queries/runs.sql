@@ -22,35 +22,36 @@ WITH listed AS (
     FROM runs r
     ORDER BY r.id DESC
     LIMIT :limit
-), split AS (
-    SELECT l.*,
-           -- The first whole minute at or after the watermark.
-           ((l.traces_deleted_before_us + 59999999) / 60000000) * 60000000 AS resume_us
-    FROM listed l
+),
+resumed AS (
+    -- The first whole minute at or after the watermark.
+    SELECT listed.*,
+           ((listed.traces_deleted_before_us + 59999999) / 60000000) * 60000000 AS resume_us
+    FROM listed
 )
-SELECT s.id AS run_id,
-       s.started_at_us,
-       s.ended_at_us,
-       s.command,
-       s.version,
-       s.host,
+SELECT resumed.id AS run_id,
+       resumed.started_at_us,
+       resumed.ended_at_us,
+       resumed.command,
+       resumed.version,
+       resumed.host,
        (SELECT count(*) FROM workflows w
-         WHERE w.id BETWEEN (s.id << 40) AND (s.id << 40) + 1099511627775
-           AND (s.resume_us IS NULL OR w.ended_at_us IS NULL OR w.ended_at_us >= s.resume_us))
-           AS raw_workflows,
+         WHERE w.id BETWEEN (resumed.id << 40) AND (resumed.id << 40) + 1099511627775
+           AND (resumed.resume_us IS NULL OR w.ended_at_us IS NULL
+                OR w.ended_at_us >= resumed.resume_us)) AS raw_workflows,
        (SELECT count(*) FROM workflows w
-         WHERE w.id BETWEEN (s.id << 40) AND (s.id << 40) + 1099511627775
+         WHERE w.id BETWEEN (resumed.id << 40) AND (resumed.id << 40) + 1099511627775
            AND w.ended_at_us IS NULL) AS unfinished,
-       s.status,
-       s.end_reason,
-       CASE WHEN s.resume_us IS NULL THEN 0 ELSE
+       resumed.status,
+       resumed.end_reason,
+       CASE WHEN resumed.resume_us IS NULL THEN 0 ELSE
            (SELECT coalesce(sum(x.completed + x.failed + x.compensated + x.cancelled), 0)
               FROM workflow_minute_rollups x
-             WHERE x.minute_us >= s.started_at_us - s.started_at_us % 60000000
-               AND x.minute_us < s.resume_us
-               AND x.run_id = s.id)
+             WHERE x.minute_us >= resumed.started_at_us - resumed.started_at_us % 60000000
+               AND x.minute_us < resumed.resume_us
+               AND x.run_id = resumed.id)
        END AS rolled_up_workflows,
-       s.traces_deleted_before_us,
-       s.rollups_deleted_before_us
-FROM split s
-ORDER BY s.id DESC
+       resumed.traces_deleted_before_us,
+       resumed.rollups_deleted_before_us
+FROM resumed
+ORDER BY resumed.id DESC
