@@ -12,11 +12,11 @@
 use std::time::{Duration, Instant};
 
 use multiagents::config::MonitoringConfig;
-use multiagents::demo::{DemoSettings, register_demo_workers, register_demo_workflows};
 use multiagents::monitor::custom::Labels;
 use multiagents::session::Session;
 use multiagents::store::RunInfo;
 use multiagents::worker::WorkerRegistry;
+use multiagents::workload::{DemoSettings, register_demo_workers, register_demo_workflows};
 use serde_json::json;
 
 const WORKFLOWS: [&str; 4] = [

@@ -877,8 +877,8 @@ impl MonitoringConfig {
     pub fn from_yaml_str(text: &str, source_name: &str) -> Result<Self, ConfigError> {
         // `Option` so that an input with no document (empty, comments only,
         // `null`) is told apart from a document that sets nothing.
-        let parsed: Option<Self> =
-            serde_saphyr::from_str(text).map_err(|err| parse_error(text, source_name, &err))?;
+        let parsed: Option<Self> = key_path::from_str_with_path(text)
+            .map_err(|(err, key)| parse_error(source_name, &err, key))?;
         let mut config = parsed.ok_or_else(|| ConfigError::Empty {
             source_name: source_name.to_owned(),
         })?;
@@ -1326,32 +1326,14 @@ fn serialize_path_lossy<S: Serializer>(path: &Path, serializer: S) -> Result<S::
 // Parse errors
 // ---------------------------------------------------------------------------
 
-/// Turn a serde-saphyr error into a [`ConfigError::Parse`] with the dotted
-/// key path of the node the error points at.
-///
-/// serde-saphyr reports line and column but not the key path for type
-/// errors ("invalid u64 at line 12, column 34"), so the path is recovered by
-/// walking the YAML events of the same text and finding the node at that
-/// position.
-fn parse_error(text: &str, source_name: &str, err: &serde_saphyr::Error) -> ConfigError {
-    let reason = err.without_snippet().to_string();
-    let key = err
-        .location()
-        .and_then(|loc| {
-            let prefer_key = reason.contains("unknown field");
-            key_path::key_path_at(
-                text,
-                usize::try_from(loc.line()).ok()?,
-                usize::try_from(loc.column()).ok()?,
-                prefer_key,
-            )
-        })
-        .filter(|path| !path.is_empty())
-        .unwrap_or_else(|| ROOT_KEY.to_owned());
+/// Turn a serde-saphyr error into a [`ConfigError::Parse`] naming the
+/// dotted key path serde was reading when it failed (see [`key_path`]), or
+/// the top level when the error concerns the document as a whole.
+fn parse_error(source_name: &str, err: &serde_saphyr::Error, key: Option<String>) -> ConfigError {
     ConfigError::Parse {
         source_name: source_name.to_owned(),
-        key,
-        reason,
+        key: key.unwrap_or_else(|| ROOT_KEY.to_owned()),
+        reason: err.without_snippet().to_string(),
     }
 }
 

@@ -207,7 +207,7 @@ impl Session {
         }
         let alert_changes = alerts.change_feed();
         let alerts = Arc::new(tokio::sync::Mutex::new(alerts));
-        let (stop, _) = watch::channel(false);
+        let stop = watch::Sender::new(false);
         let mut session = Session {
             config,
             store,
@@ -241,6 +241,7 @@ impl Session {
             let checker = self.checker();
             let interval = config.health_check_interval();
             let mut stop = self.stop.subscribe();
+            let writer = self.writer.clone();
             self.jobs.push(tokio::spawn(async move {
                 let mut ticker = tokio::time::interval(interval);
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -250,6 +251,12 @@ impl Session {
                         _ = stop.wait_for(|s| *s) => return,
                     }
                     if let Err(e) = checker.check(clock::now_us()).await {
+                        // A failed writer ends the checks quietly: nothing
+                        // they find could be recorded, and the failure is
+                        // reported once, by whoever watches the writer.
+                        if writer.failure().is_some() {
+                            return;
+                        }
                         tracing::warn!(error = %e, "health and alert check failed");
                     }
                 }
@@ -340,6 +347,21 @@ impl Session {
         self.interrupt.trigger(reason);
     }
 
+    /// Why the writer stopped, if it failed: nothing more can be recorded,
+    /// new workflows are refused, and [`Session::shutdown_with`] returns
+    /// this reason as its error.
+    pub fn failure(&self) -> Option<String> {
+        self.writer.failure()
+    }
+
+    /// Completes at the writer's first failure (never, if it does not fail),
+    /// with the one message to report ("disk full writing …"): code that
+    /// starts work selects on it beside [`Interrupt::triggered`] to stop at
+    /// once instead of running on without a recording.
+    pub async fn failed(&self) -> String {
+        self.writer.failed().await
+    }
+
     /// The stop request this session watches, for code that starts work.
     pub fn interrupter(&self) -> &Interrupt {
         &self.interrupt
@@ -379,10 +401,20 @@ impl Session {
     /// finish, those still running are then stopped and recorded
     /// `cancelled` with the error "interrupted", and the run ends
     /// `interrupted` with the interrupt's reason.
+    ///
+    /// After a writer failure ([`Session::failure`]) nothing more can be
+    /// recorded: no grace period is waited, workflows still running are
+    /// stopped at once, and the failure is the error returned. What was
+    /// committed before it stays in the file; the run is left open, to be
+    /// closed as crashed by the next process that opens the file.
     pub async fn shutdown_with(mut self, grace: Duration) -> Result<ShutdownSummary, SessionError> {
-        let _ = self.stop.send(true);
+        self.stop.send_replace(true);
         for job in self.jobs.drain(..) {
             let _ = job.await;
+        }
+        if let Some(reason) = self.writer.failure() {
+            self.orchestrator.interrupt_all(&reason);
+            return Err(StoreError::WriterStopped(reason).into());
         }
         let end = match self.interrupt.reason() {
             Some(reason) => RunEnd::interrupted(reason),

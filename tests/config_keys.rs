@@ -11,10 +11,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use multiagents::config::{MetricType, MonitoringConfig};
-use multiagents::demo::{DemoSettings, register_demo_workers, register_demo_workflows};
 use multiagents::monitor::HealthStatus;
 use multiagents::session::Session;
 use multiagents::worker::WorkerRegistry;
+use multiagents::workload::{DemoSettings, register_demo_workers, register_demo_workflows};
 use rusqlite::Connection;
 use serde_json::json;
 use support::*;

@@ -789,3 +789,63 @@ fn a_version_2_file_upgrades_to_run_statuses_without_cleanup_runs() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(schema(&conn), schema(&peek(&fresh.path)));
 }
+
+/// Adds an open run recorded by `pid` on another machine (another host name
+/// and boot), last seen alive at `heartbeat_at_us`.
+fn add_foreign_run(conn: &Connection, id: i64, pid: i64, heartbeat_at_us: i64) {
+    conn.execute(
+        "INSERT INTO runs (id, started_at_us, command, config_json, version, host, \
+         status, pid, process_start_ticks, boot_id, pid_namespace, heartbeat_at_us) \
+         VALUES (?1, ?2, 'load-test', '{}', 'test', 'another-host', 'running', ?3, 1, \
+         'another-boot', 'pid:[1]', ?4)",
+        rusqlite::params![id, heartbeat_at_us - HOUR_US, pid, heartbeat_at_us],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_run_from_another_host_is_judged_by_its_heartbeat_not_by_a_local_pid() {
+    use multiagents::store::lifecycle::{HEARTBEAT_STALE, close_dead_runs, dead_open_runs};
+
+    let db = temp_db();
+    let (_store, writer) = open(&db.path);
+    writer.blocking_shutdown().unwrap();
+    let now = multiagents::clock::now_us();
+    let stale = i64::try_from(HEARTBEAT_STALE.as_micros()).unwrap();
+    // A pid that exists on no process here: a reaped child's.
+    let mut child = Command::new("true").spawn().unwrap();
+    let gone_pid = i64::from(child.id());
+    child.wait().unwrap();
+    let my_pid = i64::from(std::process::id());
+    let mut conn = Connection::open(&db.path).unwrap();
+    // Beating a moment ago: alive, though its pid is dead here.
+    add_foreign_run(&conn, 2, gone_pid, now);
+    // Silent for twice the limit: dead, though its pid is alive here.
+    add_foreign_run(&conn, 3, my_pid, now - 2 * stale);
+
+    let dead = dead_open_runs(&conn).unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].0, 3);
+    assert!(
+        dead[0].1.contains("no sign of life from host another-host"),
+        "{dead:?}"
+    );
+    let closed = close_dead_runs(&mut conn).unwrap();
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(closed[0].run_id, 3);
+    let statuses: Vec<(i64, String)> = conn
+        .prepare("SELECT id, status FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        statuses,
+        [
+            (1, "completed".to_string()),
+            (2, "running".to_string()),
+            (3, "crashed".to_string())
+        ]
+    );
+}

@@ -27,10 +27,11 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
         .collect()
 }
 
-/// Nearest rank: the value at 1-based rank ceil(p/100 * n).
+/// Nearest rank (tests/support/stats.rs) of a non-empty sorted slice.
 fn nearest_rank(sorted: &[f64], p: usize) -> f64 {
-    let rank = (p * sorted.len()).div_ceil(100);
-    sorted[rank - 1]
+    support::stats::nearest_rank(sorted, p as f64)
+        .copied()
+        .unwrap_or(f64::NAN)
 }
 
 /// Values that are multiples of 1/4, so every sum is exact in any order.

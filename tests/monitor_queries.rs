@@ -25,12 +25,9 @@ const MINUTE: i64 = 60_000_000;
 // ---------------------------------------------------------------------------
 // Independent computations.
 
-/// Nearest rank by definition: the smallest k with k >= p n / 100, i.e.
-/// 100 k >= p n, found by search rather than the SQL's integer trick.
+/// Nearest rank (tests/support/stats.rs) on whole percentages.
 fn nearest_rank(sorted: &[i64], p: u64) -> Option<i64> {
-    let n = sorted.len() as u64;
-    let k = (1..=n).find(|k| 100 * k >= p * n)?;
-    Some(sorted[(k - 1) as usize])
+    support::stats::nearest_rank(sorted, p as f64).copied()
 }
 
 fn in_scope(id: i64, scope: RunScope) -> bool {
@@ -957,5 +954,58 @@ proptest! {
         prop_assert_eq!(m.p95_latency_ms, want);
         drop(conn);
         writer.blocking_shutdown().unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The percentile definition itself (tests/support/stats.rs), against counting.
+
+/// The definition, by counting: the smallest value `v` of the data with
+/// `count(x <= v) >= p% of n`.
+fn naive_nearest_rank<T: Ord + Clone>(values: &[T], p: f64) -> Option<T> {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    let n = values.len() as f64;
+    sorted
+        .iter()
+        .find(|v| {
+            let at_most = values.iter().filter(|x| x <= v).count() as f64;
+            at_most * 100.0 >= p * n
+        })
+        .cloned()
+}
+
+#[test]
+fn nearest_rank_of_whole_percentages_of_twenty_values() {
+    let v: Vec<i64> = (1..=20).collect();
+    assert_eq!(support::stats::nearest_rank(&v, 95.0), Some(&19));
+    assert_eq!(support::stats::nearest_rank(&v, 5.0), Some(&1));
+    assert_eq!(support::stats::nearest_rank(&v, 100.0), Some(&20));
+    assert_eq!(support::stats::nearest_rank(&v, 100.5), None);
+    assert_eq!(support::stats::nearest_rank(&v, -1.0), None);
+    assert_eq!(support::stats::nearest_rank(&v, f64::NAN), None);
+}
+
+proptest! {
+    #[test]
+    fn nearest_rank_matches_the_counting_definition(
+        values in proptest::collection::vec(-1000i64..1000, 1..200),
+        p in prop_oneof![(0u32..=100).prop_map(f64::from), 0.0f64..=100.0],
+    ) {
+        let mut sorted = values.clone();
+        sorted.sort();
+        prop_assert_eq!(support::stats::nearest_rank(&sorted, p).cloned(), naive_nearest_rank(&values, p));
+    }
+
+    #[test]
+    fn nearest_rank_is_monotonic_in_p(
+        values in proptest::collection::vec(any::<u16>(), 1..100),
+        a in 0.0f64..=100.0,
+        b in 0.0f64..=100.0,
+    ) {
+        let mut sorted = values;
+        sorted.sort();
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        prop_assert!(support::stats::nearest_rank(&sorted, lo) <= support::stats::nearest_rank(&sorted, hi));
     }
 }

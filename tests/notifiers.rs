@@ -10,13 +10,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use multiagents::config::MonitoringConfig;
-use multiagents::demo::{DemoSettings, register_demo_workers, register_demo_workflows};
 use multiagents::monitor::alerts::{
     AlertChange, AlertNotifier, AlertStatus, AlertThresholds, MonitoringAlerts, Severity,
     WebhookNotifier, WorkerObservation,
 };
 use multiagents::session::Session;
 use multiagents::worker::WorkerRegistry;
+use multiagents::workload::{DemoSettings, register_demo_workers, register_demo_workflows};
 use serde_json::{Value, json};
 use support::*;
 

@@ -221,13 +221,10 @@ fn bucket_percentile(hist: &BTreeMap<i64, u64>, p: u64, max_ms: f64) -> f64 {
     max_ms
 }
 
+/// Nearest rank (tests/support/stats.rs) of microseconds, in ms; 0 when empty.
 fn nearest_rank(values: &mut [i64], p: usize) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
     values.sort_unstable();
-    let rank = (p * values.len()).div_ceil(100).max(1);
-    values[rank - 1] as f64 / 1000.0
+    support::stats::nearest_rank(values, p as f64).map_or(0.0, |v| *v as f64 / 1000.0)
 }
 
 fn floor_minute(us: i64) -> i64 {

@@ -406,6 +406,75 @@ fn a_full_disk_ends_the_load_test_at_once_with_one_error() {
     );
 }
 
+/// A database with one finished run in it and room for only `spare` more
+/// pages: the next recording soon meets a full disk.
+fn nearly_full(db: &Path, spare: u32) -> String {
+    let (_store, writer) = Store::open(
+        db,
+        &multiagents::store::RunInfo {
+            command: "setup".into(),
+            config_json: "{}".into(),
+        },
+        multiagents::store::WriterOptions::default(),
+    )
+    .unwrap();
+    writer.blocking_shutdown().unwrap();
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let pages: u32 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    (pages + spare).to_string()
+}
+
+#[test]
+fn a_full_disk_ends_the_demo_at_once_with_one_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("full.db");
+    let limit = nearly_full(&db, 2);
+    let started = Instant::now();
+    // The full demo runs for minutes (30 s of system monitoring, a 60 s
+    // load test): stopping in its first sections can only be the failure.
+    let out = multiagents(&db, &["demo", "--full"])
+        .env(MAX_PAGE_COUNT_ENV, &limit)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    // The failure, said once: the demo's own log lines (its flaky workers'
+    // failures, its alerts) are timestamped, and none of them is about
+    // recording.
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("multiagents:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("disk full writing"), "{err}");
+    for word in ["disk full", "record", "writer", "check failed", "retention"] {
+        assert_eq!(
+            err.matches(word).count(),
+            usize::from(word == "disk full" || word == "writer"),
+            "{word}: {err}"
+        );
+    }
+    assert!(
+        !stdout(&out).contains("LOAD TEST WITH MONITORING"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(took < Duration::from_secs(60), "ran on for {took:?}");
+    // What was committed is intact and readable.
+    let out = run(&db, &["check"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    assert!(
+        support::count(
+            &conn,
+            "SELECT count(*) FROM workflows WHERE ended_at_us IS NOT NULL"
+        ) > 0
+    );
+}
+
 #[test]
 fn a_bad_page_limit_is_refused() {
     let dir = tempfile::tempdir().unwrap();

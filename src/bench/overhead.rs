@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::workload::{open_store, register_three_steps, run_workflows};
 use super::{BenchOptions, Figure, Goal, Progress, per_s};
-use crate::demo::workers::{DemoSettings, register_demo_workers};
 use crate::orchestrator::Orchestrator;
 use crate::worker::WorkerRegistry;
+use crate::workload::{DemoSettings, register_demo_workers};
 
 const FAST: &str = "fast3";
 

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use multiagents::demo::DemoSettings;
 use multiagents::loadtest::{
     self, LoadProgress, LoadTestOptions, LoadTestReport, Mix, Phase, load_test_workers,
 };
 use multiagents::session::Session;
 use multiagents::store::RunInfo;
 use multiagents::window;
+use multiagents::workload::DemoSettings;
 
 use super::output::{self, Format};
 use super::{Globals, Outcome};

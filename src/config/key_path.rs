@@ -1,141 +1,76 @@
-//! Recover the dotted key path (`worker_monitoring.error_rate_threshold`,
-//! `metrics_collection.custom_metrics[1].type`) of the YAML node at a line and
-//! column.
+//! Deserialize YAML while tracking the dotted key path
+//! (`worker_monitoring.error_rate_threshold`,
+//! `metrics_collection.custom_metrics[1].type`) of the node being read, so
+//! an error can name the key to fix.
 //!
 //! serde-saphyr reports where an error is but, for type errors, not which key
-//! ("invalid floating point at line 3, column 34"). Users fix files by key, so
-//! we walk the YAML events of the same text (with the parser serde-saphyr
-//! itself uses, re-exported by it) and find the node at that position. Works
-//! for block and flow style (JSON included).
+//! ("invalid floating point at line 3, column 34"). Users fix files by key.
+//! `serde_path_to_error` wraps serde-saphyr's own streaming deserializer
+//! (which serde-saphyr hands out for exactly this use) and records the path
+//! serde was at when the error happened, including an unknown key itself.
+//! It works for block and flow style (JSON included), since it sees serde's
+//! calls, not the text.
 
-use serde_saphyr::granit_parser::{Event, Parser};
+use serde::de::DeserializeOwned;
 
-/// One segment of a key path.
-#[derive(Debug, Clone)]
-enum Segment {
-    Key(String),
-    Index(usize),
-}
-
-fn render_path(segments: &[Segment]) -> String {
-    let mut out = String::new();
-    for segment in segments {
-        match segment {
-            Segment::Key(key) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(key);
-            }
-            Segment::Index(i) => {
-                out.push_str(&format!("[{i}]"));
-            }
-        }
-    }
-    out
-}
-
-/// An open collection while walking events.
-enum Frame {
-    /// A mapping; `key` is `Some` while its value is being read.
-    Map { key: Option<String> },
-    /// A sequence; `next` is the index of the next item.
-    Seq { next: usize },
-}
-
-/// Dotted path of the YAML node that starts at (`line`, `column`), both
-/// 1-based; if none starts exactly there, the last node starting before it.
-///
-/// When a mapping key and a value node start at the same place (a block
-/// mapping starts at its first key), `prefer_key` chooses the key's path —
-/// right for "unknown field" errors, which point at the key.
-pub(super) fn key_path_at(
+/// Deserializes `text` as one YAML document. On error, also returns the
+/// dotted path of the key being read, or `None` when the error concerns the
+/// document as a whole (a syntax error before the first key, a second
+/// document, a list where a mapping was expected).
+pub(super) fn from_str_with_path<T: DeserializeOwned>(
     text: &str,
-    line: usize,
-    column: usize,
-    prefer_key: bool,
-) -> Option<String> {
-    let target = (line, column);
-    let mut frames: Vec<Frame> = Vec::new();
-    let mut exact: Option<String> = None;
-    let mut before: Option<String> = None;
-
-    for item in Parser::new_from_str(text) {
-        let Ok((event, span)) = item else { break };
-        let pos = (span.start.line(), span.start.col() + 1);
-        if pos > target {
-            break;
-        }
-        let is_node = matches!(
-            event,
-            Event::Scalar(..)
-                | Event::MappingStart(..)
-                | Event::SequenceStart(..)
-                | Event::Alias(..)
-        );
-        if !is_node {
-            if matches!(event, Event::MappingEnd | Event::SequenceEnd) {
-                frames.pop();
-                finish_value(&mut frames);
+) -> Result<T, (Box<serde_saphyr::Error>, Option<String>)> {
+    let mut path = None;
+    serde_saphyr::with_deserializer_from_str(text, |de| {
+        serde_path_to_error::deserialize(de).map_err(|err| {
+            // The root's path renders as "."; it names no key.
+            if err.path().iter().next().is_some() {
+                path = Some(err.path().to_string());
             }
-            continue;
-        }
-
-        // A scalar in key position of a mapping is a key, not a value.
-        if let (Event::Scalar(value, ..), Some(Frame::Map { key: key @ None })) =
-            (&event, frames.last_mut())
-        {
-            *key = Some(value.to_string());
-            let path = render_path(&current_path(&frames));
-            record(&mut exact, &mut before, pos == target, prefer_key, path);
-            continue;
-        }
-
-        let path = render_path(&current_path(&frames));
-        // Value nodes are recorded first; a key at the same spot overrides
-        // only when the caller prefers keys.
-        record(&mut exact, &mut before, pos == target, true, path);
-        match event {
-            Event::MappingStart(..) => frames.push(Frame::Map { key: None }),
-            Event::SequenceStart(..) => frames.push(Frame::Seq { next: 0 }),
-            _ => finish_value(&mut frames),
-        }
-    }
-    exact.or(before)
-}
-
-fn record(
-    exact: &mut Option<String>,
-    before: &mut Option<String>,
-    is_exact: bool,
-    overwrite_exact: bool,
-    path: String,
-) {
-    if is_exact {
-        if exact.is_none() || overwrite_exact {
-            *exact = Some(path);
-        }
-    } else {
-        *before = Some(path);
-    }
-}
-
-/// The path of the node about to be read, from the open frames.
-fn current_path(frames: &[Frame]) -> Vec<Segment> {
-    frames
-        .iter()
-        .filter_map(|frame| match frame {
-            Frame::Map { key } => key.clone().map(Segment::Key),
-            Frame::Seq { next } => Some(Segment::Index(*next)),
+            err.into_inner()
         })
-        .collect()
+    })
+    // Boxed: serde-saphyr's error is large and only the failure path pays.
+    .map_err(|err| (Box::new(err), path))
 }
 
-/// A complete value was read in the innermost frame: advance it.
-fn finish_value(frames: &mut [Frame]) {
-    match frames.last_mut() {
-        Some(Frame::Map { key }) => *key = None,
-        Some(Frame::Seq { next }) => *next += 1,
-        None => {}
+#[cfg(test)]
+mod tests {
+    use super::from_str_with_path;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        #[serde(default)]
+        items: Vec<Item>,
+        #[serde(default)]
+        rate: f64,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Item {
+        #[serde(rename = "type")]
+        kind: u8,
+    }
+
+    fn path_of(text: &str) -> Option<String> {
+        from_str_with_path::<Outer>(text).expect_err("rejected").1
+    }
+
+    #[test]
+    fn names_sequence_items_unknown_keys_and_flow_style() {
+        let block = "items:\n  - type: 1\n  - type: x\n";
+        assert_eq!(path_of(block).as_deref(), Some("items[1].type"));
+        let flow = r#"{"items": [{"type": 1}, {"typo": 2}]}"#;
+        assert_eq!(path_of(flow).as_deref(), Some("items[1].typo"));
+        assert_eq!(path_of("rate: fast\n").as_deref(), Some("rate"));
+    }
+
+    #[test]
+    fn whole_document_errors_name_no_key() {
+        assert_eq!(path_of("- 1\n- 2\n"), None);
+        let ok = from_str_with_path::<Outer>("rate: 1\nitems: [{type: 3}]\n").expect("parses");
+        assert_eq!((ok.rate, ok.items[0].kind), (1.0, 3));
     }
 }

@@ -10,7 +10,6 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 use tokio::sync::broadcast;
 
-use super::{DemoSettings, register_demo_workflows};
 use crate::clock;
 use crate::config::MonitoringConfig;
 use crate::dashboard;
@@ -22,6 +21,7 @@ use crate::orchestrator::OrchestratorError;
 use crate::session::{Session, SessionError, health_thresholds};
 use crate::store::{RunInfo, WorkflowState};
 use crate::window::TimeWindow;
+use crate::workload::{DemoSettings, register_demo_workflows};
 
 /// How the demo runs.
 #[derive(Debug, Clone)]
@@ -625,6 +625,7 @@ pub async fn run_demo_with(
         )?;
     }
     let alerts = session.subscribe_alerts();
+    let writer = session.writer().clone();
     let mut demo = Demo {
         session,
         out,
@@ -648,9 +649,14 @@ pub async fn run_demo_with(
         Ok::<(), DemoError>(())
     };
     // An interrupt drops the sections where they are: nothing new starts.
+    // So does the writer's first failure: nothing more could be recorded,
+    // and its reason is the one error the demo ends with.
     let outcome = tokio::select! {
         outcome = sections => outcome,
         () = interrupt.triggered() => Ok(()),
+        reason = writer.failed() => Err(DemoError::Session(
+            crate::store::StoreError::WriterStopped(reason).into(),
+        )),
     };
     let Demo {
         session,

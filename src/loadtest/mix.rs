@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::demo::{DemoSettings, register_demo_workers, register_demo_workflows};
 use crate::orchestrator::{Orchestrator, OrchestratorError};
 use crate::worker::{Context, WorkerRegistry};
 use crate::workflow::WorkflowBuilder;
+use crate::workload::{DemoSettings, register_demo_workers, register_demo_workflows};
 
 /// The workflow of `--mix noop`: three steps that return at once, so that a
 /// rate test measures the runtime and the recorder, not the demo's sleeps.

@@ -35,7 +35,6 @@ pub use mix::{
 };
 
 use crate::clock;
-use crate::demo::DemoSettings;
 use crate::interrupt::Interrupt;
 use crate::monitor::outcomes::{WorkflowOutcome, workflow_outcomes};
 use crate::monitor::{EventMetrics, MonitorError, RunScope};
@@ -43,6 +42,7 @@ use crate::orchestrator::{Orchestrator, OrchestratorError};
 use crate::session::{INTERRUPTED, Session};
 use crate::store::{StoreError, WorkflowState};
 use crate::window::TimeWindow;
+use crate::workload::DemoSettings;
 
 /// Below this share of the target rate, the report says the target was
 /// missed.

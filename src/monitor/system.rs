@@ -376,7 +376,11 @@ pub fn spawn_system_sampler(
                     match tick(&collector, &writer, clock::now_us()).await {
                         Ok(_) => {}
                         Err(MetricsError::Store(e)) => {
-                            tracing::warn!(error = %e, "system sampler stopping: cannot record");
+                            // A failed writer is reported once, by whoever
+                            // watches it (`Writer::failed`), not here too.
+                            if writer.failure().is_none() {
+                                tracing::warn!(error = %e, "system sampler stopping: cannot record");
+                            }
                             break;
                         }
                         Err(e) => tracing::warn!(error = %e, "system sample failed"),

@@ -235,11 +235,17 @@ impl Orchestrator {
 
     /// Starts workflow `name` with `input` (a JSON object) and returns its
     /// transaction id at once; the workflow runs in the background.
+    ///
+    /// Refused once the writer has failed: nothing about the workflow could
+    /// be recorded, so new work stops at the first failure.
     pub async fn execute_workflow(
         &self,
         name: &str,
         input: Value,
     ) -> Result<String, OrchestratorError> {
+        if let Some(reason) = self.inner.writer.as_ref().and_then(|w| w.failure()) {
+            return Err(OrchestratorError::Store(StoreError::WriterStopped(reason)));
+        }
         let created_at_us = clock::now_us();
         let workflow = {
             let workflows = self

@@ -348,7 +348,11 @@ pub fn spawn_retention_job(
                     "retention removed old rows"
                 ),
                 Err(e) => {
-                    tracing::warn!(error = %e, "retention stopped");
+                    // A failed writer is reported once, by whoever watches
+                    // it (`Writer::failed`), not here too.
+                    if writer.failure().is_none() {
+                        tracing::warn!(error = %e, "retention stopped");
+                    }
                     return;
                 }
             }

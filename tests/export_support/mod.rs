@@ -6,10 +6,10 @@
 use std::path::Path;
 
 use multiagents::config::MonitoringConfig;
-use multiagents::demo::{DemoSettings, register_demo_workers, register_demo_workflows};
 use multiagents::session::Session;
 use multiagents::store::RunInfo;
 use multiagents::worker::WorkerRegistry;
+use multiagents::workload::{DemoSettings, register_demo_workers, register_demo_workflows};
 use serde_json::json;
 
 pub const WORKFLOWS: [&str; 4] = [

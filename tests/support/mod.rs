@@ -4,6 +4,7 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod dataset;
+pub mod stats;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -269,8 +269,11 @@ impl Writer {
     /// is the one clear message to report.
     pub async fn failed(&self) -> String {
         let mut changes = self.failure.subscribe();
-        match changes.wait_for(|f| f.is_some()).await {
-            Ok(reason) => reason.clone().unwrap_or_default(),
+        // The borrow is released before any other await, so the future is
+        // `Send` and can be spawned.
+        let reason = changes.wait_for(|f| f.is_some()).await.map(|r| r.clone());
+        match reason {
+            Ok(reason) => reason.unwrap_or_default(),
             // The sender lives as long as this handle: unreachable, but
             // never a reason to report a failure.
             Err(_) => std::future::pending().await,
