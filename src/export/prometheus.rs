@@ -221,7 +221,7 @@ pub fn registry(conn: &Connection, options: &ExportOptions) -> Result<Registry, 
     for (worker, entry) in histograms.series.iter_mut() {
         let counts = buckets.get(worker);
         let get = |le: i64| counts.and_then(|c| c.get(&le)).copied().unwrap_or(0);
-        entry.2 = crate::store::writer::HISTOGRAM_BOUNDS_MS
+        entry.2 = crate::store::histogram::HISTOGRAM_BOUNDS_MS
             .iter()
             .map(|&le| (le as f64 / 1000.0, get(le)))
             .chain([(f64::INFINITY, get(-1))])

@@ -268,7 +268,7 @@ pub fn workflow_outcome_counts(
 
 #[cfg(test)]
 mod tests {
-    use crate::store::writer::{HISTOGRAM_BOUNDS_MS, histogram_bucket};
+    use crate::store::histogram::{HISTOGRAM_BOUNDS_MS, histogram_bucket};
 
     /// The CASE of worker_histogram_events.sql is the writer's bucketing.
     #[test]

@@ -313,7 +313,7 @@ pub fn build_report(
     let mut duration_histograms: BTreeMap<String, Vec<DurationBucket>> = BTreeMap::new();
     for (worker, counts) in raw {
         let get = |le: i64| counts.get(&le).copied().unwrap_or(0);
-        let buckets = crate::store::writer::HISTOGRAM_BOUNDS_MS
+        let buckets = crate::store::histogram::HISTOGRAM_BOUNDS_MS
             .iter()
             .map(|&le| DurationBucket {
                 le_ms: Some(le),

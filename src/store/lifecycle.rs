@@ -366,7 +366,7 @@ pub(crate) fn close_run(
     };
     if end.closes_unfinished() {
         let minute = clock::minute_start_us(end_us);
-        let le_ms = super::writer::histogram_bucket(0);
+        let le_ms = super::histogram::histogram_bucket(0);
         let range = named_params! {":run_id": run_id, ":first": first, ":last": last, ":end_us": end_us, ":minute_us": minute};
         conn.prepare_cached(include_str!(
             "../../queries/lifecycle/close_workflow_rollups.sql"

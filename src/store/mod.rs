@@ -9,6 +9,7 @@ mod check;
 pub mod checkpoint;
 mod error;
 mod file;
+pub mod histogram;
 pub mod lifecycle;
 pub mod maintenance;
 pub mod migrate;

@@ -1,0 +1,223 @@
+//! One batch of records, merged before it is written: the start and the end
+//! of the same workflow or event become one row, and the per-minute rollups
+//! and histograms are summed in memory, so each rollup row is written once
+//! per batch however many records it counts.
+
+use std::sync::Arc;
+
+use super::fxhash::FastMap;
+use crate::clock;
+use crate::store::histogram::histogram_bucket;
+use crate::store::records::{
+    AlertFired, EventDispatched, EventFinished, EventOutcome, EventType, MetricObservation, Record,
+    SystemSample, WorkflowChanged, WorkflowStarted, WorkflowState,
+};
+
+/// A workflow row as it will be inserted: the start merged with any changes
+/// that arrived in the same batch.
+pub(super) struct WorkflowRow {
+    pub(super) start: WorkflowStarted,
+    pub(super) state: WorkflowState,
+    pub(super) compensating_at_us: Option<i64>,
+    pub(super) ended_at_us: Option<i64>,
+    pub(super) current_step: Option<Arc<str>>,
+    pub(super) error: Option<String>,
+}
+
+/// An event row as it will be inserted: the start merged with its end when
+/// both arrived in the same batch.
+pub(super) struct EventRow {
+    pub(super) start: EventDispatched,
+    pub(super) end: Option<EventFinished>,
+}
+
+/// One worker's executions of one event type in one minute, as summed so
+/// far in this batch (added to its `worker_minute_rollups` row).
+#[derive(Default)]
+pub(super) struct WorkerRollup {
+    pub(super) completed: i64,
+    pub(super) failed: i64,
+    pub(super) timeout: i64,
+    pub(super) cancelled: i64,
+    pub(super) duration_sum_us: i64,
+    pub(super) duration_min_us: Option<i64>,
+    pub(super) duration_max_us: Option<i64>,
+    pub(super) latency_sum_us: i64,
+    pub(super) latency_max_us: Option<i64>,
+    pub(super) payload_sum_bytes: i64,
+}
+
+/// One workflow name's ends in one minute, as summed so far in this batch
+/// (added to its `workflow_minute_rollups` row).
+#[derive(Default)]
+pub(super) struct WorkflowRollup {
+    pub(super) completed: i64,
+    pub(super) failed: i64,
+    pub(super) compensated: i64,
+    pub(super) cancelled: i64,
+    pub(super) latency_sum_us: i64,
+    pub(super) latency_max_us: Option<i64>,
+}
+
+/// The records of one transaction, merged; reused from batch to batch.
+#[derive(Default)]
+pub(super) struct Batch {
+    /// Records added (the acknowledged count), whatever they merged into.
+    pub(super) records: usize,
+    pub(super) workflows: Vec<WorkflowRow>,
+    workflow_index: FastMap<i64, usize>,
+    pub(super) workflow_changes: Vec<WorkflowChanged>,
+    pub(super) events: Vec<EventRow>,
+    event_index: FastMap<i64, usize>,
+    pub(super) event_finishes: Vec<EventFinished>,
+    pub(super) samples: Vec<SystemSample>,
+    pub(super) metrics: Vec<MetricObservation>,
+    pub(super) alerts: Vec<AlertFired>,
+    pub(super) alert_resolutions: Vec<(i64, i64)>,
+    pub(super) worker_rollups: FastMap<(Arc<str>, EventType, i64), WorkerRollup>,
+    pub(super) histogram: FastMap<(Arc<str>, i64, i64), i64>,
+    /// Event latency histogram: (minute, bucket) -> count.
+    pub(super) latency_histogram: FastMap<(i64, i64), i64>,
+    pub(super) workflow_rollups: FastMap<(Arc<str>, i64), WorkflowRollup>,
+}
+
+impl Batch {
+    pub(super) fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    /// Empties the batch, keeping its allocations for the next one.
+    pub(super) fn clear(&mut self) {
+        self.records = 0;
+        self.workflows.clear();
+        self.workflow_index.clear();
+        self.workflow_changes.clear();
+        self.events.clear();
+        self.event_index.clear();
+        self.event_finishes.clear();
+        self.samples.clear();
+        self.metrics.clear();
+        self.alerts.clear();
+        self.alert_resolutions.clear();
+        self.worker_rollups.clear();
+        self.histogram.clear();
+        self.latency_histogram.clear();
+        self.workflow_rollups.clear();
+    }
+
+    pub(super) fn add(&mut self, record: Record) {
+        self.records += 1;
+        match record {
+            Record::WorkflowStarted(start) => {
+                self.workflow_index.insert(start.id, self.workflows.len());
+                self.workflows.push(WorkflowRow {
+                    start,
+                    state: WorkflowState::Running,
+                    compensating_at_us: None,
+                    ended_at_us: None,
+                    current_step: None,
+                    error: None,
+                });
+            }
+            Record::WorkflowChanged(change) => {
+                self.roll_up_workflow(&change);
+                match self.workflow_index.get(&change.id) {
+                    Some(&i) => {
+                        let row = &mut self.workflows[i];
+                        row.state = change.state;
+                        if change.state == WorkflowState::Compensating {
+                            row.compensating_at_us = Some(change.at_us);
+                        }
+                        if change.state.is_terminal() {
+                            row.ended_at_us = Some(change.at_us);
+                        }
+                        if change.current_step.is_some() {
+                            row.current_step = change.current_step;
+                        }
+                        if change.error.is_some() {
+                            row.error = change.error;
+                        }
+                    }
+                    None => self.workflow_changes.push(change),
+                }
+            }
+            Record::EventDispatched(start) => {
+                self.event_index.insert(start.id, self.events.len());
+                self.events.push(EventRow { start, end: None });
+            }
+            Record::EventFinished(end) => {
+                self.roll_up_event(&end);
+                match self.event_index.get(&end.id) {
+                    Some(&i) => self.events[i].end = Some(end),
+                    None => self.event_finishes.push(end),
+                }
+            }
+            Record::SystemSample(sample) => self.samples.push(sample),
+            Record::Metric(metric) => self.metrics.push(metric),
+            Record::AlertFired(alert) => self.alerts.push(alert),
+            Record::AlertResolved { id, resolved_at_us } => {
+                self.alert_resolutions.push((id, resolved_at_us))
+            }
+        }
+    }
+
+    fn roll_up_event(&mut self, end: &EventFinished) {
+        let minute = clock::minute_start_us(end.finished_at_us);
+        let r = self
+            .worker_rollups
+            .entry((Arc::clone(&end.worker), end.event_type, minute))
+            .or_default();
+        match end.outcome {
+            EventOutcome::Completed => r.completed += 1,
+            EventOutcome::Failed => r.failed += 1,
+            EventOutcome::Timeout => r.timeout += 1,
+            EventOutcome::Cancelled => r.cancelled += 1,
+        }
+        r.duration_sum_us += end.duration_us;
+        r.duration_min_us = Some(
+            r.duration_min_us
+                .map_or(end.duration_us, |m| m.min(end.duration_us)),
+        );
+        r.duration_max_us = Some(
+            r.duration_max_us
+                .map_or(end.duration_us, |m| m.max(end.duration_us)),
+        );
+        let latency = end.finished_at_us - end.dispatched_at_us;
+        r.latency_sum_us += latency;
+        r.latency_max_us = Some(r.latency_max_us.map_or(latency, |m| m.max(latency)));
+        r.payload_sum_bytes += end.payload_size_bytes;
+        *self
+            .histogram
+            .entry((
+                Arc::clone(&end.worker),
+                minute,
+                histogram_bucket(end.duration_us),
+            ))
+            .or_default() += 1;
+        *self
+            .latency_histogram
+            .entry((minute, histogram_bucket(latency)))
+            .or_default() += 1;
+    }
+
+    fn roll_up_workflow(&mut self, change: &WorkflowChanged) {
+        if !change.state.is_terminal() {
+            return;
+        }
+        let minute = clock::minute_start_us(change.at_us);
+        let r = self
+            .workflow_rollups
+            .entry((Arc::clone(&change.workflow_name), minute))
+            .or_default();
+        match change.state {
+            WorkflowState::Completed => r.completed += 1,
+            WorkflowState::Failed => r.failed += 1,
+            WorkflowState::Compensated => r.compensated += 1,
+            WorkflowState::Cancelled => r.cancelled += 1,
+            _ => {}
+        }
+        let latency = change.at_us - change.created_at_us;
+        r.latency_sum_us += latency;
+        r.latency_max_us = Some(r.latency_max_us.map_or(latency, |m| m.max(latency)));
+    }
+}
