@@ -209,6 +209,11 @@ fn a_dead_run_is_reported_crashed_and_looked_at_its_latest_record() {
         text.contains("\nstatus: crashed (no sign of life from host another-host"),
         "{text}"
     );
+    let html = stdout(&db.path, &["report", "--run", &id, "--format", "html"]);
+    assert!(
+        html.contains("status: crashed (no sign of life from host another-host"),
+        "{html}"
+    );
 
     // export prometheus --run: the rate window ends at the run's latest
     // record, so it holds the run's events (ending now it would be empty).

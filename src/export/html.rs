@@ -417,6 +417,10 @@ pub fn render_html(report: &RunReport) -> Result<String, ExportError> {
                     " · version " (r.version) " on " (r.host)
                     " · generated " (report.generated_at)
                 }
+                p.meta {
+                    "status: " (r.status.as_str())
+                    @if let Some(why) = &r.end_reason { " (" (why) ")" }
+                }
                 @if let Some(line) = report.provenance.describe() {
                     p.meta { (line) }
                 }
