@@ -3,7 +3,8 @@
 //! questions answered in SQL.
 //!
 //! Layers, each depending only on those before it:
-//! - [`clock`], [`window`]: time in microseconds and monitoring windows;
+//! - [`clock`], [`window`], [`schedule`]: time in microseconds, monitoring
+//!   windows, and background jobs as ticks on intervals;
 //! - [`config`], [`logging`]: the seed's YAML configuration and `tracing` output;
 //! - [`output_path`], [`terminal`]: files the commands write, checked so nothing
 //!   is destroyed, and text from the database made safe for a terminal;
@@ -39,6 +40,7 @@ pub mod monitor;
 pub mod orchestrator;
 pub mod output_path;
 pub mod runs;
+pub mod schedule;
 pub mod session;
 pub mod store;
 pub mod terminal;
