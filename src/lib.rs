@@ -3,7 +3,8 @@
 //! questions answered in SQL.
 //!
 //! Layers, each depending only on those before it:
-//! - [`clock`], [`window`]: time in microseconds and monitoring windows;
+//! - [`clock`], [`window`], [`schedule`]: time in microseconds, monitoring
+//!   windows, and background jobs as ticks on intervals;
 //! - [`config`], [`logging`]: the seed's YAML configuration and `tracing` output;
 //! - [`output_path`], [`terminal`]: files the commands write, checked so nothing
 //!   is destroyed, and text from the database made safe for a terminal;
@@ -19,6 +20,12 @@
 // see clippy.toml). Integration tests are separate crates and unaffected.
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+/// The README's Rust examples, compiled and run by `cargo test` as doctests
+/// so that the embedding example cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod bench;
 pub mod clock;
 pub mod compare;
@@ -33,6 +40,7 @@ pub mod monitor;
 pub mod orchestrator;
 pub mod output_path;
 pub mod runs;
+pub mod schedule;
 pub mod session;
 pub mod store;
 pub mod terminal;

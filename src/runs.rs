@@ -4,6 +4,8 @@
 
 use rusqlite::{Connection, named_params};
 
+use crate::clock;
+use crate::monitor::coverage::Source;
 use crate::store::{IdAllocator, RunStatus, StoreError, lifecycle};
 
 /// One row of `multiagents query runs`.
@@ -21,8 +23,19 @@ pub struct RunSummary {
     pub version: String,
     /// Host it ran on.
     pub host: String,
-    /// Workflows it recorded.
+    /// Workflows it recorded — after retention deleted some of its raw
+    /// rows, the ones that ended before the raw rows resume counted from
+    /// the per-minute rollups (see `source`).
     pub workflows: i64,
+    /// Of `workflows`, how many were counted from the rollups (0 when
+    /// `source` is `raw`).
+    pub workflows_from_rollups: i64,
+    /// Where `workflows` comes from: `raw`, or `rollups` / `raw+rollups`
+    /// when retention deleted raw workflows of this run.
+    pub source: Source,
+    /// What retention removed from this run, in sentences (empty when
+    /// nothing was).
+    pub notes: Vec<String>,
     /// Of those, how many never reached a terminal state (still running, or
     /// the process died).
     pub unfinished: i64,
@@ -39,17 +52,30 @@ pub struct RunSummary {
 pub fn list_runs(conn: &Connection, limit: i64) -> Result<Vec<RunSummary>, StoreError> {
     let mut stmt = conn.prepare_cached(include_str!("../queries/runs.sql"))?;
     let rows = stmt.query_map(named_params! {":limit": limit}, |r| {
+        let raw: i64 = r.get("raw_workflows")?;
+        let rolled: i64 = r.get("rolled_up_workflows")?;
+        let traces_mark: Option<i64> = r.get("traces_deleted_before_us")?;
+        let rollups_mark: Option<i64> = r.get("rollups_deleted_before_us")?;
         Ok(RunSummary {
-            run_id: r.get(0)?,
-            started_at: crate::clock::format_iso(r.get(1)?),
-            ended_at: r.get::<_, Option<i64>>(2)?.map(crate::clock::format_iso),
-            command: r.get(3)?,
-            version: r.get(4)?,
-            host: r.get(5)?,
-            workflows: r.get(6)?,
-            unfinished: r.get(7)?,
-            status: RunStatus::parse(&r.get::<_, String>(8)?).unwrap_or(RunStatus::Running),
-            end_reason: r.get(9)?,
+            run_id: r.get("run_id")?,
+            started_at: clock::format_iso(r.get("started_at_us")?),
+            ended_at: r
+                .get::<_, Option<i64>>("ended_at_us")?
+                .map(clock::format_iso),
+            command: r.get("command")?,
+            version: r.get("version")?,
+            host: r.get("host")?,
+            workflows: raw + rolled,
+            workflows_from_rollups: rolled,
+            source: match (traces_mark, raw) {
+                (None, _) => Source::Raw,
+                (Some(_), 0) => Source::Rollups,
+                (Some(_), _) => Source::Mixed,
+            },
+            notes: retention_notes(traces_mark, rollups_mark, rolled),
+            unfinished: r.get("unfinished")?,
+            status: RunStatus::parse(&r.get::<_, String>("status")?).unwrap_or(RunStatus::Running),
+            end_reason: r.get("end_reason")?,
         })
     })?;
     let mut runs: Vec<RunSummary> = rows.collect::<Result<_, _>>()?;
@@ -64,6 +90,35 @@ pub fn list_runs(conn: &Connection, limit: i64) -> Result<Vec<RunSummary>, Store
         }
     }
     Ok(runs)
+}
+
+const MINUTE_US: i64 = 60_000_000;
+
+/// What retention removed from a run's workflows, for `notes`: never a
+/// silent zero.
+fn retention_notes(
+    traces_mark: Option<i64>,
+    rollups_mark: Option<i64>,
+    rolled: i64,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(mark) = traces_mark {
+        // The first whole minute at or after the watermark, as runs.sql
+        // (and monitor::coverage) split.
+        let resume = mark.saturating_add(MINUTE_US - 1).div_euclid(MINUTE_US) * MINUTE_US;
+        notes.push(format!(
+            "raw workflows before {} were deleted by retention: the {rolled} that ended before {} are counted from the per-minute rollups",
+            clock::format_iso(mark),
+            clock::format_iso(resume)
+        ));
+    }
+    if let Some(mark) = rollups_mark {
+        notes.push(format!(
+            "rollups before {} were deleted too: workflows that ended before then are not counted",
+            clock::format_iso(mark)
+        ));
+    }
+    notes
 }
 
 /// Which run a question is about.

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,12 +23,14 @@ use crate::monitor::alerts::{
     notifier_from_config,
 };
 use crate::monitor::custom::{CustomMetrics, MetricRegistry, MetricsError};
-use crate::monitor::system::{MetricsCollector, active_workflows_from, spawn_system_sampler};
+use crate::monitor::system::{self, MetricsCollector, active_workflows_from};
 use crate::monitor::{
     EventMonitor, HealthStatus, HealthThresholds, HealthTracker, MonitorError, RunScope,
     WorkerMonitor,
 };
 use crate::orchestrator::{Orchestrator, OrchestratorOptions};
+use crate::schedule::{self, Next, Schedule};
+use crate::store::retention;
 use crate::store::{
     MetricType, RunEnd, RunInfo, RunStatus, Store, StoreError, Writer, WriterOptions,
 };
@@ -82,6 +85,50 @@ pub enum SessionError {
 }
 
 /// A recording run with its background jobs.
+///
+/// Start one on a database file with the workers your workflows use,
+/// register workflows on its [`orchestrator`](Session::orchestrator), run
+/// them, ask its monitors, then shut it down: that closes the run and
+/// leaves the file complete for `multiagents query`, `report` and friends.
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use multiagents::config::MonitoringConfig;
+/// use multiagents::session::Session;
+/// use multiagents::store::{RunInfo, WorkflowState};
+/// use multiagents::window::TimeWindow;
+/// use multiagents::worker::{Context, WorkerRegistry};
+/// use multiagents::workflow::WorkflowBuilder;
+/// use serde_json::json;
+///
+/// let mut workers = WorkerRegistry::new();
+/// workers.register("greet", |ctx: Context| async move {
+///     let name = ctx.get_str("name").unwrap_or("nobody").to_string();
+///     Ok(json!({ "greeting": format!("hello {name}") }))
+/// });
+/// let dir = tempfile::tempdir()?;
+/// let db = dir.path().join("run.db");
+/// let run = RunInfo::from_env("{}".into());
+/// let session = Session::start(&db, MonitoringConfig::default(), workers, run).await?;
+///
+/// let hello = WorkflowBuilder::new("hello").step("greet", "greet").build()?;
+/// session.orchestrator().register_workflow(hello)?;
+/// let id = session
+///     .orchestrator()
+///     .execute_workflow("hello", json!({ "name": "Ada" }))
+///     .await?;
+/// let status = session.orchestrator().wait(&id).await?;
+/// assert_eq!(status.state, WorkflowState::Completed);
+///
+/// let metrics = session
+///     .event_monitor()
+///     .get_event_metrics(TimeWindow::last_minutes(1.0))?;
+/// assert_eq!(metrics.total_events, 1);
+/// session.shutdown().await?;
+/// # Ok(())
+/// # }
+/// ```
 pub struct Session {
     config: MonitoringConfig,
     store: Store,
@@ -92,6 +139,8 @@ pub struct Session {
     alerts: Arc<tokio::sync::Mutex<MonitoringAlerts>>,
     alert_changes: tokio::sync::broadcast::Sender<AlertChange>,
     health: Arc<Mutex<HealthTracker>>,
+    /// The latest moment a health and alert check evaluated (µs).
+    latest_check_us: Arc<AtomicI64>,
     stop: watch::Sender<bool>,
     jobs: Vec<JoinHandle<()>>,
     interrupt: Interrupt,
@@ -218,6 +267,7 @@ impl Session {
             alerts,
             alert_changes,
             health: Arc::new(Mutex::new(HealthTracker::new())),
+            latest_check_us: Arc::new(AtomicI64::new(i64::MIN)),
             stop,
             jobs: Vec::new(),
             interrupt: Interrupt::new(),
@@ -227,46 +277,51 @@ impl Session {
         Ok(session)
     }
 
+    /// Puts the background jobs the configuration enables on one schedule,
+    /// each first due at once: system sampling, the health and alert
+    /// check, and retention. Each round is a plain tick with the time it
+    /// was due ([`Session::tick`] runs one by hand).
     fn start_jobs(&mut self) {
         let config = &self.config;
+        let now_us = clock::now_us();
+        let mut jobs = Schedule::new();
         if config.records_system_samples() {
-            self.jobs.push(spawn_system_sampler(
-                self.collector.clone(),
-                self.writer.clone(),
-                config.collection_interval(),
-                self.stop.subscribe(),
-            ));
+            let every = system::sampling_interval(config.collection_interval());
+            jobs = jobs.every(Job::Sample, every, now_us);
         }
         if config.runs_periodic_checks() {
-            let checker = self.checker();
-            let interval = config.health_check_interval();
-            let mut stop = self.stop.subscribe();
-            let writer = self.writer.clone();
-            self.jobs.push(tokio::spawn(async move {
-                let mut ticker = tokio::time::interval(interval);
-                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                loop {
-                    tokio::select! {
-                        _ = ticker.tick() => {}
-                        _ = stop.wait_for(|s| *s) => return,
-                    }
-                    if let Err(e) = checker.check(clock::now_us()).await {
-                        // A failed writer ends the checks quietly: nothing
-                        // they find could be recorded, and the failure is
-                        // reported once, by whoever watches the writer.
-                        if writer.failure().is_some() {
-                            return;
-                        }
-                        tracing::warn!(error = %e, "health and alert check failed");
-                    }
-                }
-            }));
+            jobs = jobs.every(Job::Check, config.health_check_interval(), now_us);
         }
-        self.jobs.push(crate::store::retention::spawn_retention_job(
-            self.writer.clone(),
-            config.clone(),
+        jobs = jobs.every(Job::Retention, config.cleanup_interval(), now_us);
+        let ticks = Arc::new(Ticks {
+            collector: self.collector.clone(),
+            writer: self.writer.clone(),
+            checker: self.checker(),
+            config: self.config.clone(),
+        });
+        self.jobs.push(schedule::spawn(
+            jobs,
             self.stop.subscribe(),
+            move |job, now_us| {
+                let ticks = Arc::clone(&ticks);
+                async move { ticks.tick(job, now_us).await }
+            },
         ));
+    }
+
+    /// Runs one round of background job `job` as if it were due at
+    /// `now_us`: what the schedule does on its own, for tests (and
+    /// programs) that choose the time instead of waiting for it. Whether
+    /// the job would carry on is returned.
+    pub async fn tick(&self, job: Job, now_us: i64) -> Next {
+        Ticks {
+            collector: self.collector.clone(),
+            writer: self.writer.clone(),
+            checker: self.checker(),
+            config: self.config.clone(),
+        }
+        .tick(job, now_us)
+        .await
     }
 
     fn checker(&self) -> Checker {
@@ -276,6 +331,7 @@ impl Session {
             alerts: Arc::clone(&self.alerts),
             health: Arc::clone(&self.health),
             track_health: self.config.worker_monitoring.enabled,
+            latest_us: Arc::clone(&self.latest_check_us),
             rules: alert_rules(&self.config),
         }
     }
@@ -463,6 +519,48 @@ impl Session {
     }
 }
 
+/// A session's background jobs, each a tick on the session's schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// Take a system sample and record it
+    /// (`metrics_collection.collection_interval_seconds`).
+    Sample,
+    /// Re-evaluate worker health and the alert rules
+    /// (`worker_monitoring.health_check_interval_seconds`).
+    Check,
+    /// Delete rows past the retention horizons
+    /// (`event_monitoring.cleanup_interval_minutes`).
+    Retention,
+}
+
+/// What the ticks need, shared by the schedule's tasks.
+struct Ticks {
+    collector: MetricsCollector,
+    writer: Writer,
+    checker: Checker,
+    config: MonitoringConfig,
+}
+
+impl Ticks {
+    async fn tick(&self, job: Job, now_us: i64) -> Next {
+        match job {
+            Job::Sample => system::scheduled_tick(&self.collector, &self.writer, now_us).await,
+            Job::Check => match self.checker.check(now_us).await {
+                Ok(_) => Next::Again,
+                // A failed writer ends the checks quietly: nothing they
+                // find could be recorded, and the failure is reported
+                // once, by whoever watches the writer.
+                Err(_) if self.writer.failure().is_some() => Next::Stop,
+                Err(e) => {
+                    tracing::warn!(error = %e, "health and alert check failed");
+                    Next::Again
+                }
+            },
+            Job::Retention => retention::scheduled_tick(&self.writer, &self.config, now_us).await,
+        }
+    }
+}
+
 /// The health and alert evaluation, shared by the background job and
 /// on-demand checks.
 struct Checker {
@@ -472,6 +570,8 @@ struct Checker {
     health: Arc<Mutex<HealthTracker>>,
     /// `worker_monitoring.enabled`: evaluate and log worker health.
     track_health: bool,
+    /// The latest moment a check evaluated (µs), shared by all checks.
+    latest_us: Arc<AtomicI64>,
     rules: AlertRules,
 }
 
@@ -495,6 +595,13 @@ impl Checker {
         })
         .await
         .map_err(|e| MetricsError::Task(e.to_string()))??;
+        let mut alerts = self.alerts.lock().await;
+        // Checks overlap (the schedule's and on-demand ones): one about an
+        // earlier moment that finishes after a later one must not undo it,
+        // e.g. resolve from an older, emptier window what the later fired.
+        if self.latest_us.fetch_max(now_us, Ordering::SeqCst) > now_us {
+            return Ok(Vec::new());
+        }
         let statuses: BTreeMap<String, HealthStatus> = health
             .iter()
             .map(|(name, h)| (name.clone(), h.status))
@@ -525,11 +632,6 @@ impl Checker {
                 })
                 .collect(),
         };
-        Ok(self
-            .alerts
-            .lock()
-            .await
-            .check_alerts(&inputs, now_us)
-            .await?)
+        Ok(alerts.check_alerts(&inputs, now_us).await?)
     }
 }

@@ -749,7 +749,9 @@ fn check_scope(db: &Path, conn: &Connection, truth: &Truth, run: Option<i64>, un
         return;
     };
 
-    // query runs: the run is listed with its raw workflows.
+    // query runs: the run is listed with its workflows — where retention
+    // deleted raw ones, those that ended before the first whole minute at
+    // or after the watermark from the workflow rollups.
     let runs = run_json(db, &["query", "runs", "--limit", "100"]);
     let listed = runs
         .as_array()
@@ -757,18 +759,47 @@ fn check_scope(db: &Path, conn: &Connection, truth: &Truth, run: Option<i64>, un
         .iter()
         .find(|r| r["run_id"].as_i64() == Some(run_id))
         .unwrap_or_else(|| panic!("{ctx} not listed"));
+    let resume = truth
+        .watermarks
+        .get(&run_id)
+        .map(|&m| floor_minute(m + MINUTE - 1));
     let raw_workflows: i64 = conn
         .query_row(
-            "SELECT count(*) FROM workflows WHERE run_id = ?1",
-            [run_id],
+            "SELECT count(*) FROM workflows WHERE run_id = ?1
+               AND (?2 IS NULL OR ended_at_us IS NULL OR ended_at_us >= ?2)",
+            rusqlite::params![run_id, resume],
             |r| r.get(0),
         )
         .unwrap();
+    let rolled_workflows: i64 = match resume {
+        None => 0,
+        Some(resume) => conn
+            .query_row(
+                "SELECT coalesce(sum(completed + failed + compensated + cancelled), 0)
+                   FROM workflow_minute_rollups WHERE run_id = ?1 AND minute_us < ?2",
+                rusqlite::params![run_id, resume],
+                |r| r.get(0),
+            )
+            .unwrap(),
+    };
     assert_eq!(
         listed["workflows"].as_i64().unwrap(),
-        raw_workflows,
+        raw_workflows + rolled_workflows,
         "{ctx} runs"
     );
+    assert_eq!(
+        listed["source"],
+        match (resume, raw_workflows) {
+            (None, _) => "raw",
+            (Some(_), 0) => "rollups",
+            (Some(_), _) => "raw+rollups",
+        },
+        "{ctx} runs"
+    );
+    if resume.is_some() {
+        // The old run lost its first minutes: all 400 are counted.
+        assert_eq!(listed["workflows"], 400, "{ctx} runs");
+    }
 
     // report --format json: the run's events and workers over its window.
     let report = run_json(db, &["report", "--run", &run_id.to_string()]);

@@ -106,3 +106,30 @@ fn cleanup_deletes_what_is_older_and_prints_counts() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!missing.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retention_tick_deletes_by_the_configured_horizon_at_the_time_it_is_given() {
+    use multiagents::config::MonitoringConfig;
+    use multiagents::store::retention;
+
+    let db = temp_db();
+    let (_store, writer) = open(&db.path);
+    let config = MonitoringConfig::default();
+    let horizon_us = i64::try_from(config.trace_retention().as_micros()).unwrap();
+    let t0 = multiagents::clock::now_us();
+    for r in workflow_records(&writer, 3, t0) {
+        writer.record(r).await.unwrap();
+    }
+    writer.flush().await.unwrap();
+    // Just inside the horizon: nothing goes.
+    let report = retention::tick(&writer, &config, t0 + horizon_us - 1_000_000)
+        .await
+        .unwrap();
+    assert_eq!((report.workflows, report.events), (0, 0), "{report:?}");
+    // Just past it: the finished workflow and its events go.
+    let report = retention::tick(&writer, &config, t0 + horizon_us + 1_000_000)
+        .await
+        .unwrap();
+    assert_eq!((report.workflows, report.events), (1, 3), "{report:?}");
+    writer.shutdown().await.unwrap();
+}

@@ -391,3 +391,68 @@ async fn full_disk_session(db: std::path::PathBuf) {
         assert_eq!(state, "completed", "{id}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_jobs_are_ticks_run_at_a_chosen_time() {
+    use multiagents::schedule::Next;
+    use multiagents::session::Job;
+
+    let db = temp_db();
+    let mut config = MonitoringConfig::default();
+    // The schedule's own rounds come once at the start, then not for an
+    // hour: what the file holds after that is what the ticks below did.
+    config.metrics_collection.collection_interval_seconds = 3600.0;
+    config.worker_monitoring.health_check_interval_seconds = 3600.0;
+    let mut workers = WorkerRegistry::new();
+    register_demo_workers(
+        &mut workers,
+        DemoSettings {
+            seed: 7,
+            time_scale: 0.01,
+            failure_rate: 1.0,
+        },
+    );
+    let session = Session::start(&db.path, config, workers, run_info())
+        .await
+        .unwrap();
+    register_demo_workflows(session.orchestrator()).unwrap();
+    for i in 0..10 {
+        let id = session
+            .orchestrator()
+            .execute_workflow("error_monitoring", json!({ "data": format!("e{i}") }))
+            .await
+            .unwrap();
+        session.orchestrator().wait(&id).await.unwrap();
+    }
+    let now = multiagents::clock::now_us();
+    // A sample stamped with the time it was given.
+    assert_eq!(session.tick(Job::Sample, now + 7).await, Next::Again);
+    // The failures are in the alert window: the alert fires at `now`.
+    assert_eq!(session.tick(Job::Check, now).await, Next::Again);
+    // Ten minutes later the 5-minute window is empty: it resolves then.
+    let later = now + 10 * 60 * 1_000_000;
+    assert_eq!(session.tick(Job::Check, later).await, Next::Again);
+    assert_eq!(session.tick(Job::Retention, now).await, Next::Again);
+    session.writer().flush().await.unwrap();
+    let conn = rusqlite::Connection::open(&db.path).unwrap();
+    assert_eq!(
+        count(
+            &conn,
+            &format!(
+                "SELECT count(*) FROM system_samples WHERE sampled_at_us = {}",
+                now + 7
+            )
+        ),
+        1
+    );
+    let (fired, resolved): (i64, i64) = conn
+        .query_row(
+            "SELECT fired_at_us, resolved_at_us FROM alerts WHERE alert_type = 'high_error_rate'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(fired <= now, "{fired} {now}");
+    assert_eq!(resolved, later);
+    session.shutdown().await.unwrap();
+}

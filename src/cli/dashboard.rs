@@ -28,7 +28,8 @@ pub struct DashboardArgs {
     #[arg(long, default_value = "1m", allow_hyphen_values = true, value_parser = window::parse_window_option)]
     window: Duration,
     /// Only this run: `latest` or a run id (default: every run in the file).
-    /// A run that ended is shown as it was at its end.
+    /// A run is shown as it was at its end (a run without an end: at its
+    /// latest record).
     #[arg(long)]
     run: Option<RunSelector>,
     /// Print one snapshot and exit (for scripts and tests).
@@ -42,20 +43,24 @@ pub struct DashboardArgs {
 /// Runs `multiagents dashboard`.
 pub async fn run(globals: &Globals, args: DashboardArgs) -> anyhow::Result<Outcome> {
     let store = Store::open_existing(&globals.db)?;
-    // A run that ended is shown as it was at its end (one past its last
-    // microsecond: windows are half-open), like `query --run` and `report`;
-    // a run still going (or killed) is shown now.
-    let (scope, anchor_us) = match args.run {
-        Some(selector) => {
-            let run = runs::resolve_run(&*store.reader()?, selector)?;
-            let anchor = (!run.unfinished).then_some(run.ended_at_us + 1);
-            (RunScope::Run(run.run_id), anchor)
-        }
-        None => (RunScope::AllRuns, None),
+    // A run is shown as it was at its end (one past its last microsecond:
+    // windows are half-open), like `query --run`, `report` and `export
+    // --run`; a run without an end (still going, or killed) at its latest
+    // record, looked up again at each refresh so a live run moves on.
+    let run = match args.run {
+        Some(selector) => Some(runs::resolve_run(&*store.reader()?, selector)?),
+        None => None,
     };
+    let scope = run.map_or(RunScope::AllRuns, |r| RunScope::Run(r.run_id));
     let thresholds = health_thresholds(&globals.config);
     let snapshot = || {
-        let at_us = anchor_us.unwrap_or_else(clock::now_us);
+        let at_us = match run {
+            None => clock::now_us(),
+            Some(r) if !r.unfinished => r.ended_at_us + 1,
+            Some(r) => {
+                runs::resolve_run(&*store.reader()?, RunSelector::Id(r.run_id))?.ended_at_us + 1
+            }
+        };
         dashboard::collect(&store, &thresholds, scope, args.window, at_us)
     };
     if args.once {

@@ -67,6 +67,16 @@ pub fn collect(
         })
         .collect();
     let conn = store.reader()?;
+    // Events and workers may come partly from the rollups; samples and
+    // alerts have none, so their notes say what retention emptied.
+    let marks = crate::monitor::coverage::watermarks(&conn, scope)?;
+    let mut approximate: Vec<&'static str> = Vec::new();
+    approximate.extend(crate::monitor::event::APPROXIMATE_EVENT_FIELDS);
+    approximate.extend(crate::monitor::worker::APPROXIMATE_WORKER_FIELDS);
+    let mut provenance = marks.provenance(span, &approximate);
+    provenance
+        .notes
+        .extend(marks.metrics_provenance(span).notes);
     let samples = system_samples_series(&conn, span, scope)?;
     let latest = samples.last().cloned().unwrap_or_default();
     let (run_first, run_last) = scope.id_bounds();
@@ -126,5 +136,6 @@ pub fn collect(
         active,
         active_total,
         alerts,
+        provenance,
     })
 }

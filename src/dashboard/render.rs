@@ -50,7 +50,8 @@ fn bars(series: &[f64]) -> Vec<u64> {
 pub fn render(frame: &mut Frame<'_>, snap: &DashboardSnapshot) {
     let snap = &snap.for_terminal();
     let area = frame.area();
-    let [title, top, middle, bottom] = Layout::vertical([
+    let [title, source, top, middle, bottom] = Layout::vertical([
+        Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(8),
         Constraint::Min(5),
@@ -70,6 +71,7 @@ pub fn render(frame: &mut Frame<'_>, snap: &DashboardSnapshot) {
         ])),
         title,
     );
+    frame.render_widget(Paragraph::new(snap.source_line()), source);
     let [events_area, system_area] =
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(top);
     render_events(frame, events_area, snap);
@@ -250,6 +252,7 @@ pub fn render_text(snap: &DashboardSnapshot) -> String {
         "Database: {}   At: {}",
         snap.database, snap.generated_at
     );
+    let _ = writeln!(out, "{}", snap.source_line());
     let _ = writeln!(out, "\n📨 EVENTS (Last {:.0} min)", snap.window_minutes);
     let _ = writeln!(out, "  Total: {}", e.total);
     let _ = writeln!(out, "  Success Rate: {:.1}%", e.success_rate);
@@ -363,6 +366,7 @@ mod tests {
                 message: "Worker flaky_processor has failed".into(),
                 fired_at: "2026-11-29T04:59:00Z".into(),
             }],
+            provenance: Default::default(),
         }
     }
 
@@ -419,5 +423,23 @@ mod tests {
             assert!(text.contains(section), "{section}");
         }
         assert!(text.contains("Success Rate: 90.0%"));
+        assert!(text.contains("Source: raw rows."));
+    }
+
+    #[test]
+    fn the_source_line_says_what_retention_removed_on_both_views() {
+        let mut snap = sample();
+        snap.provenance = crate::monitor::coverage::Provenance {
+            source: crate::monitor::coverage::Source::Mixed,
+            notes: vec!["raw rows before 2026-11-29T04:58:00Z were deleted by retention".into()],
+            ..Default::default()
+        };
+        let text = render_text(&snap);
+        assert!(
+            text.contains("Source: raw rows and rollups. raw rows before 2026-11-29T04:58:00Z"),
+            "{text}"
+        );
+        assert!(screen(140, 40, &snap).contains("Source: raw rows and rollups."));
+        assert!(screen(140, 40, &sample()).contains("Source: raw rows."));
     }
 }

@@ -1,6 +1,8 @@
 //! What the dashboard shows, as plain data: filled from the monitors, drawn
 //! by `render`, printed by `--once`.
 
+use crate::monitor::coverage::Provenance;
+
 /// The events panel.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct EventPanel {
@@ -103,6 +105,21 @@ pub struct DashboardSnapshot {
     pub active_total: i64,
     /// Firing alerts.
     pub alerts: Vec<AlertRow>,
+    /// Where the figures come from: `source` is `raw`, or `rollups` /
+    /// `raw+rollups` when retention deleted the raw events of part of the
+    /// window (which part, which figures are estimates, and what no rollup
+    /// keeps: samples and alerts).
+    pub provenance: Provenance,
+}
+
+impl DashboardSnapshot {
+    /// The "Source:" line both views show: raw rows, or what retention
+    /// removed and where the figures come from instead.
+    pub fn source_line(&self) -> String {
+        self.provenance
+            .describe()
+            .unwrap_or_else(|| "Source: raw rows.".to_string())
+    }
 }
 
 impl DashboardSnapshot {
@@ -145,6 +162,10 @@ impl DashboardSnapshot {
                     fired_at: e(&a.fired_at),
                 })
                 .collect(),
+            provenance: Provenance {
+                notes: self.provenance.notes.iter().map(e).collect(),
+                ..self.provenance.clone()
+            },
             ..self.clone()
         }
     }

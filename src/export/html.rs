@@ -4,11 +4,13 @@
 //! years later.
 //!
 //! Charts: duration distribution per worker, throughput over time, CPU and
-//! memory over time, error patterns. Text from the database (worker names,
-//! error messages) is HTML-escaped; plotters escapes the text it draws.
+//! memory over time, error patterns. The page is built with maud, which
+//! escapes every interpolated value by construction, so text from the
+//! database (worker names, error messages) cannot become markup; only the
+//! CSS constant and plotters' SVG (plotters escapes the text it draws) go in
+//! unescaped, each marked `PreEscaped`.
 
-use std::fmt::Write as _;
-
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -28,22 +30,6 @@ const HEIGHT: u32 = 300;
 const BLUE: RGBColor = RGBColor(52, 101, 164);
 const RED: RGBColor = RGBColor(204, 0, 0);
 const GREEN: RGBColor = RGBColor(78, 154, 6);
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn chart_error(e: impl std::fmt::Display) -> ExportError {
     ExportError::Render(format!("chart: {e}"))
@@ -294,87 +280,49 @@ td.text { text-align: left; }
 figure { margin: 0.5em 0; }
 ";
 
-fn table_html(out: &mut String, header: &[&str], rows: &[Vec<(String, &str)>]) {
-    out.push_str("<table><tr>");
-    for h in header {
-        let _ = write!(out, "<th>{}</th>", escape(h));
-    }
-    out.push_str("</tr>");
-    for row in rows {
-        out.push_str("<tr>");
-        for (cell, class) in row {
-            if class.is_empty() {
-                let _ = write!(out, "<td>{}</td>", escape(cell));
-            } else {
-                let _ = write!(out, "<td class=\"{class}\">{}</td>", escape(cell));
+/// A table cell: its text and its CSS class (empty for none).
+type Cell = (String, &'static str);
+
+fn table(header: &[&str], rows: &[Vec<Cell>]) -> Markup {
+    html! {
+        table {
+            tr { @for h in header { th { (h) } } }
+            @for row in rows {
+                tr {
+                    @for (cell, class) in row {
+                        @if class.is_empty() {
+                            td { (cell) }
+                        } @else {
+                            td class=(class) { (cell) }
+                        }
+                    }
+                }
             }
         }
-        out.push_str("</tr>");
     }
-    out.push_str("</table>\n");
 }
 
-fn plain(s: impl Into<String>) -> (String, &'static str) {
+fn plain(s: impl Into<String>) -> Cell {
     (s.into(), "")
+}
+
+/// A chart's SVG, drawn by plotters (which escapes the text it draws).
+fn figure(svg: String) -> Markup {
+    html! { figure { (PreEscaped(svg)) } }
 }
 
 /// The report as one self-contained HTML page.
 pub fn render_html(report: &RunReport) -> Result<String, ExportError> {
     let r = &report.run;
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>multiagents run {} report</title><style>{CSS}</style></head><body>\n",
-        r.run_id
-    );
-    let _ = writeln!(
-        out,
-        "<h1>Run {} report</h1><p class=\"meta\">{} → {}{} ({:.1} s) · {} · version {} on {} · generated {}</p>",
-        r.run_id,
-        escape(&r.started_at),
-        escape(&r.ended_at),
-        if r.unfinished {
-            " (did not end cleanly)"
-        } else {
-            ""
-        },
-        r.duration_seconds,
-        escape(&r.command),
-        escape(&r.version),
-        escape(&r.host),
-        escape(&report.generated_at),
-    );
-    if let Some(line) = report.provenance.describe() {
-        let _ = writeln!(out, "<p class=\"meta\">{}</p>", escape(&line));
-    }
     let e = &report.events;
-    let _ = writeln!(
-        out,
-        "<div class=\"cards\">\
-         <div class=\"card\">workflows<b>{}</b></div>\
-         <div class=\"card\">events<b>{}</b></div>\
-         <div class=\"card\">success<b>{:.1}%</b></div>\
-         <div class=\"card\">errors<b>{:.1}%</b></div>\
-         <div class=\"card\">avg latency<b>{:.1} ms</b></div>\
-         <div class=\"card\">p95 latency<b>{:.1} ms</b></div>\
-         <div class=\"card\">alerts fired<b>{}</b></div></div>",
-        report.workflows.total,
-        e.total_events,
-        e.success_rate,
-        e.error_rate,
-        e.avg_latency_ms,
-        e.p95_latency_ms,
-        report.alerts.fired
-    );
+    let s = &report.system;
+    let a = &report.alerts;
 
-    out.push_str("<h2>Workflows by outcome</h2>\n");
     let outcomes: Vec<&String> = report.workflows.by_outcome.keys().collect();
-    let mut header = vec!["workflow"];
-    header.extend(outcomes.iter().map(|s| s.as_str()));
-    header.push("total");
-    let rows: Vec<Vec<(String, &str)>> = report
+    let mut outcome_header = vec!["workflow"];
+    outcome_header.extend(outcomes.iter().map(|s| s.as_str()));
+    outcome_header.push("total");
+    let outcome_rows: Vec<Vec<Cell>> = report
         .workflows
         .by_workflow
         .iter()
@@ -389,10 +337,8 @@ pub fn render_html(report: &RunReport) -> Result<String, ExportError> {
             row
         })
         .collect();
-    table_html(&mut out, &header, &rows);
 
-    out.push_str("<h2>Workers</h2><p class=\"meta\">Rates and durations over the whole run; health evaluated at its end.</p>\n");
-    let rows: Vec<Vec<(String, &str)>> = report
+    let worker_rows: Vec<Vec<Cell>> = report
         .workers
         .iter()
         .map(|w| {
@@ -412,59 +358,8 @@ pub fn render_html(report: &RunReport) -> Result<String, ExportError> {
             ]
         })
         .collect();
-    table_html(
-        &mut out,
-        &[
-            "worker",
-            "executions",
-            "success",
-            "errors",
-            "timeouts",
-            "avg ms",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "health",
-            "issues",
-        ],
-        &rows,
-    );
 
-    let _ = writeln!(out, "<h2>{}</h2>", CHART_TITLES[0]);
-    if report.duration_histograms.is_empty() {
-        out.push_str("<p>No executions in this run.</p>\n");
-    }
-    for worker in report.duration_histograms.keys() {
-        let _ = writeln!(out, "<figure>{}</figure>", duration_chart(worker, report)?);
-    }
-    let _ = writeln!(
-        out,
-        "<h2>{}</h2><figure>{}</figure>",
-        CHART_TITLES[1],
-        throughput_chart(report)?
-    );
-    let s = &report.system;
-    let _ = writeln!(
-        out,
-        "<h2>{}</h2><p class=\"meta\">{} samples · CPU avg {:.1}%, peak {:.1}% · memory avg {:.1}%, peak {:.1}% · load avg {:.2} · process RSS peak {:.1} MiB · peak {} workflows in flight</p><figure>{}</figure>",
-        CHART_TITLES[2],
-        s.sample_count,
-        s.avg_cpu_usage,
-        s.peak_cpu_usage,
-        s.avg_memory_usage,
-        s.peak_memory_usage,
-        s.avg_system_load,
-        s.peak_process_rss_bytes as f64 / 1048576.0,
-        s.peak_active_workflows,
-        system_chart(report)?
-    );
-    let _ = writeln!(
-        out,
-        "<h2>{}</h2><figure>{}</figure>",
-        CHART_TITLES[3],
-        errors_chart(report)?
-    );
-    let rows: Vec<Vec<(String, &str)>> = report
+    let error_rows: Vec<Vec<Cell>> = report
         .error_patterns
         .iter()
         .map(|p| {
@@ -478,28 +373,8 @@ pub fn render_html(report: &RunReport) -> Result<String, ExportError> {
             ]
         })
         .collect();
-    if !rows.is_empty() {
-        table_html(
-            &mut out,
-            &[
-                "error type",
-                "count",
-                "workers",
-                "first seen",
-                "last seen",
-                "example",
-            ],
-            &rows,
-        );
-    }
 
-    let a = &report.alerts;
-    let _ = writeln!(
-        out,
-        "<h2>Alerts</h2><p>{} fired, {} resolved.</p>",
-        a.fired, a.resolved
-    );
-    let rows: Vec<Vec<(String, &str)>> = a
+    let alert_rows: Vec<Vec<Cell>> = a
         .alerts
         .iter()
         .map(|alert| {
@@ -513,28 +388,122 @@ pub fn render_html(report: &RunReport) -> Result<String, ExportError> {
             ]
         })
         .collect();
-    if !rows.is_empty() {
-        table_html(
-            &mut out,
-            &[
-                "fired", "type", "severity", "subject", "resolved", "message",
-            ],
-            &rows,
-        );
-    }
-    out.push_str("</body></html>\n");
+
+    // Charts are drawn first: drawing can fail, markup cannot.
+    let duration_charts = report
+        .duration_histograms
+        .keys()
+        .map(|worker| duration_chart(worker, report).map(figure))
+        .collect::<Result<Vec<_>, _>>()?;
+    let throughput = figure(throughput_chart(report)?);
+    let system = figure(system_chart(report)?);
+    let errors = figure(errors_chart(report)?);
+
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "multiagents run " (r.run_id) " report" }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                h1 { "Run " (r.run_id) " report" }
+                p.meta {
+                    (r.started_at) " → " (r.ended_at)
+                    @if r.unfinished { " (did not end cleanly)" }
+                    " (" (format!("{:.1}", r.duration_seconds)) " s) · " (r.command)
+                    " · version " (r.version) " on " (r.host)
+                    " · generated " (report.generated_at)
+                }
+                @if let Some(line) = report.provenance.describe() {
+                    p.meta { (line) }
+                }
+                div.cards {
+                    div.card { "workflows" b { (report.workflows.total) } }
+                    div.card { "events" b { (e.total_events) } }
+                    div.card { "success" b { (format!("{:.1}%", e.success_rate)) } }
+                    div.card { "errors" b { (format!("{:.1}%", e.error_rate)) } }
+                    div.card { "avg latency" b { (format!("{:.1} ms", e.avg_latency_ms)) } }
+                    div.card { "p95 latency" b { (format!("{:.1} ms", e.p95_latency_ms)) } }
+                    div.card { "alerts fired" b { (a.fired) } }
+                }
+
+                h2 { "Workflows by outcome" }
+                (table(&outcome_header, &outcome_rows))
+
+                h2 { "Workers" }
+                p.meta { "Rates and durations over the whole run; health evaluated at its end." }
+                (table(
+                    &[
+                        "worker", "executions", "success", "errors", "timeouts", "avg ms",
+                        "p50 ms", "p95 ms", "p99 ms", "health", "issues",
+                    ],
+                    &worker_rows,
+                ))
+
+                h2 { (CHART_TITLES[0]) }
+                @if duration_charts.is_empty() {
+                    p { "No executions in this run." }
+                }
+                @for chart in &duration_charts { (chart) }
+
+                h2 { (CHART_TITLES[1]) }
+                (throughput)
+
+                h2 { (CHART_TITLES[2]) }
+                p.meta {
+                    (s.sample_count) " samples · CPU avg "
+                    (format!("{:.1}%, peak {:.1}%", s.avg_cpu_usage, s.peak_cpu_usage))
+                    " · memory avg "
+                    (format!("{:.1}%, peak {:.1}%", s.avg_memory_usage, s.peak_memory_usage))
+                    " · load avg " (format!("{:.2}", s.avg_system_load))
+                    " · process RSS peak "
+                    (format!("{:.1}", s.peak_process_rss_bytes as f64 / 1048576.0))
+                    " MiB · peak " (s.peak_active_workflows) " workflows in flight"
+                }
+                (system)
+
+                h2 { (CHART_TITLES[3]) }
+                (errors)
+                @if !error_rows.is_empty() {
+                    (table(
+                        &["error type", "count", "workers", "first seen", "last seen", "example"],
+                        &error_rows,
+                    ))
+                }
+
+                h2 { "Alerts" }
+                p { (a.fired) " fired, " (a.resolved) " resolved." }
+                @if !alert_rows.is_empty() {
+                    (table(
+                        &["fired", "type", "severity", "subject", "resolved", "message"],
+                        &alert_rows,
+                    ))
+                }
+            }
+        }
+    };
+    let mut out = page.into_string();
+    out.push('\n');
     Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{plain, table};
 
     #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            escape(r#"<a href="x">&'"#),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+    fn text_from_the_database_is_escaped_by_construction() {
+        let hostile = r#"<script>alert("x")</script>&"#;
+        let html =
+            table(&["<th>"], &[vec![plain(hostile), (hostile.into(), "text")]]).into_string();
+        assert!(!html.contains("<script"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;"),
+            "{html}"
         );
+        assert!(html.contains("<th>&lt;th&gt;</th>"), "{html}");
     }
 }

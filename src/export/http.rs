@@ -165,13 +165,11 @@ fn health_json(options: &ServeOptions, cancel: &Cancel) -> Result<String, Export
         let (scope, at_us) = match options.run {
             None => (RunScope::AllRuns, clock::now_us()),
             Some(selector) => {
+                // At the run's end, or for a run without one (still going,
+                // or crashed) at its latest record: the anchor of /metrics
+                // and `query --run`.
                 let run = crate::runs::resolve_run(conn, selector)?;
-                let at = if run.unfinished {
-                    clock::now_us()
-                } else {
-                    run.ended_at_us + 1
-                };
-                (RunScope::Run(run.run_id), at)
+                (RunScope::Run(run.run_id), run.ended_at_us + 1)
             }
         };
         let mut all = std::collections::BTreeMap::new();

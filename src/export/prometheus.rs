@@ -26,8 +26,10 @@
 //!   treats as a counter reset).
 //! - **Rates, averages and health** use the window (`--window`, 5 minutes
 //!   by default, as the seed's `time_window_minutes=5`) ending now; with a
-//!   run that ended cleanly, ending at the run's end, so an export of a past
-//!   run shows what it looked like at its end. Per-worker gauges are present
+//!   run, ending at the run's end — for a run without an end (still going,
+//!   or crashed) at its latest record of any kind, as `query --run` and
+//!   `report` do — so an export of a past or dead run shows what it looked
+//!   like at its end. Per-worker gauges are present
 //!   only for workers with executions in the window (an absent series, not
 //!   a misleading 0).
 //! - **System gauges** are the latest sample in the window (absent without
@@ -78,7 +80,8 @@ pub struct ExportOptions {
     pub run: Option<RunSelector>,
     /// How health is judged (from configuration).
     pub thresholds: HealthThresholds,
-    /// "Now", µs: the end of the window when no finished run is selected.
+    /// "Now", µs: the end of the window when no run is selected (a run's
+    /// window ends at its end or latest record).
     pub now_us: i64,
 }
 
@@ -153,14 +156,13 @@ fn plan(conn: &Connection, options: &ExportOptions) -> Result<Plan, ExportError>
         }),
         Some(selector) => {
             let run: ResolvedRun = resolve_run(conn, selector)?;
-            // A run still going (or crashed) is looked at now; a finished one
-            // at its end. +1: the window is half-open and the run's last
-            // record may carry its end time.
-            let end = if run.unfinished {
-                options.now_us.max(run.ended_at_us + 1)
-            } else {
-                run.ended_at_us + 1
-            };
+            // At the run's end, or for a run without one (still going, or
+            // crashed) at its latest record of any kind: the anchor of
+            // `query --run`, `report` and `dashboard --run`, so a dead run
+            // shows what it did, not an empty window after it. +1: the
+            // window is half-open and the run's last record may carry its
+            // end time.
+            let end = run.ended_at_us + 1;
             Ok(Plan {
                 scope: RunScope::Run(run.run_id),
                 rate_window: TimeWindow::ending_at(end, options.window),

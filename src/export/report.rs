@@ -30,6 +30,7 @@ use crate::monitor::{
     evaluate_health,
 };
 use crate::runs::{RunSelector, list_runs, resolve_run};
+use crate::store::RunStatus;
 use crate::window::TimeWindow;
 
 /// The run a report is about.
@@ -43,6 +44,13 @@ pub struct ReportRun {
     pub ended_at: String,
     /// Whether it never recorded a clean end.
     pub unfinished: bool,
+    /// running, completed, interrupted or crashed — as `query runs` shows
+    /// it: a run whose process died and that no later process has closed
+    /// yet is crashed.
+    pub status: RunStatus,
+    /// How it ended, in words (normally, the signal, the crash and how it
+    /// was detected); `None` for a run still running.
+    pub end_reason: Option<String>,
     /// Wall-clock length of the report's window, seconds.
     pub duration_seconds: f64,
     /// Its command line.
@@ -170,11 +178,20 @@ pub fn build_report(
     let info = list_runs(conn, i64::MAX)?
         .into_iter()
         .find(|r| r.run_id == resolved.run_id);
+    // The run is always listed; the fallback only keeps a race with a
+    // concurrent `cleanup` from failing the report.
+    let listed_status = if resolved.unfinished {
+        RunStatus::Running
+    } else {
+        RunStatus::Completed
+    };
     let run = ReportRun {
         run_id: resolved.run_id,
         started_at: clock::format_iso(resolved.started_at_us),
         ended_at: clock::format_iso(end_us - 1),
         unfinished: resolved.unfinished,
+        status: info.as_ref().map_or(listed_status, |r| r.status),
+        end_reason: info.as_ref().and_then(|r| r.end_reason.clone()),
         duration_seconds: window.length_us() as f64 / 1e6,
         command: info.as_ref().map(|r| r.command.clone()).unwrap_or_default(),
         version: info.as_ref().map(|r| r.version.clone()).unwrap_or_default(),
@@ -347,7 +364,7 @@ pub fn render_text(report: &RunReport) -> String {
     let r = &report.run;
     let _ = writeln!(
         out,
-        "Run {} — {} → {}{} ({:.1} s)\ncommand: {}\nversion {} on {}",
+        "Run {} — {} → {}{} ({:.1} s)\nstatus: {}{}\ncommand: {}\nversion {} on {}",
         r.run_id,
         r.started_at,
         r.ended_at,
@@ -357,6 +374,13 @@ pub fn render_text(report: &RunReport) -> String {
             ""
         },
         r.duration_seconds,
+        r.status,
+        r.end_reason
+            .as_deref()
+            .map_or_else(String::new, |why| format!(
+                " ({})",
+                crate::terminal::escape(why)
+            )),
         // The recorded command line is one value: a newline in it stays visible.
         crate::terminal::escape(&r.command),
         r.version,

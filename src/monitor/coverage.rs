@@ -207,9 +207,10 @@ impl Watermarks {
 }
 
 /// Where an answer's figures come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub enum Source {
     /// Raw rows only (exact).
+    #[default]
     #[serde(rename = "raw")]
     Raw,
     /// The per-minute rollups only.
@@ -247,8 +248,8 @@ impl Span {
 
 /// How an answer was made: `source` (`raw`, `rollups`, `raw+rollups`),
 /// which part came from where, which fields are estimates, and sentences
-/// for people.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// for people. The default is "raw rows, nothing removed".
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Provenance {
     /// Where the figures come from.
     pub source: Source,

@@ -18,6 +18,7 @@ use tracing::Instrument;
 use super::RunScope;
 use super::custom::{MetricsError, window_params};
 use crate::clock;
+use crate::schedule::{self, Next, Schedule};
 use crate::store::{Record, Store, SystemSample, Writer};
 use crate::window::TimeWindow;
 
@@ -343,52 +344,48 @@ pub async fn tick(
     Ok(sample)
 }
 
-/// Starts the background sampler: a task (traced as span `system_sampler`)
-/// that records a sample every `interval` until `stop` is set to `true` or
-/// its sender is dropped. The first sample is taken at once; an interval
-/// shorter than sysinfo's minimum CPU interval (200 ms on Linux) is raised
-/// to it, since CPU could not be measured over less.
-///
-/// A failed sample is logged and the loop goes on; only a stopped writer
-/// ends it early, since nothing could be recorded any more. Missed ticks
-/// (a stalled runtime) are skipped rather than bunched up.
+/// The interval the sampler really uses: `configured`, raised to sysinfo's
+/// minimum CPU interval (200 ms on Linux), since CPU could not be measured
+/// over less.
+pub fn sampling_interval(configured: Duration) -> Duration {
+    configured.max(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL)
+}
+
+/// [`tick`] as a scheduled job runs it: a failed sample is logged and the
+/// job goes on; a stopped writer ends it ([`Next::Stop`]), since nothing
+/// could be recorded any more (said once by whoever watches the writer,
+/// `Writer::failed`, unless the writer was merely shut down).
+pub async fn scheduled_tick(collector: &MetricsCollector, writer: &Writer, now_us: i64) -> Next {
+    let round = tick(collector, writer, now_us).instrument(tracing::info_span!("system_sampler"));
+    match round.await {
+        Ok(_) => Next::Again,
+        Err(MetricsError::Store(e)) => {
+            if writer.failure().is_none() {
+                tracing::warn!(error = %e, "system sampler stopping: cannot record");
+            }
+            Next::Stop
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "system sample failed");
+            Next::Again
+        }
+    }
+}
+
+/// Starts the background sampler on its own schedule: a sample every
+/// [`sampling_interval`]`(interval)`, the first at once, until `stop` is set
+/// to `true` or its sender is dropped (see [`scheduled_tick`] for failures).
+/// Missed rounds (a stalled runtime) are skipped rather than bunched up.
+/// A session runs the same tick on its one schedule of background jobs.
 pub fn spawn_system_sampler(
     collector: MetricsCollector,
     writer: Writer,
     interval: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let interval = interval.max(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
-    let task = async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            if *stop.borrow() {
-                break;
-            }
-            tokio::select! {
-                changed = stop.changed() => {
-                    if changed.is_err() || *stop.borrow() {
-                        break;
-                    }
-                }
-                _ = ticker.tick() => {
-                    match tick(&collector, &writer, clock::now_us()).await {
-                        Ok(_) => {}
-                        Err(MetricsError::Store(e)) => {
-                            // A failed writer is reported once, by whoever
-                            // watches it (`Writer::failed`), not here too.
-                            if writer.failure().is_none() {
-                                tracing::warn!(error = %e, "system sampler stopping: cannot record");
-                            }
-                            break;
-                        }
-                        Err(e) => tracing::warn!(error = %e, "system sample failed"),
-                    }
-                }
-            }
-        }
-        tracing::debug!("system sampler stopped");
-    };
-    tokio::spawn(task.instrument(tracing::info_span!("system_sampler")))
+    let jobs = Schedule::new().every((), sampling_interval(interval), clock::now_us());
+    schedule::spawn(jobs, stop, move |(), now_us| {
+        let (collector, writer) = (collector.clone(), writer.clone());
+        async move { scheduled_tick(&collector, &writer, now_us).await }
+    })
 }

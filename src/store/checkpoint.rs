@@ -82,8 +82,6 @@ struct Signal {
 pub(crate) struct Shared {
     signal: Mutex<Signal>,
     wake: Condvar,
-    /// Microseconds since the checkpointer started, at the last commit.
-    last_commit_us: AtomicU64,
     pub(crate) stats: CheckpointStats,
 }
 
@@ -180,8 +178,7 @@ fn checkpoint(conn: &Connection, mode: &str) -> Result<(bool, i64, i64), rusqlit
 
 fn run(conn: Connection, path: &Path, shared: &Shared) {
     let started = Instant::now();
-    let mut seen_commits = 0;
-    let mut truncated_since_commit = false;
+    let mut ticker = Ticker::default();
     loop {
         let commits = {
             let Ok(guard) = shared.signal.lock() else {
@@ -189,7 +186,7 @@ fn run(conn: Connection, path: &Path, shared: &Shared) {
             };
             let Ok((guard, _)) = shared
                 .wake
-                .wait_timeout_while(guard, TICK, |s| !s.stop && s.commits == seen_commits)
+                .wait_timeout_while(guard, TICK, |s| !s.stop && s.commits == ticker.seen_commits)
             else {
                 return;
             };
@@ -199,29 +196,64 @@ fn run(conn: Connection, path: &Path, shared: &Shared) {
             guard.commits
         };
         let now_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        if commits != seen_commits {
-            seen_commits = commits;
-            truncated_since_commit = false;
-            shared.last_commit_us.store(now_us, Ordering::Relaxed);
-        }
-        let idle_for = Duration::from_micros(
-            now_us.saturating_sub(shared.last_commit_us.load(Ordering::Relaxed)),
-        );
-        let result = if idle_for >= IDLE {
-            if truncated_since_commit {
-                continue;
-            }
-            let r = step(&conn, shared, "TRUNCATE");
-            if matches!(r, Ok(false)) {
-                truncated_since_commit = true;
-            }
-            r
-        } else {
-            step(&conn, shared, "PASSIVE")
-        };
-        if let Err(e) = result {
+        if let Err(e) = ticker.tick(&conn, shared, commits, now_us) {
             tracing::debug!(error = %e, db = %path.display(), "checkpoint failed; trying again later");
         }
+    }
+}
+
+/// What one tick of the checkpointer did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Checkpointed {
+    /// Nothing: idle, and the WAL already truncated since the last commit.
+    Nothing,
+    /// A `PASSIVE` copy (and a `RESTART` if the copy had caught up).
+    Passive,
+    /// Idle for [`IDLE`]: a `TRUNCATE`.
+    Truncate,
+}
+
+/// The checkpointer's memory between ticks; [`Ticker::tick`] is one round,
+/// called by the thread with the time on its own clock, and by tests with
+/// a chosen one.
+#[derive(Debug, Default)]
+pub(crate) struct Ticker {
+    /// Commits the writer had reported at the last tick.
+    seen_commits: u64,
+    /// When the last new commit was seen (µs on the caller's clock).
+    last_commit_us: u64,
+    /// The WAL was truncated and nothing was committed since.
+    truncated_since_commit: bool,
+}
+
+impl Ticker {
+    /// One round at `now_us`, the writer having reported `commits` commits
+    /// so far: copies frames back without blocking anyone while commits
+    /// come in, and truncates the WAL once none came for [`IDLE`].
+    pub(crate) fn tick(
+        &mut self,
+        conn: &Connection,
+        shared: &Shared,
+        commits: u64,
+        now_us: u64,
+    ) -> Result<Checkpointed, rusqlite::Error> {
+        if commits != self.seen_commits {
+            self.seen_commits = commits;
+            self.truncated_since_commit = false;
+            self.last_commit_us = now_us;
+        }
+        let idle_for = Duration::from_micros(now_us.saturating_sub(self.last_commit_us));
+        if idle_for < IDLE {
+            step(conn, shared, "PASSIVE")?;
+            return Ok(Checkpointed::Passive);
+        }
+        if self.truncated_since_commit {
+            return Ok(Checkpointed::Nothing);
+        }
+        if !step(conn, shared, "TRUNCATE")? {
+            self.truncated_since_commit = true;
+        }
+        Ok(Checkpointed::Truncate)
     }
 }
 
@@ -249,4 +281,61 @@ fn step(conn: &Connection, shared: &Shared, mode: &str) -> Result<bool, rusqlite
         return Ok(busy);
     }
     Ok(busy || log > copied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wal_len(db: &Path) -> u64 {
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+    }
+
+    #[test]
+    fn ticks_copy_while_commits_come_and_truncate_once_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let writer = Connection::open(&db).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
+                 CREATE TABLE t (x INTEGER);
+                 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000)
+                 INSERT INTO t SELECT x FROM c;",
+            )
+            .unwrap();
+        assert!(wal_len(&db) > 0);
+        let conn = open(&db).unwrap();
+        let shared = Shared::default();
+        let mut ticker = Ticker::default();
+        let idle_us = u64::try_from(IDLE.as_micros()).unwrap();
+        // A commit just came: frames are copied back, the WAL stays.
+        assert_eq!(
+            ticker.tick(&conn, &shared, 1, 1_000).unwrap(),
+            Checkpointed::Passive
+        );
+        assert!(wal_len(&db) > 0);
+        // No commit since for IDLE: truncated to nothing, and only once.
+        let later = 1_000 + idle_us;
+        assert_eq!(
+            ticker.tick(&conn, &shared, 1, later).unwrap(),
+            Checkpointed::Truncate
+        );
+        assert_eq!(wal_len(&db), 0);
+        assert_eq!(
+            ticker.tick(&conn, &shared, 1, later + 1).unwrap(),
+            Checkpointed::Nothing
+        );
+        // A new commit starts the cycle again.
+        writer.execute("INSERT INTO t VALUES (4)", []).unwrap();
+        assert_eq!(
+            ticker.tick(&conn, &shared, 2, later + 2).unwrap(),
+            Checkpointed::Passive
+        );
+        let stats = &shared.stats;
+        assert_eq!(stats.checkpoints.load(Ordering::Relaxed), 3);
+        assert!(stats.restarts.load(Ordering::Relaxed) >= 1);
+    }
 }

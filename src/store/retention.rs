@@ -10,6 +10,8 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, named_params};
 
+use crate::schedule::{self, Next, Schedule};
+
 /// How far back each kind of row is kept. `None` keeps that kind forever.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RetentionCutoffs {
@@ -338,42 +340,62 @@ impl RetentionCutoffs {
     }
 }
 
-/// Runs retention every `event_monitoring.cleanup_interval_minutes` until
-/// `stop` turns true, logging what each run removed.
+/// One round of the retention job at `now_us`: deletes what the
+/// configuration's horizons ([`RetentionCutoffs::from_config`]) put before
+/// that time, in slices on the writer's thread, and reports what went.
+/// Tests call it with a chosen time instead of waiting for rows to age.
+pub async fn tick(
+    writer: &super::Writer,
+    config: &crate::config::MonitoringConfig,
+    now_us: i64,
+) -> Result<RetentionReport, super::StoreError> {
+    writer
+        .run_retention(RetentionCutoffs::from_config(config, now_us))
+        .await
+}
+
+/// [`tick`] as a scheduled job runs it: logs what each round removed; a
+/// failure ends the job ([`Next::Stop`]), quietly when the writer failed
+/// (that is reported once, by whoever watches it: `Writer::failed`).
+pub async fn scheduled_tick(
+    writer: &super::Writer,
+    config: &crate::config::MonitoringConfig,
+    now_us: i64,
+) -> Next {
+    match tick(writer, config, now_us).await {
+        Ok(report) => {
+            tracing::info!(
+                workflows = report.workflows,
+                events = report.events,
+                system_samples = report.system_samples,
+                custom_metrics = report.custom_metrics,
+                alerts = report.alerts,
+                rollups = report.rollups,
+                "retention removed old rows"
+            );
+            Next::Again
+        }
+        Err(e) => {
+            if writer.failure().is_none() {
+                tracing::warn!(error = %e, "retention stopped");
+            }
+            Next::Stop
+        }
+    }
+}
+
+/// Runs retention every `event_monitoring.cleanup_interval_minutes`, the
+/// first round at once (old rows from earlier runs go early), until `stop`
+/// turns true. A session runs the same tick on its one schedule of
+/// background jobs.
 pub fn spawn_retention_job(
     writer: super::Writer,
     config: crate::config::MonitoringConfig,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(config.cleanup_interval());
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The first tick fires at once: old rows from earlier runs go early.
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = stop.wait_for(|s| *s) => return,
-            }
-            let cutoffs = RetentionCutoffs::from_config(&config, crate::clock::now_us());
-            match writer.run_retention(cutoffs).await {
-                Ok(report) => tracing::info!(
-                    workflows = report.workflows,
-                    events = report.events,
-                    system_samples = report.system_samples,
-                    custom_metrics = report.custom_metrics,
-                    alerts = report.alerts,
-                    rollups = report.rollups,
-                    "retention removed old rows"
-                ),
-                Err(e) => {
-                    // A failed writer is reported once, by whoever watches
-                    // it (`Writer::failed`), not here too.
-                    if writer.failure().is_none() {
-                        tracing::warn!(error = %e, "retention stopped");
-                    }
-                    return;
-                }
-            }
-        }
+    let jobs = Schedule::new().every((), config.cleanup_interval(), crate::clock::now_us());
+    schedule::spawn(jobs, stop, move |(), now_us| {
+        let (writer, config) = (writer.clone(), config.clone());
+        async move { scheduled_tick(&writer, &config, now_us).await }
     })
 }

@@ -1,0 +1,208 @@
+//! Computing each question's answer: the figures from the monitors, with
+//! the run, window and provenance around them. Nothing here prints.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use multiagents::monitor::coverage::{self, Watermarks};
+use multiagents::monitor::{
+    self, EventMetrics, EventMonitor, HealthThresholds, TraceStage, WorkerMonitor,
+    WorkerPerformance, WorkerPerformanceSummary, alerts, custom, system,
+};
+use multiagents::runs::{self, RunSummary};
+use multiagents::session::health_thresholds;
+use multiagents::store::Store;
+use multiagents::window::TimeWindow;
+
+use super::QueryArgs;
+use super::scope::{Answer, Scope};
+use crate::cli::Globals;
+
+/// `multiagents query runs`: the most recent `limit` runs.
+pub(super) fn runs(conn: &rusqlite::Connection, limit: i64) -> anyhow::Result<Vec<RunSummary>> {
+    Ok(runs::list_runs(conn, limit)?)
+}
+
+/// A windowed question's context: the database, the resolved run and
+/// window, what retention removed from them, and how health is judged.
+pub(super) struct Asked<'a> {
+    store: &'a Store,
+    conn: &'a rusqlite::Connection,
+    scope: Scope,
+    marks: Watermarks,
+    thresholds: HealthThresholds,
+}
+
+/// `multiagents query metrics` as one document.
+#[derive(serde::Serialize)]
+pub(super) struct CustomMetricsReport {
+    pub(super) counters: Vec<custom::CounterTotal>,
+    pub(super) gauges: Vec<custom::GaugeValue>,
+    pub(super) histograms: Vec<custom::HistogramSummary>,
+    pub(super) order_value_hourly: BTreeMap<String, custom::HourlyRollup>,
+}
+
+/// `multiagents query errors` as one document.
+#[derive(serde::Serialize)]
+pub(super) struct ErrorsReport {
+    pub(super) error_patterns: Vec<monitor::ErrorPattern>,
+}
+
+/// `multiagents query health` as one document: each worker's health by name.
+#[derive(serde::Serialize)]
+pub(super) struct HealthReport {
+    pub(super) workers: BTreeMap<String, monitor::WorkerHealth>,
+}
+
+/// `multiagents query alerts` as one document.
+#[derive(serde::Serialize)]
+pub(super) struct AlertsReport {
+    pub(super) history: Vec<alerts::Alert>,
+    pub(super) firing: Vec<alerts::Alert>,
+}
+
+impl<'a> Asked<'a> {
+    /// Resolves the run and window of `args` and reads the retention
+    /// watermarks of that run.
+    pub(super) fn new(
+        store: &'a Store,
+        conn: &'a rusqlite::Connection,
+        globals: &Globals,
+        args: &QueryArgs,
+    ) -> anyhow::Result<Self> {
+        let scope = Scope::resolve(conn, args.run, args.until, args.window)?;
+        let marks = coverage::watermarks(conn, scope.monitor_scope())?;
+        Ok(Asked {
+            store,
+            conn,
+            scope,
+            marks,
+            thresholds: health_thresholds(&globals.config),
+        })
+    }
+
+    fn window(&self) -> TimeWindow {
+        self.scope.window
+    }
+
+    fn events_monitor(&self) -> EventMonitor {
+        EventMonitor::new(self.store.clone()).with_scope(self.scope.monitor_scope())
+    }
+
+    fn workers_monitor(&self) -> WorkerMonitor {
+        WorkerMonitor::new(self.store.clone())
+            .with_scope(self.scope.monitor_scope())
+            .with_thresholds(self.thresholds)
+    }
+
+    /// `query events`: event metrics over the window.
+    pub(super) fn events(&self) -> anyhow::Result<Answer<EventMetrics>> {
+        let w = self.window();
+        let m = self.events_monitor().get_event_metrics(w)?;
+        let provenance = self
+            .marks
+            .provenance(w, monitor::event::APPROXIMATE_EVENT_FIELDS);
+        Ok(self.scope.answer(w, provenance, m))
+    }
+
+    /// `query trace ID`: every stage of one transaction (not windowed).
+    pub(super) fn trace(&self, transaction_id: &str) -> anyhow::Result<Vec<TraceStage>> {
+        Ok(self
+            .events_monitor()
+            .get_transaction_trace(transaction_id)?)
+    }
+
+    /// `query errors [--worker NAME]`: error patterns over the window.
+    pub(super) fn errors(&self, worker: Option<&str>) -> anyhow::Result<Answer<ErrorsReport>> {
+        if let Some(w) = worker {
+            // An unknown name is an error, not an empty answer.
+            monitor::worker::worker_id(self.conn, w)?;
+        }
+        let w = self.window();
+        let report = ErrorsReport {
+            error_patterns: self.events_monitor().get_error_patterns(w, worker)?,
+        };
+        let provenance = self.marks.raw_only_provenance(w, "errors");
+        Ok(self.scope.answer(w, provenance, report))
+    }
+
+    /// `query workers`: every worker's performance over the window.
+    pub(super) fn workers(&self) -> anyhow::Result<Answer<WorkerPerformanceSummary>> {
+        let w = self.window();
+        let summary = self.workers_monitor().get_worker_performance_summary(w)?;
+        let provenance = self
+            .marks
+            .provenance(w, monitor::worker::APPROXIMATE_WORKER_FIELDS);
+        Ok(self.scope.answer(w, provenance, summary))
+    }
+
+    /// `query worker NAME`: one worker's performance over the window.
+    pub(super) fn worker(&self, name: &str) -> anyhow::Result<Answer<WorkerPerformance>> {
+        let w = self.window();
+        let p = self.workers_monitor().get_worker_performance(name, w)?;
+        let provenance = self
+            .marks
+            .provenance(w, monitor::worker::APPROXIMATE_WORKER_FIELDS);
+        Ok(self.scope.answer(w, provenance, p))
+    }
+
+    /// `query health`: every worker's health at the window's end, judged
+    /// over the performance window that ends there — `--window` when given
+    /// (`length`), else the configured `performance_window_minutes`.
+    pub(super) fn health(&self, length: Option<Duration>) -> anyhow::Result<Answer<HealthReport>> {
+        let mut thresholds = self.thresholds;
+        if let Some(length) = length {
+            thresholds.window = length;
+        }
+        let end_us = self.window().end_us;
+        let health_window = TimeWindow::ending_at(end_us, thresholds.window);
+        let report = HealthReport {
+            workers: self
+                .workers_monitor()
+                .with_thresholds(thresholds)
+                .get_all_workers_health_at(end_us)?,
+        };
+        let provenance = self
+            .marks
+            .provenance(health_window, monitor::worker::APPROXIMATE_WORKER_FIELDS);
+        Ok(self.scope.answer(health_window, provenance, report))
+    }
+
+    /// `query system`: system resource figures over the window.
+    pub(super) fn system(&self) -> anyhow::Result<Answer<system::SystemMetrics>> {
+        let w = self.window();
+        let m = system::system_metrics(self.conn, w, self.scope.monitor_scope())?;
+        Ok(self.scope.answer(w, self.marks.metrics_provenance(w), m))
+    }
+
+    /// `query metrics`: custom metrics over the window.
+    pub(super) fn metrics(&self) -> anyhow::Result<Answer<CustomMetricsReport>> {
+        let (w, run) = (self.window(), self.scope.monitor_scope());
+        let report = CustomMetricsReport {
+            counters: custom::counter_totals(self.conn, w, run)?,
+            gauges: custom::latest_gauges(self.conn, w, run)?,
+            histograms: custom::histogram_summaries(self.conn, w, run)?,
+            order_value_hourly: custom::hourly_rollups(
+                self.conn,
+                custom::ORDER_VALUE_METRIC,
+                w,
+                run,
+            )?,
+        };
+        Ok(self
+            .scope
+            .answer(w, self.marks.metrics_provenance(w), report))
+    }
+
+    /// `query alerts`: alerts fired in the window, and those firing now.
+    pub(super) fn alerts(&self) -> anyhow::Result<Answer<AlertsReport>> {
+        let (w, run) = (self.window(), self.scope.monitor_scope());
+        let report = AlertsReport {
+            history: alerts::alert_history(self.conn, w, run)?,
+            firing: alerts::firing_alerts(self.conn, run)?,
+        };
+        Ok(self
+            .scope
+            .answer(w, self.marks.metrics_provenance(w), report))
+    }
+}
