@@ -20,6 +20,12 @@
 // see clippy.toml). Integration tests are separate crates and unaffected.
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+/// The README's Rust examples, compiled and run by `cargo test` as doctests
+/// so that the embedding example cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod bench;
 pub mod clock;
 pub mod compare;

@@ -85,6 +85,50 @@ pub enum SessionError {
 }
 
 /// A recording run with its background jobs.
+///
+/// Start one on a database file with the workers your workflows use,
+/// register workflows on its [`orchestrator`](Session::orchestrator), run
+/// them, ask its monitors, then shut it down: that closes the run and
+/// leaves the file complete for `multiagents query`, `report` and friends.
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use multiagents::config::MonitoringConfig;
+/// use multiagents::session::Session;
+/// use multiagents::store::{RunInfo, WorkflowState};
+/// use multiagents::window::TimeWindow;
+/// use multiagents::worker::{Context, WorkerRegistry};
+/// use multiagents::workflow::WorkflowBuilder;
+/// use serde_json::json;
+///
+/// let mut workers = WorkerRegistry::new();
+/// workers.register("greet", |ctx: Context| async move {
+///     let name = ctx.get_str("name").unwrap_or("nobody").to_string();
+///     Ok(json!({ "greeting": format!("hello {name}") }))
+/// });
+/// let dir = tempfile::tempdir()?;
+/// let db = dir.path().join("run.db");
+/// let run = RunInfo::from_env("{}".into());
+/// let session = Session::start(&db, MonitoringConfig::default(), workers, run).await?;
+///
+/// let hello = WorkflowBuilder::new("hello").step("greet", "greet").build()?;
+/// session.orchestrator().register_workflow(hello)?;
+/// let id = session
+///     .orchestrator()
+///     .execute_workflow("hello", json!({ "name": "Ada" }))
+///     .await?;
+/// let status = session.orchestrator().wait(&id).await?;
+/// assert_eq!(status.state, WorkflowState::Completed);
+///
+/// let metrics = session
+///     .event_monitor()
+///     .get_event_metrics(TimeWindow::last_minutes(1.0))?;
+/// assert_eq!(metrics.total_events, 1);
+/// session.shutdown().await?;
+/// # Ok(())
+/// # }
+/// ```
 pub struct Session {
     config: MonitoringConfig,
     store: Store,

@@ -270,6 +270,34 @@ pub enum WorkflowError {
 }
 
 /// Builds a [`Workflow`]; `build()` validates it.
+///
+/// Steps run in the order added; `parallel` adds a group that runs at the
+/// same time; `timeout`, `retry` and `compensation` configure the step (or
+/// group) added last. A step's worker receives the workflow input merged
+/// with the results of the steps before it.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use multiagents::workflow::{RetryPolicy, Step, WorkflowBuilder, WorkflowError};
+///
+/// let order = WorkflowBuilder::new("order")
+///     .step("reserve", "inventory")
+///     .compensation("release")
+///     .parallel([Step::new("charge", "payments"), Step::new("notify", "mailer")])
+///     .retry(RetryPolicy::attempts(3))
+///     .timeout(Duration::from_secs(5))
+///     .build()?;
+/// assert_eq!(order.step_count(), 3);
+///
+/// // Mistakes are refused when building, not when running.
+/// let twice = WorkflowBuilder::new("twice")
+///     .step("a", "inventory")
+///     .step("a", "payments")
+///     .build();
+/// assert!(matches!(twice, Err(WorkflowError::DuplicateStep { .. })));
+/// # Ok::<(), WorkflowError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct WorkflowBuilder {
     name: Arc<str>,

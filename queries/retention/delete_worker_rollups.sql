@@ -1,2 +1,4 @@
-DELETE FROM worker_minute_rollups WHERE minute_us < ?1
+-- Worker rollup rows of minutes before the cutoff.
+-- Index: the primary key of worker_minute_rollups starts with minute_us.
+DELETE FROM worker_minute_rollups WHERE minute_us < :cutoff_us
 RETURNING run_id, minute_us + 59999999  -- the minute's last microsecond

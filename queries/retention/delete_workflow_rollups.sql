@@ -1,2 +1,4 @@
-DELETE FROM workflow_minute_rollups WHERE minute_us < ?1
+-- Workflow rollup rows of minutes before the cutoff.
+-- Index: the primary key of workflow_minute_rollups starts with minute_us.
+DELETE FROM workflow_minute_rollups WHERE minute_us < :cutoff_us
 RETURNING run_id, minute_us + 59999999  -- the minute's last microsecond

@@ -1,2 +1,3 @@
--- Workflows that ended before the cutoff, oldest first (index workflows_by_end).
-SELECT id FROM workflows WHERE ended_at_us < ?1 ORDER BY ended_at_us LIMIT ?2
+-- Workflows that ended before the cutoff, oldest first, at most :limit.
+-- Index: workflows_by_end.
+SELECT id FROM workflows WHERE ended_at_us < :cutoff_us ORDER BY ended_at_us LIMIT :limit

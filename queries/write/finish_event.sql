@@ -1,5 +1,7 @@
 -- The end of an event inserted (dispatched) by an earlier batch.
+-- Index: the primary key of events (:id).
 UPDATE events
-SET status = ?2, picked_up_at_us = ?3, processing_at_us = ?4, finished_at_us = ?5, duration_us = ?6,
-    result_size_bytes = ?7, error_type = ?8, error_message = ?9
-WHERE id = ?1
+SET status = :status, picked_up_at_us = :picked_up_at_us, processing_at_us = :processing_at_us,
+    finished_at_us = :finished_at_us, duration_us = :duration_us, result_size_bytes = :result_size_bytes,
+    error_type = :error_type, error_message = :error_message
+WHERE id = :id

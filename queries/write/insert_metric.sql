@@ -1,2 +1,4 @@
+-- One observation of a custom metric.
+-- Index: none searched (an insert); the row id is SQLite's next rowid.
 INSERT INTO custom_metrics (run_id, name, metric_type, labels_json, value, recorded_at_us)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+VALUES (:run_id, :name, :metric_type, :labels_json, :value, :recorded_at_us)

@@ -1,1 +1,3 @@
-INSERT INTO workers (name) VALUES (?1) ON CONFLICT (name) DO NOTHING
+-- A worker name, the first time any run records it.
+-- Index: the UNIQUE constraint on workers.name (the conflict check).
+INSERT INTO workers (name) VALUES (:worker) ON CONFLICT (name) DO NOTHING

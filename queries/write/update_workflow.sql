@@ -1,9 +1,10 @@
 -- A state change of a workflow inserted by an earlier batch. Each state has
 -- its own timestamp column; the others keep their value.
+-- Index: the primary key of workflows (:id).
 UPDATE workflows
-SET state              = ?2,
-    compensating_at_us = CASE WHEN ?2 = 'compensating' THEN ?3 ELSE compensating_at_us END,
-    ended_at_us        = CASE WHEN ?2 = 'completed' OR ?2 = 'failed' OR ?2 = 'compensated' OR ?2 = 'cancelled' THEN ?3 ELSE ended_at_us END,
-    current_step       = coalesce(?4, current_step),
-    error              = coalesce(?5, error)
-WHERE id = ?1
+SET state              = :state,
+    compensating_at_us = CASE WHEN :state = 'compensating' THEN :at_us ELSE compensating_at_us END,
+    ended_at_us        = CASE WHEN :state = 'completed' OR :state = 'failed' OR :state = 'compensated' OR :state = 'cancelled' THEN :at_us ELSE ended_at_us END,
+    current_step       = coalesce(:current_step, current_step),
+    error              = coalesce(:error, error)
+WHERE id = :id

@@ -1,7 +1,13 @@
+-- Adds a batch's executions of one worker and event type in one minute to
+-- this run's rollup row.
+-- Index: the primary key (minute_us, run_id, worker_id, event_type) finds the
+-- row to add to.
 INSERT INTO worker_minute_rollups (run_id, worker_id, event_type, minute_us, completed, failed, timeout, cancelled,
                                    duration_sum_us, duration_min_us, duration_max_us, latency_sum_us,
                                    latency_max_us, payload_sum_bytes)
-VALUES (?14, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+VALUES (:run_id, :worker_id, :event_type, :minute_us, :completed, :failed, :timeout, :cancelled,
+        :duration_sum_us, :duration_min_us, :duration_max_us, :latency_sum_us,
+        :latency_max_us, :payload_sum_bytes)
 ON CONFLICT (minute_us, run_id, worker_id, event_type) DO UPDATE
 SET completed         = completed + excluded.completed,
     failed            = failed + excluded.failed,

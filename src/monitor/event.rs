@@ -448,6 +448,44 @@ pub fn error_patterns(
 ///
 /// Synchronous: each call takes milliseconds; see the module docs of
 /// [`crate::monitor`] for async callers.
+///
+/// Asked of the file alone once a run has ended (another process can do
+/// the same while it runs; a [`Session`](crate::session::Session) hands one
+/// out scoped to its own run):
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use multiagents::{config::MonitoringConfig, session::Session, store::RunInfo};
+/// # use multiagents::{worker::{Context, WorkerRegistry}, workflow::WorkflowBuilder};
+/// # let dir = tempfile::tempdir()?;
+/// # let db = dir.path().join("run.db");
+/// # let mut workers = WorkerRegistry::new();
+/// # workers.register("echo", |ctx: Context| async move {
+/// #     Ok(serde_json::json!({ "echo": ctx.get_str("x") }))
+/// # });
+/// # let config = MonitoringConfig::default();
+/// # let run = RunInfo::from_env("{}".into());
+/// # let session = Session::start(&db, config, workers, run).await?;
+/// # let wf = WorkflowBuilder::new("w").step("echo", "echo").build()?;
+/// # session.orchestrator().register_workflow(wf)?;
+/// # let input = serde_json::json!({ "x": "1" });
+/// # let id = session.orchestrator().execute_workflow("w", input).await?;
+/// # session.orchestrator().wait(&id).await?;
+/// # let run_id = session.run_id();
+/// # session.shutdown().await?;
+/// use multiagents::monitor::{EventMonitor, RunScope};
+/// use multiagents::store::Store;
+/// use multiagents::window::TimeWindow;
+///
+/// let monitor = EventMonitor::new(Store::open_existing(&db)?).with_scope(RunScope::Run(run_id));
+/// let metrics = monitor.get_event_metrics(TimeWindow::last_minutes(5.0))?;
+/// assert_eq!((metrics.total_events, metrics.success_rate), (1, 100.0));
+/// let trace = monitor.get_transaction_trace(&id)?;
+/// assert!(trace.iter().any(|stage| stage.stage == "completed"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct EventMonitor {
     store: Store,

@@ -431,6 +431,45 @@ pub fn worker_performance_summary(
 ///
 /// Synchronous: each call takes milliseconds; see the module docs of
 /// [`crate::monitor`] for async callers.
+///
+/// Asked of the file alone once a run has ended (a
+/// [`Session`](crate::session::Session) hands one out scoped to its run and
+/// judging by its configuration's thresholds):
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use multiagents::{config::MonitoringConfig, session::Session, store::RunInfo};
+/// # use multiagents::{worker::{Context, WorkerRegistry}, workflow::WorkflowBuilder};
+/// # let dir = tempfile::tempdir()?;
+/// # let db = dir.path().join("run.db");
+/// # let mut workers = WorkerRegistry::new();
+/// # workers.register("echo", |ctx: Context| async move {
+/// #     Ok(serde_json::json!({ "echo": ctx.get_str("x") }))
+/// # });
+/// # let config = MonitoringConfig::default();
+/// # let run = RunInfo::from_env("{}".into());
+/// # let session = Session::start(&db, config, workers, run).await?;
+/// # let wf = WorkflowBuilder::new("w").step("echo", "echo").build()?;
+/// # session.orchestrator().register_workflow(wf)?;
+/// # let input = serde_json::json!({ "x": "1" });
+/// # let id = session.orchestrator().execute_workflow("w", input).await?;
+/// # session.orchestrator().wait(&id).await?;
+/// # let run_id = session.run_id();
+/// # session.shutdown().await?;
+/// use multiagents::monitor::{HealthStatus, RunScope, WorkerMonitor};
+/// use multiagents::store::Store;
+/// use multiagents::window::TimeWindow;
+///
+/// let monitor = WorkerMonitor::new(Store::open_existing(&db)?).with_scope(RunScope::Run(run_id));
+/// let window = TimeWindow::last_minutes(5.0);
+/// let echo = monitor.get_worker_performance("echo", window)?;
+/// assert_eq!((echo.total_executions, echo.success_rate), (1, 100.0));
+/// let health = monitor.check_worker_health("echo")?;
+/// assert_ne!(health.status, HealthStatus::Failing);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct WorkerMonitor {
     store: Store,

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, named_params};
 
 use crate::schedule::{self, Next, Schedule};
 
@@ -112,14 +112,20 @@ impl RetentionRun {
                                 "../../queries/retention/expired_workflows.sql"
                             ))?;
                             select
-                                .query_map(params![cutoff, WORKFLOW_CHUNK], |r| r.get(0))?
+                                .query_map(
+                                    named_params! {":cutoff_us": cutoff, ":limit": WORKFLOW_CHUNK},
+                                    |r| r.get(0),
+                                )?
                                 .collect::<Result<_, _>>()?
                         } else {
                             let mut select = tx.prepare_cached(include_str!(
                                 "../../queries/retention/abandoned_workflows.sql"
                             ))?;
                             select
-                                .query_map(params![cutoff, WORKFLOW_CHUNK], |r| r.get(0))?
+                                .query_map(
+                                    named_params! {":cutoff_us": cutoff, ":limit": WORKFLOW_CHUNK},
+                                    |r| r.get(0),
+                                )?
                                 .collect::<Result<_, _>>()?
                         };
                         let mut delete_events = tx.prepare_cached(include_str!(
@@ -130,10 +136,12 @@ impl RetentionRun {
                         ))?;
                         for id in &ids {
                             let event_times: Vec<i64> = delete_events
-                                .query_map([id], |r| r.get(0))?
+                                .query_map(named_params! {":workflow_id": id}, |r| r.get(0))?
                                 .collect::<Result<_, _>>()?;
                             let deleted: Vec<(i64, i64)> = delete_workflow
-                                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                                .query_map(named_params! {":workflow_id": id}, |r| {
+                                    Ok((r.get(0)?, r.get(1)?))
+                                })?
                                 .collect::<Result<_, _>>()?;
                             for &(run_id, at) in &deleted {
                                 let latest = event_times.iter().copied().fold(at, i64::max);
@@ -188,7 +196,7 @@ impl RetentionRun {
                         let deleted = delete_returning(
                             &tx,
                             sql,
-                            params![cutoff],
+                            named_params! {":cutoff_us": cutoff},
                             "rollups",
                             &mut watermarks,
                         )?;
@@ -230,7 +238,13 @@ impl RetentionRun {
         let Some(cutoff) = self.cutoffs.metrics_before_us else {
             return Ok(0);
         };
-        let n = delete_returning(tx, sql, params![cutoff, slice], "metrics", watermarks)?;
+        let n = delete_returning(
+            tx,
+            sql,
+            named_params! {":cutoff_us": cutoff, ":limit": slice},
+            "metrics",
+            watermarks,
+        )?;
         match self.phase {
             Phase::Samples => self.report.system_samples += n as u64,
             Phase::Metrics => self.report.custom_metrics += n as u64,
@@ -263,7 +277,11 @@ impl Watermarks {
         let mut raise =
             tx.prepare_cached(include_str!("../../queries/retention/raise_watermark.sql"))?;
         for (&(run_id, kind), &at_us) in &self.latest {
-            raise.execute(params![run_id, kind, at_us.saturating_add(1)])?;
+            raise.execute(named_params! {
+                ":run_id": run_id,
+                ":kind": kind,
+                ":deleted_before_us": at_us.saturating_add(1),
+            })?;
         }
         Ok(())
     }
