@@ -24,7 +24,7 @@
 //!   naming the command that would fix it.
 
 use std::ffi::OsString;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -90,16 +90,63 @@ pub(crate) fn inspect(path: &Path) -> Result<FileState, StoreError> {
             path: path.to_path_buf(),
         });
     }
-    // Bytes 16-17: page size (1 means 65536); 28-31: pages in the file as of
-    // the last commit outside the WAL. A shorter file was truncated; SQLite
-    // would only notice when it reads a missing page. While a WAL holds
-    // frames, another process may be checkpointing (page 1 is written before
-    // the file grows), so the comparison only holds for a file at rest: no
-    // WAL, or an empty one.
-    let wal_in_use = std::fs::metadata(wal_path(path)).is_ok_and(|m| m.len() > 0);
-    if wal_in_use {
-        return Ok(FileState::Database);
+    // A shorter file than its header promises was truncated; SQLite would
+    // only notice when it reads a missing page. The size and the header are
+    // two reads, and another process may commit between them (a migration
+    // in journal mode, a checkpoint writing page 1 before the file grows),
+    // so a short reading is trusted only when it repeats with no journal or
+    // WAL in use.
+    for attempt in 1..=TRUNCATION_CHECKS {
+        match compare_with_header(path, &header)? {
+            Comparison::Whole | Comparison::InUse => return Ok(FileState::Database),
+            Comparison::Short { size, expected } if attempt == TRUNCATION_CHECKS => {
+                return Err(StoreError::Truncated {
+                    path: path.to_path_buf(),
+                    size,
+                    expected,
+                });
+            }
+            Comparison::Short { .. } => {
+                std::thread::sleep(TRUNCATION_RECHECK);
+                file.seek(std::io::SeekFrom::Start(0))
+                    .map_err(|e| StoreError::io(path, e))?;
+                let n = read_up_to(&mut file, &mut header).map_err(|e| StoreError::io(path, e))?;
+                if n < 100 || &header[..16] != SQLITE_HEADER {
+                    return Err(StoreError::NotADatabase {
+                        path: path.to_path_buf(),
+                    });
+                }
+            }
+        }
     }
+    Ok(FileState::Database)
+}
+
+/// How often a file that looks shorter than its header is measured again
+/// before it is called truncated.
+const TRUNCATION_CHECKS: u32 = 6;
+/// The pause between two measurements: long enough for a concurrent commit
+/// or checkpoint to finish growing the file.
+const TRUNCATION_RECHECK: Duration = Duration::from_millis(50);
+
+/// The file's size against the page count in its header.
+enum Comparison {
+    /// At least as long as the header says.
+    Whole,
+    /// A WAL or rollback journal holds changes: another process may be
+    /// writing, so the size proves nothing.
+    InUse,
+    /// Shorter than the header says, with nothing in flight.
+    Short { size: u64, expected: u64 },
+}
+
+fn compare_with_header(path: &Path, header: &[u8; 100]) -> Result<Comparison, StoreError> {
+    let in_use = |suffix: &str| std::fs::metadata(sidecar(path, suffix)).is_ok_and(|m| m.len() > 0);
+    if in_use("-wal") || in_use("-journal") {
+        return Ok(Comparison::InUse);
+    }
+    // Bytes 16-17: page size (1 means 65536); 28-31: pages in the file as of
+    // the last commit outside the WAL.
     let page_size = match u16::from_be_bytes([header[16], header[17]]) {
         1 => 65_536u64,
         n => u64::from(n),
@@ -108,14 +155,16 @@ pub(crate) fn inspect(path: &Path) -> Result<FileState, StoreError> {
         header[28], header[29], header[30], header[31],
     ]));
     let expected = page_size.saturating_mul(pages);
-    if meta.len() < expected {
-        return Err(StoreError::Truncated {
-            path: path.to_path_buf(),
-            size: meta.len(),
-            expected,
-        });
-    }
-    Ok(FileState::Database)
+    // Measured after the header was read, so a file that grew in between
+    // is seen at its new size.
+    let size = std::fs::metadata(path)
+        .map_err(|e| StoreError::io(path, e))?
+        .len();
+    Ok(if size < expected {
+        Comparison::Short { size, expected }
+    } else {
+        Comparison::Whole
+    })
 }
 
 fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
