@@ -42,6 +42,7 @@ pub mod output_path;
 pub mod runs;
 pub mod schedule;
 pub mod session;
+pub mod sql;
 pub mod store;
 pub mod terminal;
 pub mod window;

@@ -659,7 +659,7 @@ fn an_older_file_is_refused_by_readers_and_migrated_by_upgrade() {
     let db = dir.path().join("old.db");
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute_batch(include_str!("../migrations/0001_initial.sql"))
+        conn.execute_batch(multiagents::sql::migrations::M0001_INITIAL)
             .unwrap();
         conn.execute_batch("PRAGMA user_version = 1;").unwrap();
     }

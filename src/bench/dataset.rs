@@ -657,7 +657,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// hash of the schema in its name.
 pub fn cache_path(dir: &Path, spec: &DatasetSpec) -> PathBuf {
     // The schema version too: a later migration changes what the file holds.
-    let schema = fnv1a(include_str!("../../migrations/0001_initial.sql").as_bytes())
+    let schema = fnv1a(crate::sql::migrations::M0001_INITIAL.as_bytes())
         ^ crate::store::migrate::SCHEMA_VERSION as u64;
     dir.join(format!(
         "queries-{}x-seed{}-g{}-s{:08x}.db",

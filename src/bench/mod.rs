@@ -56,7 +56,6 @@ bench_error_from!(
     crate::store::StoreError,
     crate::orchestrator::OrchestratorError,
     crate::monitor::MonitorError,
-    crate::monitor::custom::MetricsError,
     crate::workflow::WorkflowError,
     rusqlite::Error,
     std::io::Error,
