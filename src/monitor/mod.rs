@@ -11,10 +11,10 @@
 //!
 //! Every question is one file in `queries/` (runnable as-is in the sqlite3
 //! shell with named parameters, embedded by [`crate::sql`]) and one typed
-//! function beside it that takes
-//! a `&rusqlite::Connection` — a pooled reader, or a connection inside a
-//! transaction — binds the parameters and maps the rows to a struct. The
-//! monitors ([`EventMonitor`], [`WorkerMonitor`]) wrap those functions with a
+//! function beside it that takes a `&rusqlite::Connection` — a pooled
+//! reader, or a connection inside a transaction — binds the parameters
+//! ([`scope`]) and maps the rows to a struct. The monitors
+//! ([`EventMonitor`], [`WorkerMonitor`]) wrap those functions with a
 //! [`Store`](crate::store::Store) and a [`RunScope`].
 //!
 //! The monitors are synchronous (rusqlite). Each call takes milliseconds on
@@ -26,10 +26,11 @@
 //! - a window is `[:window_start, :window_end)` in microseconds, and an event
 //!   belongs to a window when its terminal stage (`finished_at_us`) lies in
 //!   it;
-//! - run scoping is an id range `[:run_first, :run_last]` (row ids are
-//!   `(run_id << 40) | sequence`, see
+//! - run scoping is an id range `[:run_first, :run_last]` for raw events and
+//!   workflows (row ids are `(run_id << 40) | sequence`, see
 //!   [`IdAllocator::run_range`](crate::store::IdAllocator::run_range)); all
-//!   runs is the whole `i64` range ([`RunScope::id_bounds`]);
+//!   runs is the whole `i64` range ([`RunScope::id_bounds`]); tables that
+//!   carry a `run_id` column take `:run_id`, NULL for all runs;
 //! - rates are percentages 0–100, durations milliseconds, averages over
 //!   executions, percentiles nearest-rank, and an empty window gives zeros
 //!   (every definition, and the Prometheus exception, in `docs/figures.md`).
