@@ -9,7 +9,7 @@
 //!
 //! One module per directory: [`migrations`], [`queries`] (the monitoring
 //! questions, [`QUERY_FILES`]), and the store's own statements in
-//! [`write`], [`lifecycle`], [`retention`] and [`store`]. This module
+//! [`write`](mod@write), [`lifecycle`], [`retention`] and [`store`]. This module
 //! depends on nothing of the crate: the store uses it.
 
 /// Declares one constant per SQL file of a directory, and `FILES`: every

@@ -97,7 +97,7 @@ pub enum MonitorError {
     /// An alert notifier could not deliver an alert.
     #[error("alert notifier {program:?}: {reason}")]
     Notifier {
-        /// The program (argv[0]) or notifier name.
+        /// The program (`argv[0]`) or notifier name.
         program: String,
         /// What went wrong.
         reason: String,

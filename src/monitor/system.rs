@@ -214,7 +214,7 @@ impl MetricsCollector {
     /// The seed's `collect_system_metrics()`: a sample taken now, on a
     /// blocking thread so that the runtime is never held up by `/proc` reads
     /// or the first-sample wait. A collector made with
-    /// [`MetricsCollector::recording_to`] also records it, so the summaries
+    /// [`MetricsCollector::recording`] also records it, so the summaries
     /// include what was shown.
     pub async fn collect_system_metrics(&self) -> Result<SystemSample, MonitorError> {
         let collector = self.clone();
