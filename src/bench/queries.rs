@@ -26,17 +26,16 @@
 //! `R` is chosen from our calibration call so that a batch takes about
 //! `query_target_ms`.
 
-use super::{BenchResult, bail};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::Context;
+use anyhow::{Context as _, bail};
 use rusqlite::Connection;
 use serde_json::json;
 
 use super::dataset::{self, BUSY_WORKER, DatasetSpec, HOUR_START_US, HOUR_US, MINUTE_US};
-use super::{BenchOptions, Figure, Goal, Progress};
+use super::{BenchOptions, BenchResult, Figure, Goal, Progress};
 use crate::monitor::totals::{self, Source};
 use crate::monitor::{
     RunScope, alerts, custom, event, health::HealthThresholds, outcomes, performance, rollups,

@@ -1,16 +1,21 @@
 //! What leaves the database for other tools and people: the Prometheus text
-//! exposition ([`prometheus`]) served over HTTP ([`http`]), and run reports
-//! in text, JSON and self-contained HTML with charts ([`report`], [`html`]).
+//! exposition ([`prometheus`]) served over HTTP (`http`, feature `serve`),
+//! and run reports in text, JSON and self-contained HTML with charts
+//! (`report` and `html`, feature `report`).
 //!
 //! Everything here reads the database through a [`Store`](crate::store::Store)
 //! (read-only pooled connections), so it works from another process while a
 //! run writes the file. Computation never prints: each function returns a
 //! value or a string, and the CLI decides where it goes.
 
+#[cfg(feature = "report")]
 pub mod html;
+#[cfg(feature = "serve")]
 pub mod http;
 pub mod prometheus;
+#[cfg(feature = "report")]
 pub mod report;
+#[cfg(feature = "serve")]
 pub mod shared_answer;
 
 use crate::monitor::MonitorError;
