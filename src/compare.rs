@@ -4,7 +4,7 @@
 //!
 //! Figures, each computed in SQL for one run (scoped by the run's id range,
 //! over the run's time bounds):
-//! - workers ([`crate::monitor::worker::worker_performance`]): success rate
+//! - workers ([`crate::monitor::performance::worker_performance`]): success rate
 //!   (completed / executions × 100), p95 of the worker's own duration, and
 //!   throughput (executions per minute);
 //! - workflows ([`crate::monitor::outcomes::workflow_outcomes`]): success
@@ -32,7 +32,8 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::monitor::outcomes::{WorkflowOutcome, workflow_outcomes};
-use crate::monitor::worker::{tracked_workers, worker_performance};
+use crate::monitor::performance::worker_performance;
+use crate::monitor::worker::tracked_workers;
 use crate::monitor::{MonitorError, RunScope};
 use crate::runs::ResolvedRun;
 use crate::window::TimeWindow;

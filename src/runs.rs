@@ -50,7 +50,7 @@ pub struct RunSummary {
 
 /// The most recent runs, newest first.
 pub fn list_runs(conn: &Connection, limit: i64) -> Result<Vec<RunSummary>, StoreError> {
-    let mut stmt = conn.prepare_cached(include_str!("../queries/runs.sql"))?;
+    let mut stmt = conn.prepare_cached(crate::sql::queries::RUNS)?;
     let rows = stmt.query_map(named_params! {":limit": limit}, |r| {
         let raw: i64 = r.get("raw_workflows")?;
         let rolled: i64 = r.get("rolled_up_workflows")?;
@@ -176,7 +176,7 @@ pub fn resolve_run(conn: &Connection, selector: RunSelector) -> Result<ResolvedR
         RunSelector::Latest => None,
         RunSelector::Id(id) => Some(id),
     };
-    let mut stmt = conn.prepare_cached(include_str!("../queries/run_bounds.sql"))?;
+    let mut stmt = conn.prepare_cached(crate::sql::queries::RUN_BOUNDS)?;
     let found = stmt.query_row(named_params! {":run_id": run_id}, |r| {
         Ok((
             r.get::<_, i64>(0)?,

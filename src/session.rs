@@ -22,7 +22,7 @@ use crate::monitor::alerts::{
     AlertChange, AlertInputs, AlertRules, AlertThresholds, MonitoringAlerts, WorkerObservation,
     notifier_from_config,
 };
-use crate::monitor::custom::{CustomMetrics, MetricRegistry, MetricsError};
+use crate::monitor::custom::{CustomMetrics, MetricRegistry};
 use crate::monitor::system::{self, MetricsCollector, active_workflows_from};
 use crate::monitor::{
     EventMonitor, HealthStatus, HealthThresholds, HealthTracker, MonitorError, RunScope,
@@ -68,20 +68,6 @@ pub struct ShutdownSummary {
     /// and were stopped: recorded `cancelled` ("interrupted"), unless one
     /// ended on its own at that very moment.
     pub cancelled: u64,
-}
-
-/// Why a session could not start or check.
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    /// The store refused to open or record.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A monitoring question failed.
-    #[error(transparent)]
-    Monitor(#[from] MonitorError),
-    /// Metrics, alerts or the system probe failed.
-    #[error(transparent)]
-    Metrics(#[from] MetricsError),
 }
 
 /// A recording run with its background jobs.
@@ -156,16 +142,6 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// Health thresholds from the configuration.
-pub fn health_thresholds(config: &MonitoringConfig) -> HealthThresholds {
-    HealthThresholds::new(
-        config.worker_monitoring.error_rate_threshold,
-        config.worker_monitoring.slow_execution_threshold_ms,
-        config.health_check_interval(),
-        config.performance_window(),
-    )
-}
-
 /// Alert thresholds from the configuration.
 pub fn alert_thresholds(config: &MonitoringConfig) -> AlertThresholds {
     AlertThresholds {
@@ -207,7 +183,7 @@ impl Session {
         config: MonitoringConfig,
         workers: WorkerRegistry,
         run: RunInfo,
-    ) -> Result<Session, SessionError> {
+    ) -> Result<Session, MonitorError> {
         Self::start_with(db, config, workers, run, WriterOptions::default()).await
     }
 
@@ -218,7 +194,7 @@ impl Session {
         workers: WorkerRegistry,
         run: RunInfo,
         writer_options: WriterOptions,
-    ) -> Result<Session, SessionError> {
+    ) -> Result<Session, MonitorError> {
         let (store, writer) = Store::open(db, &run, writer_options)?;
         let orchestrator = Orchestrator::build(
             workers,
@@ -370,7 +346,7 @@ impl Session {
     pub fn worker_monitor(&self) -> WorkerMonitor {
         WorkerMonitor::new(self.store.clone())
             .with_scope(RunScope::Run(self.run_id()))
-            .with_thresholds(health_thresholds(&self.config))
+            .with_thresholds(HealthThresholds::from_config(&self.config))
     }
 
     /// System samples: take one now, or summarize a window.
@@ -392,7 +368,7 @@ impl Session {
     /// Re-evaluates health and alert rules now (the background job does the
     /// same every `health_check_interval_seconds`), returning alert changes:
     /// none from the rules the configuration switches off.
-    pub async fn check_alerts(&self) -> Result<Vec<AlertChange>, SessionError> {
+    pub async fn check_alerts(&self) -> Result<Vec<AlertChange>, MonitorError> {
         self.checker().check(clock::now_us()).await
     }
 
@@ -441,7 +417,7 @@ impl Session {
     }
 
     /// [`Session::shutdown_with`] with this session's grace period.
-    pub async fn shutdown(self) -> Result<(), SessionError> {
+    pub async fn shutdown(self) -> Result<(), MonitorError> {
         let grace = self.grace;
         self.shutdown_with(grace).await.map(|_| ())
     }
@@ -463,7 +439,7 @@ impl Session {
     /// stopped at once, and the failure is the error returned. What was
     /// committed before it stays in the file; the run is left open, to be
     /// closed as crashed by the next process that opens the file.
-    pub async fn shutdown_with(mut self, grace: Duration) -> Result<ShutdownSummary, SessionError> {
+    pub async fn shutdown_with(mut self, grace: Duration) -> Result<ShutdownSummary, MonitorError> {
         self.stop.send_replace(true);
         for job in self.jobs.drain(..) {
             let _ = job.await;
@@ -576,7 +552,7 @@ struct Checker {
 }
 
 impl Checker {
-    async fn check(&self, now_us: i64) -> Result<Vec<AlertChange>, SessionError> {
+    async fn check(&self, now_us: i64) -> Result<Vec<AlertChange>, MonitorError> {
         let read_health = self.track_health || self.rules.any_worker_rule();
         if !read_health && !self.rules.any() {
             return Ok(Vec::new());
@@ -594,7 +570,7 @@ impl Checker {
             Ok::<_, MonitorError>((metrics, health))
         })
         .await
-        .map_err(|e| MetricsError::Task(e.to_string()))??;
+        .map_err(|e| MonitorError::Task(e.to_string()))??;
         let mut alerts = self.alerts.lock().await;
         // Checks overlap (the schedule's and on-demand ones): one about an
         // earlier moment that finishes after a later one must not undo it,
@@ -632,6 +608,6 @@ impl Checker {
                 })
                 .collect(),
         };
-        Ok(alerts.check_alerts(&inputs, now_us).await?)
+        alerts.check_alerts(&inputs, now_us).await
     }
 }

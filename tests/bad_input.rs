@@ -460,7 +460,7 @@ fn cases() -> Vec<Case> {
             setup: |d| {
                 let db = d.join("old.db");
                 let conn = rusqlite::Connection::open(&db).unwrap();
-                conn.execute_batch(include_str!("../migrations/0001_initial.sql"))
+                conn.execute_batch(multiagents::sql::migrations::M0001_INITIAL)
                     .unwrap();
                 conn.execute_batch("PRAGMA user_version = 1;").unwrap();
                 query_runs(&db)

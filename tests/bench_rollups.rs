@@ -8,8 +8,8 @@
 mod support;
 
 use multiagents::bench::dataset::{self, DatasetSpec, HOUR_START_US, MINUTE_US};
-use multiagents::export::queries::throughput_per_minute;
 use multiagents::monitor::health::HealthThresholds;
+use multiagents::monitor::totals::throughput_per_minute;
 use multiagents::monitor::{RunScope, event, rollups, worker};
 use multiagents::window::TimeWindow;
 use support::*;

@@ -39,7 +39,7 @@ fn the_quick_bench_completes_and_prints_every_figure() {
     .map(String::from)
     .to_vec();
     // One query-speed figure per query file, then the whole-hour ones.
-    for (file, _) in multiagents::monitor::QUERY_FILES {
+    for (file, _) in multiagents::sql::QUERY_FILES {
         figures.push(format!("query_{}", file.trim_end_matches(".sql")));
     }
     for name in [

@@ -418,7 +418,7 @@ async fn worker_monitoring_health_check_interval_seconds_paces_checks_and_inacti
     config.worker_monitoring.health_check_interval_seconds = 10.0;
     run(&session, "error_monitoring", 10).await;
     let health = multiagents::monitor::WorkerMonitor::new(session.store().clone())
-        .with_thresholds(multiagents::session::health_thresholds(&config))
+        .with_thresholds(multiagents::monitor::HealthThresholds::from_config(&config))
         .get_all_workers_health_at(multiagents::clock::now_us() + 2_000_000)
         .expect("health");
     assert_eq!(health["fast_processor"].status, HealthStatus::Healthy);
@@ -435,7 +435,7 @@ async fn worker_monitoring_performance_window_minutes_bounds_what_health_reads()
         let mut config = quiet_config();
         config.worker_monitoring.performance_window_minutes = window_minutes;
         multiagents::monitor::WorkerMonitor::new(session.store().clone())
-            .with_thresholds(multiagents::session::health_thresholds(&config))
+            .with_thresholds(multiagents::monitor::HealthThresholds::from_config(&config))
             .get_all_workers_health_at(at)
             .expect("health")["flaky_processor"]
             .clone()

@@ -713,12 +713,10 @@ fn a_version_2_file_upgrades_to_run_statuses_without_cleanup_runs() {
     {
         let conn = Connection::open(&db.path).unwrap();
         // The previous version's schema, as that version created it.
-        conn.execute_batch(include_str!("../migrations/0001_initial.sql"))
+        conn.execute_batch(multiagents::sql::migrations::M0001_INITIAL)
             .unwrap();
-        conn.execute_batch(include_str!(
-            "../migrations/0002_run_indexes_and_stage_view.sql"
-        ))
-        .unwrap();
+        conn.execute_batch(multiagents::sql::migrations::M0002_RUN_INDEXES_AND_STAGE_VIEW)
+            .unwrap();
         conn.execute_batch("PRAGMA user_version = 2; PRAGMA journal_mode = WAL;")
             .unwrap();
         let insert =

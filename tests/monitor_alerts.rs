@@ -8,11 +8,11 @@ use multiagents::monitor::RunScope;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use multiagents::monitor::MonitorError;
 use multiagents::monitor::alerts::{
     AlertChange, AlertInputs, AlertNotifier, AlertStatus, AlertThresholds, CommandNotifier,
     LogNotifier, MonitoringAlerts, Severity, WorkerObservation, alert_history, firing_alerts,
 };
-use multiagents::monitor::custom::MetricsError;
 use multiagents::window::TimeWindow;
 use support::*;
 
@@ -44,7 +44,7 @@ impl AlertNotifier for Recorder {
     fn name(&self) -> String {
         "recorder".into()
     }
-    fn notify(&self, change: &AlertChange) -> Result<(), MetricsError> {
+    fn notify(&self, change: &AlertChange) -> Result<(), MonitorError> {
         let kind = match change {
             AlertChange::Fired(_) => "fired",
             AlertChange::Resolved(_) => "resolved",
@@ -229,7 +229,7 @@ fn command_notifier_failures_are_errors_naming_the_program_not_panics() {
     );
     let err = missing.notify(&change).unwrap_err();
     assert!(
-        matches!(&err, MetricsError::Notifier { program, .. } if program == "/nonexistent/notify-me"),
+        matches!(&err, MonitorError::Notifier { program, .. } if program == "/nonexistent/notify-me"),
         "{err}"
     );
 

@@ -9,8 +9,9 @@ use multiagents::monitor::RunScope;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use multiagents::monitor::MonitorError;
 use multiagents::monitor::custom::{
-    CustomMetrics, Labels, MetricRegistry, MetricsError, counter_totals, get_business_metrics,
+    CustomMetrics, Labels, MetricRegistry, counter_totals, get_business_metrics,
     histogram_summaries, hourly_rollups, latest_gauges,
 };
 use multiagents::store::MetricType;
@@ -379,7 +380,7 @@ async fn wrong_types_bad_names_and_bad_values_are_refused_before_recording() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, MetricsError::TypeMismatch { name, declared: MetricType::Gauge, observed: MetricType::Counter } if name == "workflow_completion_rate"),
+        matches!(&err, MonitorError::TypeMismatch { name, declared: MetricType::Gauge, observed: MetricType::Counter } if name == "workflow_completion_rate"),
         "{err}"
     );
     assert!(err.to_string().contains("workflow_completion_rate"));
@@ -387,13 +388,13 @@ async fn wrong_types_bad_names_and_bad_values_are_refused_before_recording() {
         .set_gauge("average_step_duration", &none, 1.0)
         .await
         .unwrap_err();
-    assert!(matches!(err, MetricsError::TypeMismatch { .. }), "{err}");
+    assert!(matches!(err, MonitorError::TypeMismatch { .. }), "{err}");
     let err = metrics
         .observe_histogram("bad-name", &none, 1.0)
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, MetricsError::InvalidName { name } if name == "bad-name"),
+        matches!(&err, MonitorError::InvalidName { name } if name == "bad-name"),
         "{err}"
     );
     let err = metrics
@@ -404,17 +405,17 @@ async fn wrong_types_bad_names_and_bad_values_are_refused_before_recording() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, MetricsError::InvalidLabel { .. }), "{err}");
+    assert!(matches!(err, MonitorError::InvalidLabel { .. }), "{err}");
     let err = metrics
         .set_gauge("workflow_completion_rate", &none, f64::NAN)
         .await
         .unwrap_err();
-    assert!(matches!(err, MetricsError::InvalidValue { .. }), "{err}");
+    assert!(matches!(err, MonitorError::InvalidValue { .. }), "{err}");
     let err = metrics
         .increment_counter("c_total", &none, -1.0)
         .await
         .unwrap_err();
-    assert!(matches!(err, MetricsError::InvalidValue { .. }), "{err}");
+    assert!(matches!(err, MonitorError::InvalidValue { .. }), "{err}");
 
     // The right types go through.
     metrics

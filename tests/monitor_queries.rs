@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use multiagents::monitor::{
-    self, ALL_TIME, EventMonitor, HealthStatus, HealthThresholds, MonitorError, QUERY_FILES,
-    RunScope, WorkerMonitor,
+    self, ALL_TIME, EventMonitor, HealthStatus, HealthThresholds, MonitorError, RunScope,
+    WorkerMonitor,
 };
+use multiagents::sql::QUERY_FILES;
 use multiagents::store::{EventOutcome, EventType, IdAllocator, Store, Writer};
 use multiagents::window::TimeWindow;
 use proptest::prelude::*;
@@ -281,7 +282,7 @@ fn worker_performance_matches_the_generated_events() {
     for scope in scopes(&f) {
         for w in windows() {
             for name in workers {
-                let got = monitor::worker::worker_performance(&conn, name, w, scope).unwrap();
+                let got = monitor::performance::worker_performance(&conn, name, w, scope).unwrap();
                 let mine: Vec<&GenEvent> = ended_in(&events, w, scope)
                     .into_iter()
                     .filter(|e| e.worker == name)
@@ -944,7 +945,7 @@ proptest! {
         durations.sort_unstable();
         latencies.sort_unstable();
         let conn = store.reader().unwrap();
-        let perf = monitor::worker::worker_performance(&conn, "p", ALL_TIME, RunScope::AllRuns).unwrap();
+        let perf = monitor::performance::worker_performance(&conn, "p", ALL_TIME, RunScope::AllRuns).unwrap();
         for (p, got) in [(50, perf.p50_duration_ms), (95, perf.p95_duration_ms), (99, perf.p99_duration_ms)] {
             let want = nearest_rank(&durations, p).unwrap() as f64 / 1000.0;
             prop_assert_eq!(got, want, "p{} of {:?}", p, durations);

@@ -16,43 +16,26 @@ use multiagents::monitor::custom::{
     latest_gauges,
 };
 use multiagents::monitor::system::{system_metrics, system_samples_series};
+use multiagents::sql::queries;
 use multiagents::store::{MetricType, Record, SystemSample};
 use multiagents::window::TimeWindow;
 use rusqlite::Connection;
 use support::*;
 
 const WINDOWED: &[(&str, &str)] = &[
-    (
-        "system_metrics",
-        include_str!("../queries/system_metrics.sql"),
-    ),
-    (
-        "system_samples_series",
-        include_str!("../queries/system_samples_series.sql"),
-    ),
-    (
-        "custom_metric_counters",
-        include_str!("../queries/custom_metric_counters.sql"),
-    ),
-    (
-        "custom_metric_gauges",
-        include_str!("../queries/custom_metric_gauges.sql"),
-    ),
+    ("system_metrics", queries::SYSTEM_METRICS),
+    ("system_samples_series", queries::SYSTEM_SAMPLES_SERIES),
+    ("custom_metric_counters", queries::CUSTOM_METRIC_COUNTERS),
+    ("custom_metric_gauges", queries::CUSTOM_METRIC_GAUGES),
     (
         "custom_metric_histograms",
-        include_str!("../queries/custom_metric_histograms.sql"),
+        queries::CUSTOM_METRIC_HISTOGRAMS,
     ),
-    (
-        "business_metrics_hourly",
-        include_str!("../queries/business_metrics_hourly.sql"),
-    ),
-    (
-        "alert_history",
-        include_str!("../queries/alert_history.sql"),
-    ),
+    ("business_metrics_hourly", queries::BUSINESS_METRICS_HOURLY),
+    ("alert_history", queries::ALERT_HISTORY),
 ];
 
-const FIRING: &str = include_str!("../queries/firing_alerts.sql");
+const FIRING: &str = queries::FIRING_ALERTS;
 
 fn plan(conn: &Connection, sql: &str) -> Vec<String> {
     let mut stmt = conn

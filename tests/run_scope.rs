@@ -408,7 +408,7 @@ fn a_version_1_file_upgrades_with_the_same_stages_and_run_indexes() {
     let db = temp_db();
     {
         let conn = Connection::open(&db.path).unwrap();
-        conn.execute_batch(include_str!("../migrations/0001_initial.sql"))
+        conn.execute_batch(multiagents::sql::migrations::M0001_INITIAL)
             .unwrap();
         conn.execute_batch(
             "PRAGMA user_version = 1;
@@ -490,13 +490,11 @@ fn a_version_3_file_upgrades_to_rollups_per_run_with_watermarks() {
     let minute = 1_700_000_040_000_000_i64; // a minute start
     {
         let conn = Connection::open(&db.path).unwrap();
-        conn.execute_batch(include_str!("../migrations/0001_initial.sql"))
+        conn.execute_batch(multiagents::sql::migrations::M0001_INITIAL)
             .unwrap();
-        conn.execute_batch(include_str!(
-            "../migrations/0002_run_indexes_and_stage_view.sql"
-        ))
-        .unwrap();
-        conn.execute_batch(include_str!("../migrations/0003_run_lifecycle.sql"))
+        conn.execute_batch(multiagents::sql::migrations::M0002_RUN_INDEXES_AND_STAGE_VIEW)
+            .unwrap();
+        conn.execute_batch(multiagents::sql::migrations::M0003_RUN_LIFECYCLE)
             .unwrap();
         // Run 1 alone in its minutes, with one raw event left of the three
         // its rollups counted (retention deleted two before this version

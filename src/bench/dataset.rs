@@ -20,13 +20,15 @@
 //! the size, the seed, the generator version and a hash of the schema, so a
 //! re-run reuses it and a schema change regenerates it.
 
-use super::BenchResult;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::Context;
+use anyhow::Context as _;
+use rand::{RngExt as _, SeedableRng as _};
+use rand_chacha::ChaCha8Rng;
 
+use super::BenchResult;
 use crate::monitor::custom::{Labels, labels_json};
 use crate::store::{
     AlertFired, EventDispatched, EventFinished, EventOutcome, EventType, MetricObservation,
@@ -44,7 +46,7 @@ pub const MINUTE_US: i64 = 60_000_000;
 
 /// Bumped whenever the generated contents change, so that cached files of
 /// an older generator are not reused.
-const GENERATOR_VERSION: u32 = 2;
+const GENERATOR_VERSION: u32 = 3;
 
 /// The seed's flaky-worker messages; the error type is the text before ':'.
 pub const ERROR_MESSAGES: [&str; 4] = [
@@ -99,9 +101,9 @@ struct WorkerModel {
     /// Spread of ln(duration).
     sigma: f64,
     /// Failed attempts per thousand.
-    fail_per_mille: u64,
+    fail_per_mille: u32,
     /// Hung attempts per thousand (always a timeout).
-    hang_per_mille: u64,
+    hang_per_mille: u32,
     /// The step timeout, ms: a longer duration is a timeout.
     timeout_ms: i64,
 }
@@ -124,8 +126,8 @@ const fn worker(
     name: &'static str,
     median_ms: f64,
     sigma: f64,
-    fail_per_mille: u64,
-    hang_per_mille: u64,
+    fail_per_mille: u32,
+    hang_per_mille: u32,
     timeout_ms: i64,
 ) -> WorkerModel {
     WorkerModel {
@@ -187,38 +189,12 @@ const SHAPES: [Shape; 4] = [
     },
 ];
 
-/// splitmix64: small, fast and deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in `[lo, hi)`.
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next_u64() % (hi - lo) as u64) as i64
-    }
-
-    fn per_mille(&mut self, p: u64) -> bool {
-        self.next_u64() % 1000 < p
-    }
-
-    /// Standard normal (Box–Muller).
-    fn normal(&mut self) -> f64 {
-        let u1 = self.unit().max(1e-12);
-        let u2 = self.unit();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
+/// Standard normal by Box–Muller: the one distribution the generator needs,
+/// not worth another crate (`rand_distr`) for three lines.
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1 = rng.random::<f64>().max(1e-12);
+    let u2 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// Names as shared `Arc<str>`, as the orchestrator shares them.
@@ -248,7 +224,7 @@ pub const BUSY_WORKER: &str = "flaky_processor";
 /// Writes the dataset through `writer` (blocking; call from a plain thread
 /// or `spawn_blocking`) and waits until it is committed.
 pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<DatasetSummary> {
-    let mut rng = Rng(spec.seed ^ 0x005E_ED0F_DA7A);
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x005E_ED0F_DA7A);
     let names = Names::new();
     let mut summary = DatasetSummary::default();
     let target = spec.executions.max(1) as u64;
@@ -261,8 +237,8 @@ pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<Dataset
         // Starts spread evenly over the hour by the share of executions
         // written so far (ids stay in time order, as in a real run).
         let slot = HOUR_US as f64 * summary.executions as f64 / target as f64;
-        let created = HOUR_START_US + slot as i64 + rng.range(0, 1_000);
-        let shape_roll = rng.next_u64() % 100;
+        let created = HOUR_START_US + slot as i64 + rng.random_range(0..1_000);
+        let shape_roll = rng.random_range(0..100);
         let mut acc = 0;
         let shape_i = SHAPES
             .iter()
@@ -276,28 +252,28 @@ pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<Dataset
         // The last few workflows stay in flight: their current event has
         // no end and the workflow no terminal state.
         let in_flight = remaining <= (IN_FLIGHT as u64) * 2;
-        let cancel = !in_flight && rng.per_mille(2);
+        let cancel = !in_flight && rng.random_ratio(2, 1000);
         let id = writer.next_id();
         let mut tx_bytes = [0u8; 10];
-        tx_bytes[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
+        tx_bytes[..8].copy_from_slice(&rng.random::<u64>().to_le_bytes());
         tx_bytes[8..].copy_from_slice(&(workflows_started as u16).to_le_bytes());
         let transaction_id: Arc<str> = Arc::from(
             uuid::Builder::from_unix_timestamp_millis((created / 1000) as u64, &tx_bytes)
                 .into_uuid()
                 .to_string(),
         );
-        let started = created + rng.range(50, 500);
+        let started = created + rng.random_range(50..500);
         emit(Record::WorkflowStarted(WorkflowStarted {
             id,
             transaction_id,
             workflow_name: Arc::clone(&names.workflows[shape_i]),
             created_at_us: created,
             started_at_us: started,
-            input_size_bytes: rng.range(50, 2_000),
+            input_size_bytes: rng.random_range(50..2_000),
         }))?;
         workflows_started += 1;
         summary.workflows += 1;
-        let mut t = started + rng.range(20, 200);
+        let mut t = started + rng.random_range(20..200);
         let mut completed_steps: Vec<usize> = Vec::new();
         let mut outcome: Option<(WorkflowState, Option<String>)> = None;
         let mut last_step = 0;
@@ -323,7 +299,7 @@ pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<Dataset
                 }
                 let cancel_here = cancel && s == 1;
                 let end = finish(&mut rng, &ev.1, w, cancel_here);
-                t = end.finished_at_us + rng.range(20, 200);
+                t = end.finished_at_us + rng.random_range(20..200);
                 let o = end.outcome;
                 let message = end.error_message.clone();
                 match o {
@@ -387,7 +363,7 @@ pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<Dataset
                 end.outcome = EventOutcome::Completed;
                 end.error_type = None;
                 end.error_message = None;
-                t = end.finished_at_us + rng.range(20, 200);
+                t = end.finished_at_us + rng.random_range(20..200);
                 emit(Record::EventFinished(end))?;
                 summary.executions += 1;
                 summary.compensations += 1;
@@ -408,7 +384,7 @@ pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<Dataset
             completed_per_tick[tick][shape_i] += 1;
             if shape_i == 0 {
                 // The seed's business metric: one order value per order.
-                let value = (rng.range(500, 50_000) as f64) / 100.0;
+                let value = (rng.random_range(500..50_000) as f64) / 100.0;
                 emit(metric(&order_value, MetricType::Histogram, "{}", value, t))?;
                 summary.custom_metrics += 1;
             }
@@ -437,7 +413,7 @@ struct Dispatched {
     reason = "one column of the event row each"
 )]
 fn event(
-    rng: &mut Rng,
+    rng: &mut ChaCha8Rng,
     writer: &Writer,
     names: &Names,
     workflow_id: i64,
@@ -448,9 +424,9 @@ fn event(
     at: i64,
 ) -> (EventDispatched, Dispatched) {
     let id = writer.next_id();
-    let payload = rng.range(50, 2_000);
-    let picked = at + rng.range(20, 500);
-    let processing = picked + rng.range(10, 200);
+    let payload = rng.random_range(50..2_000);
+    let picked = at + rng.random_range(20..500);
+    let processing = picked + rng.random_range(10..200);
     (
         EventDispatched {
             id,
@@ -474,15 +450,15 @@ fn event(
     )
 }
 
-fn finish(rng: &mut Rng, d: &Dispatched, w: usize, cancel: bool) -> EventFinished {
+fn finish(rng: &mut ChaCha8Rng, d: &Dispatched, w: usize, cancel: bool) -> EventFinished {
     let model = &WORKERS[w];
     let timeout_us = model.timeout_ms * 1000;
-    let sampled = (model.median_ms * 1000.0 * (model.sigma * rng.normal()).exp()) as i64;
+    let sampled = (model.median_ms * 1000.0 * (model.sigma * normal(rng)).exp()) as i64;
     let mut duration = sampled.max(200);
     let (outcome, message) = if cancel {
         duration = duration.min(timeout_us) / 2;
         (EventOutcome::Cancelled, None)
-    } else if rng.per_mille(model.hang_per_mille) || duration > timeout_us {
+    } else if rng.random_ratio(model.hang_per_mille, 1000) || duration > timeout_us {
         duration = timeout_us;
         (
             EventOutcome::Timeout,
@@ -491,10 +467,10 @@ fn finish(rng: &mut Rng, d: &Dispatched, w: usize, cancel: bool) -> EventFinishe
                 model.timeout_ms
             )),
         )
-    } else if rng.per_mille(model.fail_per_mille) {
+    } else if rng.random_ratio(model.fail_per_mille, 1000) {
         // Failures tend to be quick.
         duration = (duration / 4).max(200);
-        let m = ERROR_MESSAGES[(rng.next_u64() % 4) as usize];
+        let m = ERROR_MESSAGES[rng.random_range(0..ERROR_MESSAGES.len())];
         (EventOutcome::Failed, Some(m.to_string()))
     } else {
         (EventOutcome::Completed, None)
@@ -509,7 +485,7 @@ fn finish(rng: &mut Rng, d: &Dispatched, w: usize, cancel: bool) -> EventFinishe
         processing_at_us: Some(d.processing_at_us),
         finished_at_us: d.processing_at_us + duration,
         duration_us: duration,
-        result_size_bytes: (outcome == EventOutcome::Completed).then(|| rng.range(20, 500)),
+        result_size_bytes: (outcome == EventOutcome::Completed).then(|| rng.random_range(20..500)),
         error_type,
         error_message: message,
         worker: Arc::clone(&d.worker),
@@ -530,26 +506,29 @@ fn metric(name: &str, ty: MetricType, labels: &str, value: f64, at: i64) -> Reco
 }
 
 /// A system sample every 10 s.
-fn write_samples(emit: &impl Fn(Record) -> BenchResult<()>, rng: &mut Rng) -> BenchResult<u64> {
+fn write_samples(
+    emit: &impl Fn(Record) -> BenchResult<()>,
+    rng: &mut ChaCha8Rng,
+) -> BenchResult<u64> {
     let mut n = 0;
     let total_memory = 16_i64 << 30;
     for tick in 0..HOUR_US / 10_000_000 {
-        let at = HOUR_START_US + tick * 10_000_000 + rng.range(0, 1_000);
-        let cpu = 35.0 + 30.0 * rng.unit();
-        let mem = 40.0 + 10.0 * rng.unit();
+        let at = HOUR_START_US + tick * 10_000_000 + rng.random_range(0..1_000);
+        let cpu = 35.0 + 30.0 * rng.random::<f64>();
+        let mem = 40.0 + 10.0 * rng.random::<f64>();
         emit(Record::SystemSample(SystemSample {
             sampled_at_us: at,
             cpu_usage_percent: cpu,
             memory_usage_percent: mem,
             memory_used_bytes: (total_memory as f64 * mem / 100.0) as i64,
             memory_total_bytes: total_memory,
-            load_avg_1m: 1.0 + rng.unit(),
-            load_avg_5m: 1.2 + 0.5 * rng.unit(),
-            load_avg_15m: 1.3 + 0.2 * rng.unit(),
+            load_avg_1m: 1.0 + rng.random::<f64>(),
+            load_avg_5m: 1.2 + 0.5 * rng.random::<f64>(),
+            load_avg_15m: 1.3 + 0.2 * rng.random::<f64>(),
             process_cpu_percent: cpu * 0.8,
             process_rss_bytes: 40 << 20,
-            active_connections: rng.range(1, 8),
-            active_workflows: rng.range(100, 400),
+            active_connections: rng.random_range(1..8),
+            active_workflows: rng.random_range(100..400),
         }))?;
         n += 1;
     }
@@ -561,7 +540,7 @@ fn write_samples(emit: &impl Fn(Record) -> BenchResult<()>, rng: &mut Rng) -> Be
 /// histogram observation per worker.
 fn write_metrics(
     emit: &impl Fn(Record) -> BenchResult<()>,
-    rng: &mut Rng,
+    rng: &mut ChaCha8Rng,
     names: &Names,
     completed: &[[u64; 4]],
 ) -> BenchResult<u64> {
@@ -588,13 +567,13 @@ fn write_metrics(
             "workflow_completion_rate",
             MetricType::Gauge,
             "{}",
-            0.85 + 0.1 * rng.unit(),
+            0.85 + 0.1 * rng.random::<f64>(),
             at,
         ))?;
         n += 1;
         for (w, model) in WORKERS.iter().enumerate() {
             let labels = label("worker", &names.workers[w], "average_step_duration")?;
-            let value = model.median_ms * (0.3 * rng.normal()).exp();
+            let value = model.median_ms * (0.3 * normal(rng)).exp();
             emit(metric(
                 "average_step_duration",
                 MetricType::Histogram,
@@ -657,7 +636,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// hash of the schema in its name.
 pub fn cache_path(dir: &Path, spec: &DatasetSpec) -> PathBuf {
     // The schema version too: a later migration changes what the file holds.
-    let schema = fnv1a(include_str!("../../migrations/0001_initial.sql").as_bytes())
+    let schema = fnv1a(crate::sql::migrations::M0001_INITIAL.as_bytes())
         ^ crate::store::migrate::SCHEMA_VERSION as u64;
     dir.join(format!(
         "queries-{}x-seed{}-g{}-s{:08x}.db",

@@ -3,7 +3,6 @@
 //! batches of 1,000 into tables without secondary indexes (a separate file,
 //! WAL, synchronous=NORMAL): the best SQLite does here.
 
-use super::{BenchError, BenchResult};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,7 +10,7 @@ use rusqlite::{Connection, params};
 use serde_json::json;
 
 use super::workload::{cpu_seconds, open_store};
-use super::{BenchOptions, Figure, Goal, Progress, per_s};
+use super::{BenchOptions, BenchResult, Figure, Goal, Progress, per_s};
 use crate::clock;
 use crate::store::{
     EventDispatched, EventFinished, EventOutcome, EventType, Record, WorkflowChanged,
@@ -115,7 +114,7 @@ async fn through_writer(
                     writer.record(record).await?;
                 }
             }
-            Ok::<(), BenchError>(())
+            Ok::<(), anyhow::Error>(())
         }));
     }
     for task in tasks {

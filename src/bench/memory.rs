@@ -2,11 +2,11 @@
 //! one process. The peak is reset first (`/proc/self/clear_refs`), and this
 //! suite runs before the others, so earlier figures do not inflate it.
 
-use super::{BenchResult, bail};
+use anyhow::bail;
 use serde_json::json;
 
 use super::workload::{NOOP, noop_workers, open_store, register_three_steps, run_workflows};
-use super::{BenchOptions, Figure, Goal, Progress};
+use super::{BenchOptions, BenchResult, Figure, Goal, Progress};
 use crate::orchestrator::Orchestrator;
 
 /// Resident and peak resident memory of this process, bytes.

@@ -26,90 +26,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-/// Why a benchmark could not measure: the step that failed and its cause,
-/// as one sentence (a benchmark reports; callers match on nothing).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BenchError(String);
-
-impl BenchError {
-    /// An error with this message.
-    pub fn msg(message: impl Into<String>) -> Self {
-        BenchError(message.into())
-    }
-}
-
-/// What a measurement returns.
-pub type BenchResult<T> = Result<T, BenchError>;
-
-macro_rules! bench_error_from {
-    ($($t:ty),* $(,)?) => {
-        $(impl From<$t> for BenchError {
-            fn from(e: $t) -> Self {
-                BenchError(e.to_string())
-            }
-        })*
-    };
-}
-
-bench_error_from!(
-    crate::store::StoreError,
-    crate::orchestrator::OrchestratorError,
-    crate::monitor::MonitorError,
-    crate::monitor::custom::MetricsError,
-    crate::workflow::WorkflowError,
-    rusqlite::Error,
-    std::io::Error,
-    serde_json::Error,
-    tokio::task::JoinError,
-    tokio::sync::AcquireError,
-    std::time::SystemTimeError,
-    std::num::ParseFloatError,
-    std::num::ParseIntError,
-);
-
-/// Adds what was being done to an error, like `anyhow::Context`.
-pub trait Context<T> {
-    /// Prefixes the error with `what`.
-    fn context(self, what: impl std::fmt::Display) -> BenchResult<T>;
-    /// Prefixes the error with what `what` returns.
-    fn with_context<D: std::fmt::Display>(self, what: impl FnOnce() -> D) -> BenchResult<T>;
-}
-
-impl<T, E: std::fmt::Display> Context<T> for Result<T, E> {
-    fn context(self, what: impl std::fmt::Display) -> BenchResult<T> {
-        self.map_err(|e| BenchError(format!("{what}: {e}")))
-    }
-    fn with_context<D: std::fmt::Display>(self, what: impl FnOnce() -> D) -> BenchResult<T> {
-        self.map_err(|e| BenchError(format!("{}: {e}", what())))
-    }
-}
-
-impl<T> Context<T> for Option<T> {
-    fn context(self, what: impl std::fmt::Display) -> BenchResult<T> {
-        self.ok_or_else(|| BenchError(what.to_string()))
-    }
-    fn with_context<D: std::fmt::Display>(self, what: impl FnOnce() -> D) -> BenchResult<T> {
-        self.ok_or_else(|| BenchError(what().to_string()))
-    }
-}
-
-/// Returns early with a [`BenchError`] built like `format!`.
-macro_rules! bail {
-    ($($arg:tt)*) => {
-        return Err($crate::bench::BenchError::msg(format!($($arg)*)))
-    };
-}
-
-/// Returns early with a [`BenchError`] unless the condition holds.
-macro_rules! ensure {
-    ($cond:expr, $($arg:tt)*) => {
-        if !$cond {
-            return Err($crate::bench::BenchError::msg(format!($($arg)*)));
-        }
-    };
-}
-pub(crate) use {bail, ensure};
+/// What a measurement returns. A benchmark reports and nobody matches on
+/// its failures, so the error is [`anyhow::Error`]: the step that failed and
+/// its causes, like the binary's own errors (the harness sits at that edge).
+pub type BenchResult<T> = anyhow::Result<T>;
 
 pub use peer::PeerFigure;
 

@@ -3,8 +3,11 @@
 //! `../shared/peer/setup_and_run.sh N`, which prints a JSON document per size with
 //! `workflows_per_s`.
 
-use super::{BenchError, BenchResult, ensure};
 use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, ensure};
+
+use super::BenchResult;
 
 /// The peer's measured figure.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -51,11 +54,11 @@ pub fn run_peer(script: &Path, workflows: usize) -> BenchResult<Option<PeerFigur
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let figure = parse_peer_output(&stdout).ok_or_else(|| {
-        BenchError::msg(format!(
+        anyhow!(
             "{} printed no JSON line with workflows_per_s: {}",
             script.display(),
             stdout.trim()
-        ))
+        )
     })?;
     Ok(Some(PeerFigure {
         workflows_per_s: figure.0,

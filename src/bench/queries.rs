@@ -26,23 +26,23 @@
 //! `R` is chosen from our calibration call so that a batch takes about
 //! `query_target_ms`.
 
-use super::{BenchResult, bail};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::Context;
+use anyhow::{Context as _, bail};
 use rusqlite::Connection;
 use serde_json::json;
 
 use super::dataset::{self, BUSY_WORKER, DatasetSpec, HOUR_START_US, HOUR_US, MINUTE_US};
-use super::{BenchOptions, Figure, Goal, Progress};
-use crate::export::queries::{self as export_queries, Source};
+use super::{BenchOptions, BenchResult, Figure, Goal, Progress};
+use crate::monitor::totals::{self, Source};
 use crate::monitor::{
-    QUERY_FILES, RunScope, alerts, custom, event, health::HealthThresholds, outcomes, rollups,
+    RunScope, alerts, custom, event, health::HealthThresholds, outcomes, performance, rollups,
     system, worker,
 };
 use crate::runs::{self, RunSelector};
+use crate::sql::QUERY_FILES;
 use crate::store::Store;
 use crate::window::TimeWindow;
 
@@ -252,44 +252,44 @@ fn case<'a>(
         "tracked_workers.sql" => typed!("monitor::worker::tracked_workers", |c| {
             worker::tracked_workers(c, w, all)?.len()
         }),
-        "worker_id.sql" => typed!("monitor::worker::worker_id", |c| {
-            worker::worker_id(c, &ctx.worker)?;
+        "worker_id.sql" => typed!("monitor::performance::worker_id", |c| {
+            performance::worker_id(c, &ctx.worker)?;
             1
         }),
-        "worker_performance.sql" => typed!("monitor::worker::worker_performance", |c| {
-            worker::worker_performance(c, &ctx.worker, w, all)?.total_executions as usize
+        "worker_performance.sql" => typed!("monitor::performance::worker_performance", |c| {
+            performance::worker_performance(c, &ctx.worker, w, all)?.total_executions as usize
         }),
         "workflow_outcomes.sql" => typed!("monitor::outcomes::workflow_outcomes", |c| {
             outcomes::workflow_outcomes(c, w, all)?.len()
         }),
         "throughput_per_minute.sql" => {
-            typed!("export::queries::throughput_per_minute", |c| {
-                export_queries::throughput_per_minute(c, w, first, last)?.len()
+            typed!("monitor::totals::throughput_per_minute", |c| {
+                totals::throughput_per_minute(c, w, first, last)?.len()
             })
         }
         "worker_histogram_events.sql" => {
-            typed!("export::queries::worker_histograms (events)", |c| {
-                export_queries::worker_histograms(c, w, Source::Events { first, last })?.len()
+            typed!("monitor::totals::worker_histograms (events)", |c| {
+                totals::worker_histograms(c, w, Source::Events { first, last })?.len()
             })
         }
         "worker_histogram_rollups.sql" => {
-            typed!("export::queries::worker_histograms (rollups)", |c| {
-                export_queries::worker_histograms(c, w, Source::Rollups { run_id: None })?.len()
+            typed!("monitor::totals::worker_histograms (rollups)", |c| {
+                totals::worker_histograms(c, w, Source::Rollups { run_id: None })?.len()
             })
         }
         "worker_totals_events.sql" => {
-            typed!("export::queries::worker_totals (events)", |c| {
-                export_queries::worker_totals(c, w, Source::Events { first, last })?.len()
+            typed!("monitor::totals::worker_totals (events)", |c| {
+                totals::worker_totals(c, w, Source::Events { first, last })?.len()
             })
         }
         "worker_totals_rollups.sql" => {
-            typed!("export::queries::worker_totals (rollups)", |c| {
-                export_queries::worker_totals(c, w, Source::Rollups { run_id: None })?.len()
+            typed!("monitor::totals::worker_totals (rollups)", |c| {
+                totals::worker_totals(c, w, Source::Rollups { run_id: None })?.len()
             })
         }
         "workflow_outcome_counts.sql" => {
-            typed!("export::queries::workflow_outcome_counts", |c| {
-                export_queries::workflow_outcome_counts(c, w, first, last)?.len()
+            typed!("monitor::totals::workflow_outcome_counts", |c| {
+                totals::workflow_outcome_counts(c, w, first, last)?.len()
             })
         }
         "worker_summary_rollups.sql" => {
@@ -672,7 +672,7 @@ fn hour_figures(
         "Counts, rates and mean durations only: p50/p95/p99 durations (and the health judgement on them) stay exact from the raw rows.",
     )?;
 
-    let raw_tp = export_queries::throughput_per_minute(conn, hour, first, last)?;
+    let raw_tp = totals::throughput_per_minute(conn, hour, first, last)?;
     let rolled_tp = rollups::throughput_per_minute_from_rollups(conn, hour, RunScope::AllRuns)?;
     one(
         "hour_throughput_per_minute",
@@ -680,7 +680,7 @@ fn hour_figures(
         "throughput_per_minute_rollups.sql",
         "throughput_per_minute.sql",
         &|c| Ok(rollups::throughput_per_minute_from_rollups(c, hour, RunScope::AllRuns)?.len()),
-        &|c| Ok(export_queries::throughput_per_minute(c, hour, first, last)?.len()),
+        &|c| Ok(totals::throughput_per_minute(c, hour, first, last)?.len()),
         raw_tp == rolled_tp,
         "Every run together (rollups are not per run).",
     )?;

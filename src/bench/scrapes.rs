@@ -174,7 +174,7 @@ pub(super) async fn measure(
                 next += 1000;
                 done += 1000;
             }
-            Ok::<usize, super::BenchError>(done)
+            Ok::<usize, anyhow::Error>(done)
         })
     };
 

@@ -1,15 +1,15 @@
 //! What the figures run: a 3-step workflow of a given worker, started
 //! concurrently with a bounded number in flight, every one waited.
 
-use super::{BenchError, BenchResult, ensure};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::Context as _;
+use anyhow::{Context as _, ensure};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use super::BenchResult;
 use crate::orchestrator::Orchestrator;
 use crate::store::{RunInfo, Store, WorkflowState, Writer, WriterOptions};
 use crate::worker::{Context, WorkerRegistry};
@@ -78,7 +78,7 @@ pub(super) async fn run_workflows(
                     .execute_workflow(&name, json!({ "data": format!("item{i}") }))
                     .await?;
                 let status = orch.wait(&id).await?;
-                Ok::<_, BenchError>(status.state)
+                Ok::<_, anyhow::Error>(status.state)
             }
             .await;
             if !matches!(done, Ok(WorkflowState::Completed))

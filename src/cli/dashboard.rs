@@ -7,9 +7,8 @@ use anyhow::Context as _;
 use clap::Args;
 use multiagents::clock;
 use multiagents::dashboard;
-use multiagents::monitor::RunScope;
+use multiagents::monitor::{HealthThresholds, MonitorError, RunScope};
 use multiagents::runs::{self, RunSelector};
-use multiagents::session::health_thresholds;
 use multiagents::store::Store;
 use multiagents::window;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
@@ -52,7 +51,7 @@ pub async fn run(globals: &Globals, args: DashboardArgs) -> anyhow::Result<Outco
         None => None,
     };
     let scope = run.map_or(RunScope::AllRuns, |r| RunScope::Run(r.run_id));
-    let thresholds = health_thresholds(&globals.config);
+    let thresholds = HealthThresholds::from_config(&globals.config);
     let snapshot = || {
         let at_us = match run {
             None => clock::now_us(),
@@ -79,7 +78,7 @@ pub async fn run(globals: &Globals, args: DashboardArgs) -> anyhow::Result<Outco
 
 fn live(
     terminal: &mut ratatui::DefaultTerminal,
-    snapshot: impl Fn() -> Result<dashboard::DashboardSnapshot, dashboard::SnapshotError>,
+    snapshot: impl Fn() -> Result<dashboard::DashboardSnapshot, MonitorError>,
     refresh: Duration,
 ) -> anyhow::Result<Outcome> {
     loop {

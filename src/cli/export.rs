@@ -64,7 +64,7 @@ pub async fn run(globals: &Globals, args: ExportArgs) -> anyhow::Result<Outcome>
             let options = ExportOptions {
                 window,
                 run,
-                thresholds: multiagents::session::health_thresholds(&globals.config),
+                thresholds: multiagents::monitor::HealthThresholds::from_config(&globals.config),
                 now_us: clock::now_us(),
             };
             let text =

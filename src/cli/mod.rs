@@ -6,6 +6,7 @@
 //! stderr, never a panic or a backtrace. A closed stdout (`… | head`) ends
 //! the command quietly.
 
+#[cfg(feature = "bench")]
 mod bench;
 mod cleanup;
 mod compare;
@@ -21,6 +22,7 @@ mod query;
 mod report;
 mod serve;
 mod signals;
+#[cfg(feature = "bench")]
 mod soak;
 
 use std::path::PathBuf;
@@ -69,8 +71,10 @@ enum Command {
     /// Compare two recorded runs per worker and workflow; exit 1 when anything regressed.
     Compare(compare::CompareArgs),
     /// Measure the hot path's figures against references from the same run.
+    #[cfg(feature = "bench")]
     Bench(Box<bench::BenchArgs>),
     /// Steady load for crash tests: prints what it reports as durable.
+    #[cfg(feature = "bench")]
     #[command(hide = true)]
     Soak(soak::SoakArgs),
     /// Print metrics for other tools (`export prometheus`).
@@ -197,7 +201,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Dashboard(args) => dashboard::run(&globals, args).await,
             Command::LoadTest(args) => load_test::run(&globals, args).await,
             Command::Compare(args) => compare::run(&globals, args).await,
+            #[cfg(feature = "bench")]
             Command::Bench(args) => bench::run(&globals, *args).await,
+            #[cfg(feature = "bench")]
             Command::Soak(args) => soak::run(&globals, args).await,
             Command::Export(args) => export::run(&globals, args).await,
             Command::Serve(args) => serve::run(&globals, args).await,

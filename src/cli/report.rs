@@ -52,7 +52,7 @@ pub async fn run(globals: &Globals, args: ReportArgs) -> anyhow::Result<Outcome>
         .map(|path| OutputPath::check(path, Some(&globals.db), args.force))
         .transpose()?;
     let store = Store::open_existing(&globals.db)?;
-    let thresholds = multiagents::session::health_thresholds(&globals.config);
+    let thresholds = multiagents::monitor::HealthThresholds::from_config(&globals.config);
     let selector = args.run;
     let format = args.format;
     let text = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {

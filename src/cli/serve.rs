@@ -57,7 +57,7 @@ pub async fn run(globals: &Globals, args: ServeArgs) -> anyhow::Result<Outcome> 
         store,
         window: args.window,
         run: args.run,
-        thresholds: multiagents::session::health_thresholds(&globals.config),
+        thresholds: multiagents::monitor::HealthThresholds::from_config(&globals.config),
         refresh: args.refresh,
     };
     http::serve(listener, options, shutdown_signal())

@@ -3,36 +3,18 @@
 
 use std::time::Duration;
 
-use rusqlite::named_params;
-
 use super::snapshot::{ActiveRow, AlertRow, DashboardSnapshot, EventPanel, SystemPanel, WorkerRow};
 use crate::clock;
 use crate::monitor::alerts::firing_alerts;
-use crate::monitor::custom::MetricsError;
+use crate::monitor::outcomes::active_workflow_count;
 use crate::monitor::system::system_samples_series;
 use crate::monitor::{EventMonitor, HealthThresholds, MonitorError, RunScope, WorkerMonitor};
-use crate::store::{Store, StoreError};
+use crate::sql;
+use crate::store::Store;
 use crate::window::TimeWindow;
 
 /// Active workflows listed by name; the panel shows the count of all.
 pub const ACTIVE_ROWS: i64 = 10;
-
-/// Why a snapshot could not be taken.
-#[derive(Debug, thiserror::Error)]
-pub enum SnapshotError {
-    /// Reading the database failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A monitoring question failed.
-    #[error(transparent)]
-    Monitor(#[from] MonitorError),
-    /// System or alert figures failed.
-    #[error(transparent)]
-    Metrics(#[from] MetricsError),
-    /// SQLite said no.
-    #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
-}
 
 /// Takes a snapshot of the window of length `window` ending at `now_us`.
 pub fn collect(
@@ -41,7 +23,7 @@ pub fn collect(
     scope: RunScope,
     window: Duration,
     now_us: i64,
-) -> Result<DashboardSnapshot, SnapshotError> {
+) -> Result<DashboardSnapshot, MonitorError> {
     let span = TimeWindow::ending_at(now_us, window);
     let m = EventMonitor::new(store.clone())
         .with_scope(scope)
@@ -72,7 +54,7 @@ pub fn collect(
     let marks = crate::monitor::coverage::watermarks(&conn, scope)?;
     let mut approximate: Vec<&'static str> = Vec::new();
     approximate.extend(crate::monitor::event::APPROXIMATE_EVENT_FIELDS);
-    approximate.extend(crate::monitor::worker::APPROXIMATE_WORKER_FIELDS);
+    approximate.extend(crate::monitor::performance::APPROXIMATE_WORKER_FIELDS);
     let mut provenance = marks.provenance(span, &approximate);
     provenance
         .notes
@@ -83,9 +65,9 @@ pub fn collect(
     // Workflows of a run whose process died are not in flight.
     let crashed = crate::store::lifecycle::dead_open_runs_json(&conn)?;
     let active = conn
-        .prepare_cached(include_str!("../../queries/active_workflows.sql"))?
+        .prepare_cached(sql::queries::ACTIVE_WORKFLOWS)?
         .query_map(
-            named_params! {":window_end": now_us, ":run_first": run_first, ":run_last": run_last, ":limit": ACTIVE_ROWS, ":crashed_runs": crashed},
+            rusqlite::named_params! {":window_end": now_us, ":run_first": run_first, ":run_last": run_last, ":limit": ACTIVE_ROWS, ":crashed_runs": crashed},
             |r| {
                 Ok(ActiveRow {
                     transaction_id: r.get(0)?,
@@ -96,12 +78,7 @@ pub fn collect(
             },
         )?
         .collect::<Result<Vec<_>, _>>()?;
-    let active_total: i64 = conn
-        .prepare_cached(include_str!("../../queries/active_workflow_count.sql"))?
-        .query_row(
-            named_params! {":window_end": now_us, ":run_first": run_first, ":run_last": run_last, ":crashed_runs": crashed},
-            |r| r.get(0),
-        )?;
+    let active_total = active_workflow_count(&conn, scope, now_us)?;
     let alerts = firing_alerts(&conn, scope)?
         .into_iter()
         .map(|a| AlertRow {

@@ -5,6 +5,6 @@ pub mod collect;
 pub mod render;
 pub mod snapshot;
 
-pub use collect::{SnapshotError, collect};
+pub use collect::collect;
 pub use render::{render, render_text};
 pub use snapshot::DashboardSnapshot;

@@ -14,11 +14,11 @@ use crate::clock;
 use crate::config::MonitoringConfig;
 use crate::dashboard;
 use crate::loadtest::{LoadTestError, LoadTestOptions, load_test_workers, run_load_test};
-use crate::monitor::RunScope;
 use crate::monitor::alerts::{AlertChange, Severity};
 use crate::monitor::custom::{get_business_metrics, histogram_summaries, latest_gauges};
+use crate::monitor::{HealthThresholds, RunScope};
 use crate::orchestrator::OrchestratorError;
-use crate::session::{Session, SessionError, health_thresholds};
+use crate::session::Session;
 use crate::store::{RunInfo, WorkflowState};
 use crate::window::TimeWindow;
 use crate::workload::{DemoSettings, register_demo_workflows};
@@ -44,21 +44,13 @@ pub struct DemoOptions {
 /// Why the demo stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    /// The session failed.
-    #[error(transparent)]
-    Session(#[from] SessionError),
     /// The orchestrator refused something.
     #[error(transparent)]
     Orchestrator(#[from] OrchestratorError),
-    /// A monitoring question failed.
+    /// The session, a monitoring question, metrics, alerts or the
+    /// dashboard snapshot failed.
     #[error(transparent)]
     Monitor(#[from] crate::monitor::MonitorError),
-    /// Metrics or alerts failed.
-    #[error(transparent)]
-    Metrics(#[from] crate::monitor::custom::MetricsError),
-    /// The dashboard snapshot failed.
-    #[error(transparent)]
-    Snapshot(#[from] dashboard::SnapshotError),
     /// The load test failed.
     #[error(transparent)]
     LoadTest(#[from] LoadTestError),
@@ -284,9 +276,13 @@ impl Demo<'_> {
             .writer()
             .flush()
             .await
-            .map_err(SessionError::from)?;
+            .map_err(crate::monitor::MonitorError::from)?;
         let scope = RunScope::Run(self.session.run_id());
-        let conn = self.session.store().reader().map_err(SessionError::from)?;
+        let conn = self
+            .session
+            .store()
+            .reader()
+            .map_err(crate::monitor::MonitorError::from)?;
         let now = clock::now_us();
         for (hour, m) in get_business_metrics(&conn, 1, now, scope)? {
             writeln!(
@@ -468,7 +464,7 @@ impl Demo<'_> {
         tokio::time::sleep(self.pause(0.3)).await;
         let snap = dashboard::collect(
             self.session.store(),
-            &health_thresholds(self.session.config()),
+            &HealthThresholds::from_config(self.session.config()),
             RunScope::Run(self.session.run_id()),
             Duration::from_secs(60),
             clock::now_us(),
@@ -654,7 +650,7 @@ pub async fn run_demo_with(
     let outcome = tokio::select! {
         outcome = sections => outcome,
         () = interrupt.triggered() => Ok(()),
-        reason = writer.failed() => Err(DemoError::Session(
+        reason = writer.failed() => Err(DemoError::Monitor(
             crate::store::StoreError::WriterStopped(reason).into(),
         )),
     };

@@ -169,7 +169,7 @@ fn throughput_chart(report: &RunReport) -> Result<String, ExportError> {
             .draw()
             .map_err(chart_error)?;
         // Each minute as a bar from its start to its end.
-        let bar = |m: &super::queries::MinuteThroughput, v: u64, color: RGBColor| {
+        let bar = |m: &crate::monitor::totals::MinuteThroughput, v: u64, color: RGBColor| {
             let x0 = minute(m.minute_us);
             Rectangle::new([(x0 + 0.05, 0.0), (x0 + 0.95, v as f64)], color.filled())
         };

@@ -108,10 +108,8 @@ pub async fn serve(
 /// retry; anything else is a real error.
 fn failure(e: ExportError) -> Failure {
     let transient = match &e {
-        ExportError::Store(StoreError::Pool(_)) => true,
         ExportError::Monitor(MonitorError::Store(StoreError::Pool(_))) => true,
-        ExportError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
-        | ExportError::Monitor(MonitorError::Sqlite(rusqlite::Error::SqliteFailure(f, _))) => {
+        ExportError::Monitor(MonitorError::Sqlite(rusqlite::Error::SqliteFailure(f, _))) => {
             matches!(
                 f.code,
                 rusqlite::ErrorCode::OperationInterrupted

@@ -53,10 +53,10 @@ use prometheus_client::registry::Registry;
 use rusqlite::Connection;
 
 use super::ExportError;
-use super::queries::{self, Source};
 use crate::clock;
 use crate::monitor::custom::{counter_totals, latest_gauges};
 use crate::monitor::system::system_samples_series;
+use crate::monitor::totals::{self, Source};
 use crate::monitor::{ALL_TIME, HealthStatus, HealthThresholds, RunScope, evaluate_health};
 use crate::runs::{ResolvedRun, RunSelector, resolve_run};
 use crate::store::Store;
@@ -185,7 +185,7 @@ pub fn registry(conn: &Connection, options: &ExportOptions) -> Result<Registry, 
     let mut registry = Registry::default();
 
     // Counters and the histogram: totals.
-    let totals = queries::worker_totals(conn, plan.total_window, plan.source)?;
+    let totals = totals::worker_totals(conn, plan.total_window, plan.source)?;
     let events_total = Family::<Labels, Counter>::default();
     let worker_executions = Family::<Labels, Counter>::default();
     let mut histograms = WorkerHistograms::default();
@@ -211,7 +211,7 @@ pub fn registry(conn: &Connection, options: &ExportOptions) -> Result<Registry, 
         entry.1 += t.total();
     }
     let mut buckets: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
-    for b in queries::worker_histograms(conn, plan.total_window, plan.source)? {
+    for b in totals::worker_histograms(conn, plan.total_window, plan.source)? {
         *buckets
             .entry(b.worker)
             .or_default()
@@ -307,8 +307,12 @@ pub fn registry(conn: &Connection, options: &ExportOptions) -> Result<Registry, 
                 .get_or_create(&labels([("worker", &name), ("status", status.as_str())]))
                 .set(if status == health.status { 1.0 } else { 0.0 });
         }
-        let perf =
-            crate::monitor::worker::worker_performance(conn, &name, plan.rate_window, plan.scope)?;
+        let perf = crate::monitor::performance::worker_performance(
+            conn,
+            &name,
+            plan.rate_window,
+            plan.scope,
+        )?;
         if perf.total_executions == 0 {
             continue;
         }

@@ -18,12 +18,12 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use super::ExportError;
-use super::queries::{self, MinuteThroughput, Source};
 use crate::clock;
 use crate::monitor::alerts::{Alert, alert_history};
 use crate::monitor::coverage::{Provenance, watermarks};
 use crate::monitor::event::event_metrics;
 use crate::monitor::system::{SystemMetrics, system_metrics, system_samples_series};
+use crate::monitor::totals::{self, MinuteThroughput, Source};
 use crate::monitor::worker::worker_performance_summary;
 use crate::monitor::{
     ErrorPattern, EventMetrics, HealthStatus, HealthThresholds, RunScope, WorkerPerformance,
@@ -203,7 +203,7 @@ pub fn build_report(
     let split = marks.split(window);
     let mut approximate: Vec<&'static str> = Vec::new();
     approximate.extend(crate::monitor::event::APPROXIMATE_EVENT_FIELDS);
-    approximate.extend(crate::monitor::worker::APPROXIMATE_WORKER_FIELDS);
+    approximate.extend(crate::monitor::performance::APPROXIMATE_WORKER_FIELDS);
     let mut provenance = marks.provenance(window, &approximate);
     provenance.notes.extend(
         marks
@@ -219,7 +219,7 @@ pub fn build_report(
         by_outcome: BTreeMap::new(),
         by_workflow: BTreeMap::new(),
     };
-    let mut outcome_counts = queries::workflow_outcome_counts(conn, window, first, last)?;
+    let mut outcome_counts = totals::workflow_outcome_counts(conn, window, first, last)?;
     if split.rollups.is_some() {
         // Ended workflows from raw rows and rollups together; unfinished
         // ones exist only as raw rows.
@@ -235,7 +235,7 @@ pub fn build_report(
                 ("failed", o.failed),
             ] {
                 if count > 0 {
-                    outcome_counts.push(queries::WorkflowOutcome {
+                    outcome_counts.push(totals::WorkflowOutcome {
                         workflow_name: name.clone(),
                         outcome: outcome.to_string(),
                         count,
@@ -294,7 +294,7 @@ pub fn build_report(
         throughput.extend(crate::monitor::rollups::throughput_per_minute_from_rollups(
             conn, rolled, scope,
         )?);
-        for b in queries::worker_histograms(
+        for b in totals::worker_histograms(
             conn,
             rolled,
             Source::Rollups {
@@ -305,8 +305,8 @@ pub fn build_report(
         }
     }
     if let Some(part) = split.raw {
-        throughput.extend(queries::throughput_per_minute(conn, part, first, last)?);
-        for b in queries::worker_histograms(conn, part, Source::Events { first, last })? {
+        throughput.extend(totals::throughput_per_minute(conn, part, first, last)?);
+        for b in totals::worker_histograms(conn, part, Source::Events { first, last })? {
             *raw.entry(b.worker).or_default().entry(b.le_ms).or_default() += b.count;
         }
     }

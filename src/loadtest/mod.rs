@@ -567,7 +567,7 @@ pub async fn run_load_test(
             finished,
             completed,
             in_flight: counters.in_flight(),
-            success_rate: crate::monitor::percent(completed, finished),
+            success_rate: crate::monitor::figures::percent(completed, finished),
             recent_events: recent,
         });
     };

@@ -21,12 +21,10 @@
 use rusqlite::{Connection, named_params};
 use serde::Serialize;
 
-use super::RunScope;
+use super::scope::RunScope;
 use crate::clock;
+use crate::sql;
 use crate::window::TimeWindow;
-
-/// `queries/retention_watermarks.sql`.
-pub const RETENTION_WATERMARKS_SQL: &str = include_str!("../../queries/retention_watermarks.sql");
 
 const MINUTE_US: i64 = 60_000_000;
 
@@ -61,7 +59,7 @@ impl Provenance {
 
 /// Reads the watermarks of `scope` (`queries/retention_watermarks.sql`).
 pub fn watermarks(conn: &Connection, scope: RunScope) -> rusqlite::Result<Watermarks> {
-    let mut stmt = conn.prepare_cached(RETENTION_WATERMARKS_SQL)?;
+    let mut stmt = conn.prepare_cached(sql::queries::RETENTION_WATERMARKS)?;
     let mut rows = stmt.query(named_params! {":run_id": scope.run_id()})?;
     let mut marks = Watermarks::default();
     while let Some(row) = rows.next()? {

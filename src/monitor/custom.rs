@@ -9,120 +9,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, named_params};
+use rusqlite::Connection;
 
-use super::RunScope;
+use super::error::MonitorError;
+use super::scope::{RunScope, WindowParams};
 use crate::clock;
-use crate::store::{MetricObservation, MetricType, Record, StoreError, Writer};
+use crate::store::{MetricObservation, MetricType, Record, Writer};
 use crate::window::TimeWindow;
-
-/// The named parameters of every windowed, run-scoped query:
-/// `:window_start` and `:window_end` (microseconds) and `:run_id` (one run,
-/// or NULL for every run), bound (never formatted into the SQL).
-macro_rules! window_params {
-    ($window:expr, $scope:expr) => {
-        rusqlite::named_params! {
-            ":window_start": $window.start_us,
-            ":window_end": $window.end_us,
-            ":run_id": $scope.run_id(),
-        }
-    };
-}
-pub(crate) use window_params;
-
-/// Errors of the system, custom-metric and alert monitors.
-///
-/// It lives here rather than in its own module so that `monitor/mod.rs`
-/// holds only the module list (the event and worker monitors keep their own
-/// errors).
-#[derive(Debug, thiserror::Error)]
-pub enum MetricsError {
-    /// A metric name that Prometheus would not accept.
-    #[error("invalid metric name {name:?}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")]
-    InvalidName {
-        /// The refused name.
-        name: String,
-    },
-    /// A label name that Prometheus would not accept.
-    #[error(
-        "metric {metric:?}: invalid label name {label:?}: must match [a-zA-Z_][a-zA-Z0-9_]* and not start with '__'"
-    )]
-    InvalidLabel {
-        /// The metric the label was given to.
-        metric: String,
-        /// The refused label name.
-        label: String,
-    },
-    /// A metric type name other than counter, gauge or histogram.
-    #[error("metric {name:?}: unknown type {given:?}, expected counter, gauge or histogram")]
-    UnknownType {
-        /// The metric it was declared for.
-        name: String,
-        /// The refused type name.
-        given: String,
-    },
-    /// An observation of a different type than the metric is declared (or
-    /// was first used) as.
-    #[error("metric {name:?} is a {}, not a {}", declared.as_str(), observed.as_str())]
-    TypeMismatch {
-        /// The metric.
-        name: String,
-        /// Its declared type.
-        declared: MetricType,
-        /// The type of the refused observation.
-        observed: MetricType,
-    },
-    /// The same name declared twice with different types.
-    #[error("metric {name:?} is declared twice: as a {} and as a {}", first.as_str(), second.as_str())]
-    ConflictingDeclaration {
-        /// The metric.
-        name: String,
-        /// The first declaration's type.
-        first: MetricType,
-        /// The second declaration's type.
-        second: MetricType,
-    },
-    /// A value that cannot be stored or makes no sense for the metric type
-    /// (NaN, infinite, or a negative counter increment).
-    #[error("metric {name:?}: invalid value {value}: {reason}")]
-    InvalidValue {
-        /// The metric.
-        name: String,
-        /// The refused value.
-        value: f64,
-        /// Why it was refused.
-        reason: &'static str,
-    },
-    /// A `labels_json` in the database that is not a JSON object of strings
-    /// (written by something other than this crate).
-    #[error("metric {name:?}: stored labels {labels_json:?} are not a JSON object of strings")]
-    CorruptLabels {
-        /// The metric.
-        name: String,
-        /// The stored text.
-        labels_json: String,
-    },
-    /// Reading system information failed.
-    #[error("system information unavailable: {0}")]
-    System(String),
-    /// A background task (sampling, notification) panicked or was cancelled.
-    #[error("background task failed: {0}")]
-    Task(String),
-    /// An alert notifier could not deliver an alert.
-    #[error("alert notifier {program:?}: {reason}")]
-    Notifier {
-        /// The program (argv[0]) or notifier name.
-        program: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// The store refused (writer stopped, pool exhausted, ...).
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A query failed.
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-}
 
 /// Labels of one observation. A `BTreeMap` so that the JSON text is
 /// canonical (keys sorted): equal label sets are equal strings, which is what
@@ -133,7 +26,7 @@ pub type Labels = BTreeMap<String, String>;
 pub const ORDER_VALUE_METRIC: &str = "order_value";
 
 /// Checks a metric name against Prometheus's `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-pub fn validate_metric_name(name: &str) -> Result<(), MetricsError> {
+pub fn validate_metric_name(name: &str) -> Result<(), MonitorError> {
     let mut chars = name.chars();
     let first_ok = chars
         .next()
@@ -141,7 +34,7 @@ pub fn validate_metric_name(name: &str) -> Result<(), MetricsError> {
     if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
         Ok(())
     } else {
-        Err(MetricsError::InvalidName {
+        Err(MonitorError::InvalidName {
             name: name.to_string(),
         })
     }
@@ -149,7 +42,7 @@ pub fn validate_metric_name(name: &str) -> Result<(), MetricsError> {
 
 /// Checks a label name against Prometheus's `[a-zA-Z_][a-zA-Z0-9_]*`;
 /// names starting with `__` are reserved for Prometheus itself.
-fn validate_label_name(metric: &str, label: &str) -> Result<(), MetricsError> {
+fn validate_label_name(metric: &str, label: &str) -> Result<(), MonitorError> {
     let mut chars = label.chars();
     let first_ok = chars
         .next()
@@ -158,7 +51,7 @@ fn validate_label_name(metric: &str, label: &str) -> Result<(), MetricsError> {
     {
         Ok(())
     } else {
-        Err(MetricsError::InvalidLabel {
+        Err(MonitorError::InvalidLabel {
             metric: metric.to_string(),
             label: label.to_string(),
         })
@@ -167,7 +60,7 @@ fn validate_label_name(metric: &str, label: &str) -> Result<(), MetricsError> {
 
 /// The canonical JSON text of a label set (keys sorted, `{}` for none),
 /// after checking every label name.
-pub fn labels_json(metric: &str, labels: &Labels) -> Result<String, MetricsError> {
+pub fn labels_json(metric: &str, labels: &Labels) -> Result<String, MonitorError> {
     for label in labels.keys() {
         validate_label_name(metric, label)?;
     }
@@ -177,8 +70,8 @@ pub fn labels_json(metric: &str, labels: &Labels) -> Result<String, MetricsError
 }
 
 /// Parses a stored `labels_json` back into labels.
-fn parse_labels(name: &str, labels_json: &str) -> Result<Labels, MetricsError> {
-    serde_json::from_str(labels_json).map_err(|_| MetricsError::CorruptLabels {
+fn parse_labels(name: &str, labels_json: &str) -> Result<Labels, MonitorError> {
+    serde_json::from_str(labels_json).map_err(|_| MonitorError::CorruptLabels {
         name: name.to_string(),
         labels_json: labels_json.to_string(),
     })
@@ -186,12 +79,12 @@ fn parse_labels(name: &str, labels_json: &str) -> Result<Labels, MetricsError> {
 
 /// Parses a metric type as the config file spells it (`counter`, `gauge`,
 /// `histogram`), naming the metric when the type is unknown.
-pub fn parse_metric_type(name: &str, given: &str) -> Result<MetricType, MetricsError> {
+pub fn parse_metric_type(name: &str, given: &str) -> Result<MetricType, MonitorError> {
     match given {
         "counter" => Ok(MetricType::Counter),
         "gauge" => Ok(MetricType::Gauge),
         "histogram" => Ok(MetricType::Histogram),
-        _ => Err(MetricsError::UnknownType {
+        _ => Err(MonitorError::UnknownType {
             name: name.to_string(),
             given: given.to_string(),
         }),
@@ -201,7 +94,7 @@ pub fn parse_metric_type(name: &str, given: &str) -> Result<MetricType, MetricsE
 /// Refuses values SQLite cannot store in a `NOT NULL REAL` column (NaN
 /// would become NULL and fail the writer's whole batch) and negative counter
 /// increments (counters only go up, as Prometheus expects).
-fn validate_value(name: &str, metric_type: MetricType, value: f64) -> Result<(), MetricsError> {
+fn validate_value(name: &str, metric_type: MetricType, value: f64) -> Result<(), MonitorError> {
     let reason = if !value.is_finite() {
         Some("not a finite number")
     } else if metric_type == MetricType::Counter && value < 0.0 {
@@ -210,7 +103,7 @@ fn validate_value(name: &str, metric_type: MetricType, value: f64) -> Result<(),
         None
     };
     match reason {
-        Some(reason) => Err(MetricsError::InvalidValue {
+        Some(reason) => Err(MonitorError::InvalidValue {
             name: name.to_string(),
             value,
             reason,
@@ -241,7 +134,7 @@ impl MetricRegistry {
     /// different types are refused.
     pub fn from_declared(
         declared: impl IntoIterator<Item = (String, MetricType)>,
-    ) -> Result<Self, MetricsError> {
+    ) -> Result<Self, MonitorError> {
         let registry = Self::new();
         for (name, metric_type) in declared {
             registry.declare(&name, metric_type)?;
@@ -256,18 +149,18 @@ impl MetricRegistry {
     }
 
     /// Declares a metric. Declaring it again with the same type is a no-op.
-    pub fn declare(&self, name: &str, metric_type: MetricType) -> Result<(), MetricsError> {
+    pub fn declare(&self, name: &str, metric_type: MetricType) -> Result<(), MonitorError> {
         validate_metric_name(name)?;
         let mut types = self.lock();
         match types.get(name) {
             Some(&(first, true)) if first != metric_type => {
-                Err(MetricsError::ConflictingDeclaration {
+                Err(MonitorError::ConflictingDeclaration {
                     name: name.to_string(),
                     first,
                     second: metric_type,
                 })
             }
-            Some(&(used, false)) if used != metric_type => Err(MetricsError::TypeMismatch {
+            Some(&(used, false)) if used != metric_type => Err(MonitorError::TypeMismatch {
                 name: name.to_string(),
                 declared: used,
                 observed: metric_type,
@@ -281,11 +174,11 @@ impl MetricRegistry {
 
     /// Checks an observation's name and type; an undeclared name is
     /// registered with the type of this first use.
-    pub fn check(&self, name: &str, metric_type: MetricType) -> Result<(), MetricsError> {
+    pub fn check(&self, name: &str, metric_type: MetricType) -> Result<(), MonitorError> {
         validate_metric_name(name)?;
         let mut types = self.lock();
         match types.get(name) {
-            Some(&(declared, _)) if declared != metric_type => Err(MetricsError::TypeMismatch {
+            Some(&(declared, _)) if declared != metric_type => Err(MonitorError::TypeMismatch {
                 name: name.to_string(),
                 declared,
                 observed: metric_type,
@@ -363,7 +256,7 @@ impl CustomMetrics {
         name: &str,
         labels: &Labels,
         by: f64,
-    ) -> Result<(), MetricsError> {
+    ) -> Result<(), MonitorError> {
         self.observe_at(MetricType::Counter, name, labels, by, clock::now_us())
             .await
     }
@@ -374,7 +267,7 @@ impl CustomMetrics {
         name: &str,
         labels: &Labels,
         value: f64,
-    ) -> Result<(), MetricsError> {
+    ) -> Result<(), MonitorError> {
         self.observe_at(MetricType::Gauge, name, labels, value, clock::now_us())
             .await
     }
@@ -385,7 +278,7 @@ impl CustomMetrics {
         name: &str,
         labels: &Labels,
         value: f64,
-    ) -> Result<(), MetricsError> {
+    ) -> Result<(), MonitorError> {
         self.observe_at(MetricType::Histogram, name, labels, value, clock::now_us())
             .await
     }
@@ -399,7 +292,7 @@ impl CustomMetrics {
         labels: &Labels,
         value: f64,
         recorded_at_us: i64,
-    ) -> Result<(), MetricsError> {
+    ) -> Result<(), MonitorError> {
         let observation = self.observation(metric_type, name, labels, value, recorded_at_us)?;
         if !self.recording {
             return Ok(());
@@ -422,7 +315,7 @@ impl CustomMetrics {
         labels: &Labels,
         value: f64,
         recorded_at_us: i64,
-    ) -> Result<MetricObservation, MetricsError> {
+    ) -> Result<MetricObservation, MonitorError> {
         validate_metric_name(name)?;
         validate_value(name, metric_type, value)?;
         let labels_json = labels_json(name, labels)?;
@@ -439,7 +332,7 @@ impl CustomMetrics {
     /// The seed's `CustomMetricsCollector.track_order_value`: one
     /// observation of the `order_value` histogram. Hourly totals come from
     /// [`get_business_metrics`].
-    pub async fn track_order_value(&self, order_value: f64) -> Result<(), MetricsError> {
+    pub async fn track_order_value(&self, order_value: f64) -> Result<(), MonitorError> {
         self.observe_histogram(ORDER_VALUE_METRIC, &Labels::new(), order_value)
             .await
     }
@@ -515,16 +408,19 @@ pub fn counter_totals(
     conn: &Connection,
     window: TimeWindow,
     scope: RunScope,
-) -> Result<Vec<CounterTotal>, MetricsError> {
-    let mut stmt = conn.prepare_cached(include_str!("../../queries/custom_metric_counters.sql"))?;
-    let rows = stmt.query_map(window_params!(window, scope), |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, f64>(2)?,
-            row.get::<_, i64>(3)?,
-        ))
-    })?;
+) -> Result<Vec<CounterTotal>, MonitorError> {
+    let mut stmt = conn.prepare_cached(crate::sql::queries::CUSTOM_METRIC_COUNTERS)?;
+    let rows = stmt.query_map(
+        WindowParams::by_run_id(window, scope.run_id()).bind(),
+        |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, f64>(2)?,
+                row.get::<_, i64>(3)?,
+            ))
+        },
+    )?;
     let mut out = Vec::new();
     for row in rows {
         let (name, labels_json, total, increments) = row?;
@@ -546,16 +442,19 @@ pub fn latest_gauges(
     conn: &Connection,
     window: TimeWindow,
     scope: RunScope,
-) -> Result<Vec<GaugeValue>, MetricsError> {
-    let mut stmt = conn.prepare_cached(include_str!("../../queries/custom_metric_gauges.sql"))?;
-    let rows = stmt.query_map(window_params!(window, scope), |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, f64>(2)?,
-            row.get::<_, i64>(3)?,
-        ))
-    })?;
+) -> Result<Vec<GaugeValue>, MonitorError> {
+    let mut stmt = conn.prepare_cached(crate::sql::queries::CUSTOM_METRIC_GAUGES)?;
+    let rows = stmt.query_map(
+        WindowParams::by_run_id(window, scope.run_id()).bind(),
+        |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, f64>(2)?,
+                row.get::<_, i64>(3)?,
+            ))
+        },
+    )?;
     let mut out = Vec::new();
     for row in rows {
         let (name, labels_json, value, recorded_at_us) = row?;
@@ -577,24 +476,26 @@ pub fn histogram_summaries(
     conn: &Connection,
     window: TimeWindow,
     scope: RunScope,
-) -> Result<Vec<HistogramSummary>, MetricsError> {
-    let mut stmt =
-        conn.prepare_cached(include_str!("../../queries/custom_metric_histograms.sql"))?;
-    let rows = stmt.query_map(window_params!(window, scope), |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, i64>(2)?,
-            [
-                row.get::<_, f64>(3)?,
-                row.get::<_, f64>(4)?,
-                row.get::<_, f64>(5)?,
-                row.get::<_, f64>(6)?,
-                row.get::<_, f64>(7)?,
-                row.get::<_, f64>(8)?,
-            ],
-        ))
-    })?;
+) -> Result<Vec<HistogramSummary>, MonitorError> {
+    let mut stmt = conn.prepare_cached(crate::sql::queries::CUSTOM_METRIC_HISTOGRAMS)?;
+    let rows = stmt.query_map(
+        WindowParams::by_run_id(window, scope.run_id()).bind(),
+        |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+                [
+                    row.get::<_, f64>(3)?,
+                    row.get::<_, f64>(4)?,
+                    row.get::<_, f64>(5)?,
+                    row.get::<_, f64>(6)?,
+                    row.get::<_, f64>(7)?,
+                    row.get::<_, f64>(8)?,
+                ],
+            ))
+        },
+    )?;
     let mut out = Vec::new();
     for row in rows {
         let (name, labels_json, count, [sum, min, max, p50, p95, p99]) = row?;
@@ -622,16 +523,12 @@ pub fn hourly_rollups(
     name: &str,
     window: TimeWindow,
     scope: RunScope,
-) -> Result<BTreeMap<String, HourlyRollup>, MetricsError> {
-    let mut stmt =
-        conn.prepare_cached(include_str!("../../queries/business_metrics_hourly.sql"))?;
+) -> Result<BTreeMap<String, HourlyRollup>, MonitorError> {
+    let mut stmt = conn.prepare_cached(crate::sql::queries::BUSINESS_METRICS_HOURLY)?;
     let rows = stmt.query_map(
-        named_params! {
-            ":name": name,
-            ":window_start": window.start_us,
-            ":window_end": window.end_us,
-            ":run_id": scope.run_id(),
-        },
+        WindowParams::by_run_id(window, scope.run_id())
+            .and(":name", name.to_string())
+            .bind(),
         |row| {
             Ok((
                 row.get::<_, String>(0)?,
@@ -661,7 +558,7 @@ pub fn get_business_metrics(
     hours: u32,
     now_us: i64,
     scope: RunScope,
-) -> Result<BTreeMap<String, HourlyRollup>, MetricsError> {
+) -> Result<BTreeMap<String, HourlyRollup>, MonitorError> {
     const HOUR_US: i64 = 3_600_000_000;
     let current_hour = now_us - now_us.rem_euclid(HOUR_US);
     let start = current_hour - i64::from(hours.max(1) - 1) * HOUR_US;
@@ -704,7 +601,7 @@ mod tests {
             labels.insert(bad.into(), "v".into());
             assert!(matches!(
                 labels_json("m", &labels),
-                Err(MetricsError::InvalidLabel { .. })
+                Err(MonitorError::InvalidLabel { .. })
             ));
         }
     }
@@ -725,7 +622,7 @@ mod tests {
             .check("workflow_completion_rate", MetricType::Counter)
             .unwrap_err();
         assert!(
-            matches!(&err, MetricsError::TypeMismatch { name, declared: MetricType::Gauge, observed: MetricType::Counter } if name == "workflow_completion_rate"),
+            matches!(&err, MonitorError::TypeMismatch { name, declared: MetricType::Gauge, observed: MetricType::Counter } if name == "workflow_completion_rate"),
             "{err}"
         );
         assert_eq!(
@@ -745,16 +642,16 @@ mod tests {
         ])
         .unwrap_err();
         assert!(
-            matches!(err, MetricsError::ConflictingDeclaration { .. }),
+            matches!(err, MonitorError::ConflictingDeclaration { .. }),
             "{err}"
         );
         assert!(matches!(
             MetricRegistry::from_declared(vec![("bad name".to_string(), MetricType::Gauge)]),
-            Err(MetricsError::InvalidName { .. })
+            Err(MonitorError::InvalidName { .. })
         ));
         assert!(matches!(
             parse_metric_type("m", "summary"),
-            Err(MetricsError::UnknownType { .. })
+            Err(MonitorError::UnknownType { .. })
         ));
         assert_eq!(
             parse_metric_type("m", "histogram").unwrap(),

@@ -13,24 +13,14 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, named_params};
 use serde::Serialize;
 
-use super::{MonitorError, RunScope, get_count, mean_ms, percent, us_to_ms};
+use super::coverage;
+use super::error::MonitorError;
+use super::figures::{get_count, mean_ms, percent, us_to_ms};
+use super::performance::worker_id;
+use super::scope::{RunScope, WindowParams};
+use crate::sql;
 use crate::store::Store;
 use crate::window::TimeWindow;
-
-/// `queries/event_metrics.sql`.
-pub const EVENT_METRICS_SQL: &str = include_str!("../../queries/event_metrics.sql");
-/// `queries/event_summary_rollups.sql`.
-pub const EVENT_SUMMARY_ROLLUPS_SQL: &str = include_str!("../../queries/event_summary_rollups.sql");
-/// `queries/transaction_trace.sql`.
-pub const TRANSACTION_TRACE_SQL: &str = include_str!("../../queries/transaction_trace.sql");
-/// `queries/error_patterns.sql`.
-pub const ERROR_PATTERNS_SQL: &str = include_str!("../../queries/error_patterns.sql");
-/// `queries/event_latency_histogram_rollups.sql`.
-pub const EVENT_LATENCY_HISTOGRAM_ROLLUPS_SQL: &str =
-    include_str!("../../queries/event_latency_histogram_rollups.sql");
-/// `queries/event_latency_histogram_events.sql`.
-pub const EVENT_LATENCY_HISTOGRAM_EVENTS_SQL: &str =
-    include_str!("../../queries/event_latency_histogram_events.sql");
 
 /// Fields of [`EventMetrics`] estimated from histograms when a window is
 /// read partly from rollups.
@@ -226,43 +216,27 @@ pub fn event_metrics(
     window: TimeWindow,
     scope: RunScope,
 ) -> Result<EventMetrics, MonitorError> {
-    let split = super::coverage::watermarks(conn, scope)?.split(window);
+    let split = coverage::watermarks(conn, scope)?.split(window);
     let Some(rolled) = split.rollups else {
         return raw_event_metrics(conn, window, scope);
     };
-    let run_id = scope.run_id();
-    let mut counts = conn.prepare_cached(EVENT_SUMMARY_ROLLUPS_SQL)?.query_row(
-        named_params! {
-            ":window_start": rolled.start_us,
-            ":window_end": rolled.end_us,
-            ":run_id": run_id,
-        },
-        EventCounts::from_row,
-    )?;
+    let rolled_params = WindowParams::by_run_id(rolled, scope.run_id());
+    let mut counts = conn
+        .prepare_cached(sql::queries::EVENT_SUMMARY_ROLLUPS)?
+        .query_row(rolled_params.bind(), EventCounts::from_row)?;
     let mut histogram: Vec<(i64, u64)> = conn
-        .prepare_cached(EVENT_LATENCY_HISTOGRAM_ROLLUPS_SQL)?
-        .query_map(
-            named_params! {
-                ":window_start": rolled.start_us,
-                ":window_end": rolled.end_us,
-                ":run_id": run_id,
-            },
-            |row| Ok((row.get(0)?, get_count(row, "count")?)),
-        )?
+        .prepare_cached(sql::queries::EVENT_LATENCY_HISTOGRAM_ROLLUPS)?
+        .query_map(rolled_params.bind(), |row| {
+            Ok((row.get(0)?, get_count(row, "count")?))
+        })?
         .collect::<Result<_, _>>()?;
     if let Some(raw) = split.raw {
-        let (run_first, run_last) = scope.id_bounds();
         let (raw_counts, _) = raw_counts(conn, raw, scope)?;
         counts.add(&raw_counts);
         let raw_histogram = conn
-            .prepare_cached(EVENT_LATENCY_HISTOGRAM_EVENTS_SQL)?
+            .prepare_cached(sql::queries::EVENT_LATENCY_HISTOGRAM_EVENTS)?
             .query_map(
-                named_params! {
-                    ":window_start": raw.start_us,
-                    ":window_end": raw.end_us,
-                    ":run_first": run_first,
-                    ":run_last": run_last,
-                },
+                WindowParams::by_id_range(raw, scope.id_bounds()).bind(),
                 |row| Ok((row.get::<_, i64>(0)?, get_count(row, "count")?)),
             )?
             .collect::<Result<Vec<_>, _>>()?;
@@ -276,7 +250,7 @@ pub fn event_metrics(
         success_rate: counts.success_rate(),
         error_rate: counts.error_rate(),
         avg_latency_ms: mean_ms(counts.latency_sum_us, counts.total),
-        p95_latency_ms: super::coverage::histogram_percentile(&histogram, 95, max_ms),
+        p95_latency_ms: coverage::histogram_percentile(&histogram, 95, max_ms),
         throughput_per_minute: counts.throughput_per_minute(window),
         peak_throughput: counts.peak_per_minute,
     })
@@ -309,15 +283,9 @@ fn raw_counts(
     window: TimeWindow,
     scope: RunScope,
 ) -> Result<(EventCounts, Option<i64>), MonitorError> {
-    let (run_first, run_last) = scope.id_bounds();
-    let mut stmt = conn.prepare_cached(EVENT_METRICS_SQL)?;
+    let mut stmt = conn.prepare_cached(sql::queries::EVENT_METRICS)?;
     let (counts, p95_us) = stmt.query_row(
-        named_params! {
-            ":window_start": window.start_us,
-            ":window_end": window.end_us,
-            ":run_first": run_first,
-            ":run_last": run_last,
-        },
+        WindowParams::by_id_range(window, scope.id_bounds()).bind(),
         |row| {
             Ok((
                 EventCounts::from_row(row)?,
@@ -340,13 +308,9 @@ pub fn event_summary_from_rollups(
     window: TimeWindow,
     scope: RunScope,
 ) -> Result<EventSummary, MonitorError> {
-    let mut stmt = conn.prepare_cached(EVENT_SUMMARY_ROLLUPS_SQL)?;
+    let mut stmt = conn.prepare_cached(sql::queries::EVENT_SUMMARY_ROLLUPS)?;
     let counts = stmt.query_row(
-        named_params! {
-            ":window_start": window.start_us,
-            ":window_end": window.end_us,
-            ":run_id": scope.run_id(),
-        },
+        WindowParams::by_run_id(window, scope.run_id()).bind(),
         EventCounts::from_row,
     )?;
     Ok(EventSummary {
@@ -367,7 +331,7 @@ pub fn transaction_trace(
     conn: &Connection,
     transaction_id: &str,
 ) -> Result<Vec<TraceStage>, MonitorError> {
-    let mut stmt = conn.prepare_cached(TRANSACTION_TRACE_SQL)?;
+    let mut stmt = conn.prepare_cached(sql::queries::TRANSACTION_TRACE)?;
     let stages = stmt
         .query_map(named_params! { ":transaction_id": transaction_id }, |row| {
             Ok(TraceStage {
@@ -401,37 +365,29 @@ pub fn error_patterns(
     worker: Option<&str>,
 ) -> Result<Vec<ErrorPattern>, MonitorError> {
     if let Some(name) = worker {
-        super::worker::worker_id(conn, name)?;
+        worker_id(conn, name)?;
     }
-    let (run_first, run_last) = scope.id_bounds();
-    let mut stmt = conn.prepare_cached(ERROR_PATTERNS_SQL)?;
+    // The SQL file's convention: '' selects every worker.
+    let params = WindowParams::by_id_range(window, scope.id_bounds())
+        .and(":worker", worker.unwrap_or("").to_string());
+    let mut stmt = conn.prepare_cached(sql::queries::ERROR_PATTERNS)?;
     let rows = stmt
-        .query_map(
-            named_params! {
-                ":window_start": window.start_us,
-                ":window_end": window.end_us,
-                ":run_first": run_first,
-                ":run_last": run_last,
-                // The SQL file's convention: '' selects every worker.
-                ":worker": worker.unwrap_or(""),
-            },
-            |row| {
-                Ok((
-                    ErrorPattern {
-                        error_type: row.get("error_type")?,
-                        count: get_count(row, "count")?,
-                        workers: Vec::new(),
-                        first_seen: row.get("first_seen")?,
-                        last_seen: row.get("last_seen")?,
-                        example: row.get("example")?,
-                        example_transaction: row.get("example_transaction")?,
-                        first_seen_us: row.get("first_seen_us")?,
-                        last_seen_us: row.get("last_seen_us")?,
-                    },
-                    row.get::<_, String>("workers")?,
-                ))
-            },
-        )?
+        .query_map(params.bind(), |row| {
+            Ok((
+                ErrorPattern {
+                    error_type: row.get("error_type")?,
+                    count: get_count(row, "count")?,
+                    workers: Vec::new(),
+                    first_seen: row.get("first_seen")?,
+                    last_seen: row.get("last_seen")?,
+                    example: row.get("example")?,
+                    example_transaction: row.get("example_transaction")?,
+                    first_seen_us: row.get("first_seen_us")?,
+                    last_seen_us: row.get("last_seen_us")?,
+                },
+                row.get::<_, String>("workers")?,
+            ))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter()
         .map(|(mut pattern, workers_json)| {

@@ -27,9 +27,11 @@ use std::time::Duration;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use super::worker::{WorkerPerformance, worker_performance};
-use super::{MonitorError, RunScope};
+use super::error::MonitorError;
+use super::performance::{WorkerPerformance, worker_performance};
+use super::scope::RunScope;
 use crate::clock;
+use crate::config::MonitoringConfig;
 use crate::window::TimeWindow;
 
 /// A worker's health.
@@ -93,6 +95,17 @@ impl HealthThresholds {
             inactivity: health_check_interval.saturating_mul(3),
             window: performance_window,
         }
+    }
+
+    /// The thresholds of a configuration: its `worker_monitoring` limits,
+    /// health-check interval and performance window.
+    pub fn from_config(config: &MonitoringConfig) -> Self {
+        HealthThresholds::new(
+            config.worker_monitoring.error_rate_threshold,
+            config.worker_monitoring.slow_execution_threshold_ms,
+            config.health_check_interval(),
+            config.performance_window(),
+        )
     }
 
     /// The error-rate threshold as a percentage, the unit rates are in.

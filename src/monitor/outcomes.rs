@@ -10,14 +10,12 @@
 use rusqlite::{Connection, named_params};
 use serde::Serialize;
 
-use super::{MonitorError, RunScope, get_count, mean_ms, percent, us_to_ms};
+use super::coverage;
+use super::error::MonitorError;
+use super::figures::{get_count, mean_ms, percent, us_to_ms};
+use super::scope::{RunScope, WindowParams};
+use crate::sql;
 use crate::window::TimeWindow;
-
-/// `queries/workflow_outcomes.sql`.
-pub const WORKFLOW_OUTCOMES_SQL: &str = include_str!("../../queries/workflow_outcomes.sql");
-/// `queries/workflow_outcomes_rollups.sql`.
-pub const WORKFLOW_OUTCOMES_ROLLUPS_SQL: &str =
-    include_str!("../../queries/workflow_outcomes_rollups.sql");
 
 /// Fields of [`WorkflowOutcome`] that only the raw rows can give: when part
 /// of a window comes from rollups they cover the raw part only (0 when there
@@ -73,21 +71,17 @@ pub fn workflow_outcomes(
     window: TimeWindow,
     scope: RunScope,
 ) -> Result<Vec<WorkflowOutcome>, MonitorError> {
-    let split = super::coverage::watermarks(conn, scope)?.split(window);
+    let split = coverage::watermarks(conn, scope)?.split(window);
     let Some(rolled) = split.rollups else {
         return raw_workflow_outcomes(conn, window, scope);
     };
     // Per name: the rollup part, then the raw part added in.
     let mut by_name: std::collections::BTreeMap<String, (WorkflowOutcome, i64)> =
         std::collections::BTreeMap::new();
-    let mut stmt = conn.prepare_cached(WORKFLOW_OUTCOMES_ROLLUPS_SQL)?;
+    let mut stmt = conn.prepare_cached(sql::queries::WORKFLOW_OUTCOMES_ROLLUPS)?;
     let rows = stmt
         .query_map(
-            named_params! {
-                ":window_start": rolled.start_us,
-                ":window_end": rolled.end_us,
-                ":run_id": scope.run_id(),
-            },
+            WindowParams::by_run_id(rolled, scope.run_id()).bind(),
             |row| {
                 let completed = get_count(row, "completed")?;
                 let failed = get_count(row, "failed")?;
@@ -209,16 +203,10 @@ fn raw_rows(
     window: TimeWindow,
     scope: RunScope,
 ) -> Result<Vec<(WorkflowOutcome, i64)>, MonitorError> {
-    let (run_first, run_last) = scope.id_bounds();
-    let mut stmt = conn.prepare_cached(WORKFLOW_OUTCOMES_SQL)?;
+    let mut stmt = conn.prepare_cached(sql::queries::WORKFLOW_OUTCOMES)?;
     let rows = stmt
         .query_map(
-            named_params! {
-                ":window_start": window.start_us,
-                ":window_end": window.end_us,
-                ":run_first": run_first,
-                ":run_last": run_last,
-            },
+            WindowParams::by_id_range(window, scope.id_bounds()).bind(),
             |row| {
                 let total = get_count(row, "total")?;
                 let completed = get_count(row, "completed")?;
@@ -262,7 +250,7 @@ pub fn active_workflow_count(
     let crashed = crate::store::lifecycle::dead_open_runs_json(conn)?;
     let (run_first, run_last) = scope.id_bounds();
     Ok(conn
-        .prepare_cached(include_str!("../../queries/active_workflow_count.sql"))?
+        .prepare_cached(sql::queries::ACTIVE_WORKFLOW_COUNT)?
         .query_row(
             named_params! {
                 ":window_end": at_us,

@@ -9,27 +9,45 @@
 //! windows), rows carry their run (one run, or every run with
 //! [`RunScope::AllRuns`]), and there are no exact percentiles — those are
 //! exact from the raw rows, or estimated from the histograms
-//! ([`worker_performance`](super::worker::worker_performance)).
+//! ([`worker_performance`](super::performance::worker_performance)).
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, named_params};
+use rusqlite::Connection;
 use serde::Serialize;
 
-use super::worker::AggregatedMetrics;
-use super::{MonitorError, RunScope, get_count, mean_ms, percent};
-use crate::export::queries::MinuteThroughput;
+use super::error::MonitorError;
+use super::figures::{get_count, mean_ms, percent, us_to_ms};
+use super::scope::{RunScope, WindowParams};
+use super::totals::MinuteThroughput;
+use crate::sql;
 use crate::window::TimeWindow;
 
-/// `queries/worker_summary_rollups.sql`.
-pub const WORKER_SUMMARY_ROLLUPS_SQL: &str =
-    include_str!("../../queries/worker_summary_rollups.sql");
-/// `queries/throughput_per_minute_rollups.sql`.
-pub const THROUGHPUT_PER_MINUTE_ROLLUPS_SQL: &str =
-    include_str!("../../queries/throughput_per_minute_rollups.sql");
+/// Figures across the workers of a summary: of the raw one
+/// ([`worker_performance_summary`](super::worker::worker_performance_summary))
+/// and of [`WorkerRollupSummary`], defined alike.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AggregatedMetrics {
+    /// Executions of every worker in the window (commands and compensations:
+    /// a compensation is a command sent to the compensation worker).
+    pub total_commands: u64,
+    /// Mean of the workers' success rates, each worker with executions
+    /// weighing the same — a rarely called failing worker is not drowned by
+    /// a busy healthy one. Percent. (Labelled "mean of worker success
+    /// rates" in tables.)
+    pub average_success_rate: f64,
+    /// Mean duration of every execution in the window, whichever worker ran
+    /// it (execution-weighted: the sum of all durations over
+    /// `total_commands`), milliseconds — the same definition as each
+    /// worker's `avg_duration_ms` and as `query events`, so a busy fast
+    /// worker weighs what it ran.
+    pub average_duration_ms: f64,
+    /// Workers with executions in the window.
+    pub active_workers: u64,
+}
 
 /// One worker's executions over a window, from the rollups: the fields of
-/// [`WorkerPerformance`](super::WorkerPerformance) the rollups can answer
+/// [`WorkerPerformance`](super::performance::WorkerPerformance) the rollups can answer
 /// (no percentiles, no last execution).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkerRollupPerformance {
@@ -80,14 +98,10 @@ pub fn worker_summary_from_rollups(
     window: TimeWindow,
     scope: RunScope,
 ) -> Result<WorkerRollupSummary, MonitorError> {
-    let mut stmt = conn.prepare_cached(WORKER_SUMMARY_ROLLUPS_SQL)?;
+    let mut stmt = conn.prepare_cached(sql::queries::WORKER_SUMMARY_ROLLUPS)?;
     let rows = stmt
         .query_map(
-            named_params! {
-                ":window_start": window.start_us,
-                ":window_end": window.end_us,
-                ":run_id": scope.run_id(),
-            },
+            WindowParams::by_run_id(window, scope.run_id()).bind(),
             |row| {
                 let completed = get_count(row, "completed")?;
                 let failed = get_count(row, "failed")?;
@@ -95,9 +109,7 @@ pub fn worker_summary_from_rollups(
                 let cancelled = get_count(row, "cancelled")?;
                 let total = completed + failed + timeout + cancelled;
                 let ms = |name: &str| -> rusqlite::Result<f64> {
-                    Ok(row
-                        .get::<_, Option<i64>>(name)?
-                        .map_or(0.0, super::us_to_ms))
+                    Ok(row.get::<_, Option<i64>>(name)?.map_or(0.0, us_to_ms))
                 };
                 Ok(WorkerRollupPerformance {
                     worker: row.get("worker")?,
@@ -152,14 +164,10 @@ pub fn throughput_per_minute_from_rollups(
     window: TimeWindow,
     scope: RunScope,
 ) -> Result<Vec<MinuteThroughput>, MonitorError> {
-    let mut stmt = conn.prepare_cached(THROUGHPUT_PER_MINUTE_ROLLUPS_SQL)?;
+    let mut stmt = conn.prepare_cached(sql::queries::THROUGHPUT_PER_MINUTE_ROLLUPS)?;
     let rows = stmt
         .query_map(
-            named_params! {
-                ":window_start": window.start_us,
-                ":window_end": window.end_us,
-                ":run_id": scope.run_id(),
-            },
+            WindowParams::by_run_id(window, scope.run_id()).bind(),
             |row| {
                 let minute_us: i64 = row.get("minute_us")?;
                 Ok(MinuteThroughput {

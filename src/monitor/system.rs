@@ -15,8 +15,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::RunScope;
-use super::custom::{MetricsError, window_params};
+use super::error::MonitorError;
+use super::scope::{RunScope, WindowParams};
 use crate::clock;
 use crate::schedule::{self, Next, Schedule};
 use crate::store::{Record, Store, SystemSample, Writer};
@@ -112,9 +112,9 @@ impl MetricsCollector {
     pub fn new(
         store: Store,
         active_workflows: ActiveWorkflowsSource,
-    ) -> Result<Self, MetricsError> {
-        let system = System::new().map_err(|e| MetricsError::System(e.to_string()))?;
-        let pid = sysinfo::get_current_pid().map_err(|e| MetricsError::System(e.to_string()))?;
+    ) -> Result<Self, MonitorError> {
+        let system = System::new().map_err(|e| MonitorError::System(e.to_string()))?;
+        let pid = sysinfo::get_current_pid().map_err(|e| MonitorError::System(e.to_string()))?;
         let mut probe = Probe {
             system,
             pid,
@@ -140,10 +140,10 @@ impl MetricsCollector {
         store: Store,
         active_workflows: ActiveWorkflowsSource,
         writer: Writer,
-    ) -> Result<Self, MetricsError> {
+    ) -> Result<Self, MonitorError> {
         let collector = Self::new(store, active_workflows)?;
         let inner = Arc::into_inner(collector.inner)
-            .ok_or_else(|| MetricsError::System("a new collector is not shared yet".to_string()))?;
+            .ok_or_else(|| MonitorError::System("a new collector is not shared yet".to_string()))?;
         Ok(MetricsCollector {
             inner: Arc::new(CollectorInner {
                 recorder: Some(writer),
@@ -214,14 +214,14 @@ impl MetricsCollector {
     /// The seed's `collect_system_metrics()`: a sample taken now, on a
     /// blocking thread so that the runtime is never held up by `/proc` reads
     /// or the first-sample wait. A collector made with
-    /// [`MetricsCollector::recording_to`] also records it, so the summaries
+    /// [`MetricsCollector::recording`] also records it, so the summaries
     /// include what was shown.
-    pub async fn collect_system_metrics(&self) -> Result<SystemSample, MetricsError> {
+    pub async fn collect_system_metrics(&self) -> Result<SystemSample, MonitorError> {
         let collector = self.clone();
         let sample =
             tokio::task::spawn_blocking(move || collector.sample_blocking(clock::now_us()))
                 .await
-                .map_err(|e| MetricsError::Task(e.to_string()))?;
+                .map_err(|e| MonitorError::Task(e.to_string()))?;
         if let Some(writer) = &self.inner.recorder {
             writer.record(Record::SystemSample(sample.clone())).await?;
         }
@@ -231,7 +231,7 @@ impl MetricsCollector {
     /// The seed's `get_system_metrics(window)`: averages and peaks over the
     /// samples recorded in `window` by the runs of this collector's scope
     /// (see [`MetricsCollector::with_scope`]).
-    pub fn get_system_metrics(&self, window: TimeWindow) -> Result<SystemMetrics, MetricsError> {
+    pub fn get_system_metrics(&self, window: TimeWindow) -> Result<SystemMetrics, MonitorError> {
         let conn = self.inner.store.reader()?;
         system_metrics(&conn, window, self.scope)
     }
@@ -273,29 +273,33 @@ pub fn system_metrics(
     conn: &Connection,
     window: TimeWindow,
     scope: RunScope,
-) -> Result<SystemMetrics, MetricsError> {
-    let mut stmt = conn.prepare_cached(include_str!("../../queries/system_metrics.sql"))?;
-    let metrics = stmt.query_row(window_params!(window, scope), |row| {
-        // Aggregates over no rows are NULL: read them as 0.
-        let f = |i: usize| -> rusqlite::Result<f64> {
-            Ok(row.get::<_, Option<f64>>(i)?.unwrap_or(0.0))
-        };
-        let n =
-            |i: usize| -> rusqlite::Result<i64> { Ok(row.get::<_, Option<i64>>(i)?.unwrap_or(0)) };
-        Ok(SystemMetrics {
-            sample_count: n(0)?,
-            avg_cpu_usage: f(1)?,
-            peak_cpu_usage: f(2)?,
-            avg_memory_usage: f(3)?,
-            peak_memory_usage: f(4)?,
-            avg_system_load: f(5)?,
-            avg_process_cpu_percent: f(6)?,
-            peak_process_cpu_percent: f(7)?,
-            peak_process_rss_bytes: n(8)?,
-            peak_active_connections: n(9)?,
-            peak_active_workflows: n(10)?,
-        })
-    })?;
+) -> Result<SystemMetrics, MonitorError> {
+    let mut stmt = conn.prepare_cached(crate::sql::queries::SYSTEM_METRICS)?;
+    let metrics = stmt.query_row(
+        WindowParams::by_run_id(window, scope.run_id()).bind(),
+        |row| {
+            // Aggregates over no rows are NULL: read them as 0.
+            let f = |i: usize| -> rusqlite::Result<f64> {
+                Ok(row.get::<_, Option<f64>>(i)?.unwrap_or(0.0))
+            };
+            let n = |i: usize| -> rusqlite::Result<i64> {
+                Ok(row.get::<_, Option<i64>>(i)?.unwrap_or(0))
+            };
+            Ok(SystemMetrics {
+                sample_count: n(0)?,
+                avg_cpu_usage: f(1)?,
+                peak_cpu_usage: f(2)?,
+                avg_memory_usage: f(3)?,
+                peak_memory_usage: f(4)?,
+                avg_system_load: f(5)?,
+                avg_process_cpu_percent: f(6)?,
+                peak_process_cpu_percent: f(7)?,
+                peak_process_rss_bytes: n(8)?,
+                peak_active_connections: n(9)?,
+                peak_active_workflows: n(10)?,
+            })
+        },
+    )?;
     Ok(metrics)
 }
 
@@ -305,24 +309,27 @@ pub fn system_samples_series(
     conn: &Connection,
     window: TimeWindow,
     scope: RunScope,
-) -> Result<Vec<SystemSample>, MetricsError> {
-    let mut stmt = conn.prepare_cached(include_str!("../../queries/system_samples_series.sql"))?;
-    let rows = stmt.query_map(window_params!(window, scope), |row| {
-        Ok(SystemSample {
-            sampled_at_us: row.get(0)?,
-            cpu_usage_percent: row.get(1)?,
-            memory_usage_percent: row.get(2)?,
-            memory_used_bytes: row.get(3)?,
-            memory_total_bytes: row.get(4)?,
-            load_avg_1m: row.get(5)?,
-            load_avg_5m: row.get(6)?,
-            load_avg_15m: row.get(7)?,
-            process_cpu_percent: row.get(8)?,
-            process_rss_bytes: row.get(9)?,
-            active_connections: row.get(10)?,
-            active_workflows: row.get(11)?,
-        })
-    })?;
+) -> Result<Vec<SystemSample>, MonitorError> {
+    let mut stmt = conn.prepare_cached(crate::sql::queries::SYSTEM_SAMPLES_SERIES)?;
+    let rows = stmt.query_map(
+        WindowParams::by_run_id(window, scope.run_id()).bind(),
+        |row| {
+            Ok(SystemSample {
+                sampled_at_us: row.get(0)?,
+                cpu_usage_percent: row.get(1)?,
+                memory_usage_percent: row.get(2)?,
+                memory_used_bytes: row.get(3)?,
+                memory_total_bytes: row.get(4)?,
+                load_avg_1m: row.get(5)?,
+                load_avg_5m: row.get(6)?,
+                load_avg_15m: row.get(7)?,
+                process_cpu_percent: row.get(8)?,
+                process_rss_bytes: row.get(9)?,
+                active_connections: row.get(10)?,
+                active_workflows: row.get(11)?,
+            })
+        },
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -335,11 +342,11 @@ pub async fn tick(
     collector: &MetricsCollector,
     writer: &Writer,
     now_us: i64,
-) -> Result<SystemSample, MetricsError> {
+) -> Result<SystemSample, MonitorError> {
     let sampler = collector.clone();
     let sample = tokio::task::spawn_blocking(move || sampler.sample_blocking(now_us))
         .await
-        .map_err(|e| MetricsError::Task(e.to_string()))?;
+        .map_err(|e| MonitorError::Task(e.to_string()))?;
     writer.record(Record::SystemSample(sample.clone())).await?;
     Ok(sample)
 }
@@ -359,7 +366,7 @@ pub async fn scheduled_tick(collector: &MetricsCollector, writer: &Writer, now_u
     let round = tick(collector, writer, now_us).instrument(tracing::info_span!("system_sampler"));
     match round.await {
         Ok(_) => Next::Again,
-        Err(MetricsError::Store(e)) => {
+        Err(MonitorError::Store(e)) => {
             if writer.failure().is_none() {
                 tracing::warn!(error = %e, "system sampler stopping: cannot record");
             }

@@ -1,5 +1,5 @@
-//! The worker monitor: per-worker performance over a window, the tracked
-//! workers, a summary across workers, and health.
+//! The worker monitor: the tracked workers, a summary across workers, and
+//! their health; one worker's figures are [`super::performance`]'s.
 //!
 //! An execution is one call of a worker that ended in the window — every
 //! event of the worker, commands and compensations alike. A compensation
@@ -11,102 +11,23 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, OptionalExtension, named_params};
+use rusqlite::Connection;
 use serde::Serialize;
 
+use super::coverage;
+use super::error::MonitorError;
+use super::figures::mean_ms;
 use super::health::{self, HealthStatus, HealthThresholds, WorkerHealth};
-use super::{ALL_TIME, MonitorError, RunScope, get_count, mean_ms, percent, us_to_ms};
+use super::performance::{WorkerPerformance, worker_performance};
+use super::rollups::{self, AggregatedMetrics};
+use super::scope::{ALL_TIME, RunScope, WindowParams};
 use crate::clock;
+use crate::sql;
 use crate::store::Store;
 use crate::window::TimeWindow;
 
-/// `queries/worker_performance.sql`.
-pub const WORKER_PERFORMANCE_SQL: &str = include_str!("../../queries/worker_performance.sql");
-/// `queries/tracked_workers.sql`.
-pub const TRACKED_WORKERS_SQL: &str = include_str!("../../queries/tracked_workers.sql");
-/// `queries/worker_id.sql`.
-pub const WORKER_ID_SQL: &str = include_str!("../../queries/worker_id.sql");
-
 /// How many workers [`WorkerPerformanceSummary::top_performers`] lists.
 pub const TOP_PERFORMERS: usize = 3;
-
-/// `get_worker_performance`: one worker's executions over a window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WorkerPerformance {
-    /// The worker.
-    pub worker: String,
-    /// Executions that ended in the window.
-    pub total_executions: u64,
-    /// Of those, completed.
-    pub successful_executions: u64,
-    /// Of those, failed (an error or a panic).
-    pub failed_executions: u64,
-    /// Of those, stopped by the step's timeout.
-    pub timeout_executions: u64,
-    /// Of those, cancelled with their workflow.
-    pub cancelled_executions: u64,
-    /// completed / total × 100.
-    pub success_rate: f64,
-    /// (failed + timeout) / total × 100.
-    pub error_rate: f64,
-    /// Mean worker time, milliseconds.
-    pub avg_duration_ms: f64,
-    /// Sum of the worker's time over those executions, microseconds: the
-    /// weight of this worker in an execution-weighted mean across workers.
-    pub duration_sum_us: i64,
-    /// Nearest-rank median worker time, milliseconds.
-    pub p50_duration_ms: f64,
-    /// Nearest-rank 95th percentile, milliseconds.
-    pub p95_duration_ms: f64,
-    /// Nearest-rank 99th percentile, milliseconds.
-    pub p99_duration_ms: f64,
-    /// When the worker's latest execution ended, at or before the window's
-    /// end (at any earlier time); `None` if never.
-    pub last_execution_at_us: Option<i64>,
-}
-
-impl WorkerPerformance {
-    /// The figures of a worker without executions: all zeros.
-    pub fn empty(worker: &str) -> Self {
-        WorkerPerformance {
-            worker: worker.to_string(),
-            total_executions: 0,
-            successful_executions: 0,
-            failed_executions: 0,
-            timeout_executions: 0,
-            cancelled_executions: 0,
-            success_rate: 0.0,
-            error_rate: 0.0,
-            avg_duration_ms: 0.0,
-            duration_sum_us: 0,
-            p50_duration_ms: 0.0,
-            p95_duration_ms: 0.0,
-            p99_duration_ms: 0.0,
-            last_execution_at_us: None,
-        }
-    }
-}
-
-/// Figures across the workers of a summary.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AggregatedMetrics {
-    /// Executions of every worker in the window (commands and compensations:
-    /// a compensation is a command sent to the compensation worker).
-    pub total_commands: u64,
-    /// Mean of the workers' success rates, each worker with executions
-    /// weighing the same — a rarely called failing worker is not drowned by
-    /// a busy healthy one. Percent. (Labelled "mean of worker success
-    /// rates" in tables.)
-    pub average_success_rate: f64,
-    /// Mean duration of every execution in the window, whichever worker ran
-    /// it (execution-weighted: the sum of all durations over
-    /// `total_commands`), milliseconds — the same definition as each
-    /// worker's `avg_duration_ms` and as `query events`, so a busy fast
-    /// worker weighs what it ran.
-    pub average_duration_ms: f64,
-    /// Workers with executions in the window.
-    pub active_workers: u64,
-}
 
 /// A worker in the top performers list.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -153,155 +74,6 @@ pub struct WorkerPerformanceSummary {
     pub workers: BTreeMap<String, WorkerPerformance>,
 }
 
-/// Runs `queries/worker_id.sql`: the worker's row id, or
-/// [`MonitorError::UnknownWorker`].
-pub fn worker_id(conn: &Connection, worker: &str) -> Result<i64, MonitorError> {
-    conn.prepare_cached(WORKER_ID_SQL)?
-        .query_row(named_params! { ":worker": worker }, |row| row.get(0))
-        .optional()?
-        .ok_or_else(|| MonitorError::UnknownWorker {
-            worker: worker.to_string(),
-        })
-}
-
-/// Fields of [`WorkerPerformance`] estimated from the duration histograms
-/// when part of a window comes from rollups.
-pub const APPROXIMATE_WORKER_FIELDS: &[&str] =
-    &["p50_duration_ms", "p95_duration_ms", "p99_duration_ms"];
-
-/// One worker's executions over `window` for the runs in `scope`. An
-/// unknown worker is [`MonitorError::UnknownWorker`]; a known one without
-/// executions gives zeros.
-///
-/// From the raw events (`queries/worker_performance.sql`), and for the part
-/// of the window whose raw events retention deleted from the per-minute
-/// rollups (see [`super::coverage`]): counts, rates and the mean add up
-/// exactly; p50/p95/p99 are then estimated from the duration histograms
-/// ([`APPROXIMATE_WORKER_FIELDS`]), and the last execution of a worker known
-/// only from rollups is the end of its latest minute (capped at the
-/// window's end).
-pub fn worker_performance(
-    conn: &Connection,
-    worker: &str,
-    window: TimeWindow,
-    scope: RunScope,
-) -> Result<WorkerPerformance, MonitorError> {
-    let split = super::coverage::watermarks(conn, scope)?.split(window);
-    let Some(rolled) = split.rollups else {
-        return raw_worker_performance(conn, worker, window, scope);
-    };
-    // The raw part (or none), then the rollup part added in; the raw query
-    // over the whole window gives the latest execution still in raw rows.
-    let mut perf = match split.raw {
-        Some(raw) => raw_worker_performance(conn, worker, raw, scope)?,
-        None => {
-            worker_id(conn, worker)?;
-            WorkerPerformance::empty(worker)
-        }
-    };
-    perf.last_execution_at_us =
-        raw_worker_performance(conn, worker, window, scope)?.last_execution_at_us;
-    let source_raw = split.raw.map(|raw| {
-        let (first, last) = scope.id_bounds();
-        (raw, crate::export::queries::Source::Events { first, last })
-    });
-    let rollup_source = crate::export::queries::Source::Rollups {
-        run_id: scope.run_id(),
-    };
-    let mut histogram: Vec<(i64, u64)> = Vec::new();
-    for (part, source) in [Some((rolled, rollup_source)), source_raw]
-        .into_iter()
-        .flatten()
-    {
-        for b in crate::export::queries::worker_histograms(conn, part, source)? {
-            if b.worker == worker {
-                histogram.push((b.le_ms, b.count));
-            }
-        }
-    }
-    let summary = super::rollups::worker_summary_from_rollups(conn, rolled, scope)?;
-    let mut max_ms = perf.p99_duration_ms;
-    if let Some(r) = summary.workers.get(worker) {
-        perf.total_executions += r.total_executions;
-        perf.successful_executions += r.successful_executions;
-        perf.failed_executions += r.failed_executions;
-        perf.timeout_executions += r.timeout_executions;
-        perf.cancelled_executions += r.cancelled_executions;
-        perf.duration_sum_us += r.duration_sum_us;
-        max_ms = max_ms.max(r.max_duration_ms);
-        if perf.last_execution_at_us.is_none() {
-            perf.last_execution_at_us =
-                Some((r.last_minute_us + 59_999_999).min(window.end_us - 1));
-        }
-    }
-    let total = perf.total_executions;
-    perf.success_rate = percent(perf.successful_executions, total);
-    perf.error_rate = percent(perf.failed_executions + perf.timeout_executions, total);
-    perf.avg_duration_ms = mean_ms(perf.duration_sum_us, total);
-    perf.p50_duration_ms = super::coverage::histogram_percentile(&histogram, 50, max_ms);
-    perf.p95_duration_ms = super::coverage::histogram_percentile(&histogram, 95, max_ms);
-    perf.p99_duration_ms = super::coverage::histogram_percentile(&histogram, 99, max_ms);
-    Ok(perf)
-}
-
-/// Runs `queries/worker_performance.sql`: one worker's executions over
-/// `window` for the runs in `scope` from the raw events alone, whatever
-/// retention deleted (exact percentiles). An unknown worker is
-/// [`MonitorError::UnknownWorker`]; a known one without executions gives
-/// zeros.
-pub fn raw_worker_performance(
-    conn: &Connection,
-    worker: &str,
-    window: TimeWindow,
-    scope: RunScope,
-) -> Result<WorkerPerformance, MonitorError> {
-    let (run_first, run_last) = scope.id_bounds();
-    let mut stmt = conn.prepare_cached(WORKER_PERFORMANCE_SQL)?;
-    let (known, perf) = stmt.query_row(
-        named_params! {
-            ":worker": worker,
-            ":window_start": window.start_us,
-            ":window_end": window.end_us,
-            ":run_first": run_first,
-            ":run_last": run_last,
-        },
-        |row| {
-            let total = get_count(row, "total_executions")?;
-            let completed = get_count(row, "completed")?;
-            let failed = get_count(row, "failed")?;
-            let timeout = get_count(row, "timeout")?;
-            let ms = |name: &str| -> rusqlite::Result<f64> {
-                Ok(row.get::<_, Option<i64>>(name)?.map_or(0.0, us_to_ms))
-            };
-            Ok((
-                row.get::<_, i64>("worker_known")? > 0,
-                WorkerPerformance {
-                    worker: worker.to_string(),
-                    total_executions: total,
-                    successful_executions: completed,
-                    failed_executions: failed,
-                    timeout_executions: timeout,
-                    cancelled_executions: get_count(row, "cancelled")?,
-                    success_rate: percent(completed, total),
-                    error_rate: percent(failed + timeout, total),
-                    avg_duration_ms: mean_ms(row.get("duration_sum_us")?, total),
-                    duration_sum_us: row.get("duration_sum_us")?,
-                    p50_duration_ms: ms("p50_duration_us")?,
-                    p95_duration_ms: ms("p95_duration_us")?,
-                    p99_duration_ms: ms("p99_duration_us")?,
-                    last_execution_at_us: row.get("last_finished_us")?,
-                },
-            ))
-        },
-    )?;
-    if !known {
-        return Err(MonitorError::UnknownWorker {
-            worker: worker.to_string(),
-        });
-    }
-    Ok(perf)
-}
-
 /// Names of the workers with executions ending in `window` (use
 /// [`ALL_TIME`] for any time), sorted: from the raw events
 /// (`queries/tracked_workers.sql`), and from the rollups for the part of the
@@ -312,11 +84,8 @@ pub fn tracked_workers(
     scope: RunScope,
 ) -> Result<Vec<String>, MonitorError> {
     let mut names = raw_tracked_workers(conn, window, scope)?;
-    if let Some(rolled) = super::coverage::watermarks(conn, scope)?
-        .split(window)
-        .rollups
-    {
-        let summary = super::rollups::worker_summary_from_rollups(conn, rolled, scope)?;
+    if let Some(rolled) = coverage::watermarks(conn, scope)?.split(window).rollups {
+        let summary = rollups::worker_summary_from_rollups(conn, rolled, scope)?;
         names.extend(summary.workers.into_keys());
         names.sort();
         names.dedup();
@@ -331,18 +100,10 @@ fn raw_tracked_workers(
     window: TimeWindow,
     scope: RunScope,
 ) -> Result<Vec<String>, MonitorError> {
-    let (run_first, run_last) = scope.id_bounds();
-    let mut stmt = conn.prepare_cached(TRACKED_WORKERS_SQL)?;
+    let params = WindowParams::by_id_range(window, scope.id_bounds());
+    let mut stmt = conn.prepare_cached(sql::queries::TRACKED_WORKERS)?;
     let names = stmt
-        .query_map(
-            named_params! {
-                ":window_start": window.start_us,
-                ":window_end": window.end_us,
-                ":run_first": run_first,
-                ":run_last": run_last,
-            },
-            |row| row.get(0),
-        )?
+        .query_map(params.bind(), |row| row.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
     Ok(names)
 }

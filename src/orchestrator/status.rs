@@ -136,7 +136,7 @@ pub(crate) fn from_database(
 ) -> Result<WorkflowStatus, OrchestratorError> {
     let conn = store.reader()?;
     let mut stmt = conn
-        .prepare_cached(include_str!("../../queries/workflow_status.sql"))
+        .prepare_cached(crate::sql::queries::WORKFLOW_STATUS)
         .map_err(crate::store::StoreError::from)?;
     let row = stmt.query_row(
         rusqlite::named_params! {":transaction_id": transaction_id},

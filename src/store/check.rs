@@ -100,9 +100,7 @@ pub fn check_integrity(path: &Path) -> Result<IntegrityReport, StoreError> {
         }
     }
     if report.is_ok() {
-        match conn.query_row(include_str!("../../queries/store/run_count.sql"), [], |r| {
-            r.get(0)
-        }) {
+        match conn.query_row(crate::sql::store::RUN_COUNT, [], |r| r.get(0)) {
             Ok(n) => report.runs = Some(n),
             Err(e) => damaged(&mut report, e)?,
         }
@@ -152,14 +150,11 @@ pub fn snapshot(source: &Path, target: &Path) -> Result<SnapshotReport, StoreErr
         )?;
         conn.busy_timeout(super::BUSY_TIMEOUT)?;
         conn.execute(
-            include_str!("../../queries/store/snapshot.sql"),
+            crate::sql::store::SNAPSHOT,
             rusqlite::named_params! { ":target": target_text },
         )?;
         let copy = file::open_read_only(target)?;
-        let runs: i64 =
-            copy.query_row(include_str!("../../queries/store/run_count.sql"), [], |r| {
-                r.get(0)
-            })?;
+        let runs: i64 = copy.query_row(crate::sql::store::RUN_COUNT, [], |r| r.get(0))?;
         Ok::<_, StoreError>(runs)
     })();
     match copied {

@@ -239,11 +239,9 @@ fn read_schema(conn: &Connection) -> Result<SchemaInfo, rusqlite::Error> {
 
 fn schema_in(conn: &Connection) -> Result<SchemaInfo, rusqlite::Error> {
     let version = migrate::schema_version(conn)?;
-    let (objects, ours) = conn.query_row(
-        include_str!("../../queries/store/schema_fingerprint.sql"),
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (objects, ours) = conn.query_row(crate::sql::store::SCHEMA_FINGERPRINT, [], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
     Ok(SchemaInfo {
         version,
         objects,
@@ -544,11 +542,7 @@ pub const QUICK_CHECK_ALWAYS_BELOW_BYTES: u64 = 256 << 20;
 fn refuse_if_damaged(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let small = std::fs::metadata(path).is_ok_and(|m| m.len() < QUICK_CHECK_ALWAYS_BELOW_BYTES);
     let unfinished: i64 = conn
-        .query_row(
-            include_str!("../../queries/store/unfinished_run_count.sql"),
-            [],
-            |r| r.get(0),
-        )
+        .query_row(crate::sql::store::UNFINISHED_RUN_COUNT, [], |r| r.get(0))
         .map_err(|e| damaged_or(path, e))?;
     if !small && unfinished == 0 {
         return Ok(());

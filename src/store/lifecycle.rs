@@ -216,7 +216,7 @@ struct OpenRun {
 }
 
 fn open_runs(conn: &Connection) -> Result<Vec<OpenRun>, rusqlite::Error> {
-    let mut stmt = conn.prepare_cached(include_str!("../../queries/lifecycle/running_runs.sql"))?;
+    let mut stmt = conn.prepare_cached(crate::sql::lifecycle::RUNNING_RUNS)?;
     let rows = stmt.query_map([], |r| {
         Ok(OpenRun {
             id: r.get(0)?,
@@ -236,7 +236,7 @@ fn open_runs(conn: &Connection) -> Result<Vec<OpenRun>, rusqlite::Error> {
 /// start (µs): the end of a crashed run.
 pub fn last_record_us(conn: &Connection, run_id: i64) -> Result<i64, rusqlite::Error> {
     let (first, last) = IdAllocator::run_range(run_id);
-    conn.prepare_cached(include_str!("../../queries/lifecycle/last_record.sql"))?
+    conn.prepare_cached(crate::sql::lifecycle::LAST_RECORD)?
         .query_row(
             named_params! {":run_id": run_id, ":first": first, ":last": last},
             |r| r.get(0),
@@ -346,7 +346,7 @@ pub(crate) fn close_run(
     end_us: i64,
 ) -> Result<Option<ClosedRun>, rusqlite::Error> {
     let closed = conn
-        .prepare_cached(include_str!("../../queries/lifecycle/close_run.sql"))?
+        .prepare_cached(crate::sql::lifecycle::CLOSE_RUN)?
         .execute(named_params! {
             ":run_id": run_id,
             ":status": end.status.as_str(),
@@ -368,36 +368,30 @@ pub(crate) fn close_run(
         let minute = clock::minute_start_us(end_us);
         let le_ms = super::histogram::histogram_bucket(0);
         let range = named_params! {":run_id": run_id, ":first": first, ":last": last, ":end_us": end_us, ":minute_us": minute};
-        conn.prepare_cached(include_str!(
-            "../../queries/lifecycle/close_workflow_rollups.sql"
-        ))?
-        .execute(range)?;
-        conn.prepare_cached(include_str!(
-            "../../queries/lifecycle/close_worker_rollups.sql"
-        ))?
-        .execute(range)?;
-        conn.prepare_cached(include_str!(
-            "../../queries/lifecycle/close_worker_histogram.sql"
-        ))?
+        conn.prepare_cached(crate::sql::lifecycle::CLOSE_WORKFLOW_ROLLUPS)?
+            .execute(range)?;
+        conn.prepare_cached(crate::sql::lifecycle::CLOSE_WORKER_ROLLUPS)?
+            .execute(range)?;
+        conn.prepare_cached(crate::sql::lifecycle::CLOSE_WORKER_HISTOGRAM)?
         .execute(named_params! {
             ":run_id": run_id, ":first": first, ":last": last, ":minute_us": minute, ":le_ms": le_ms,
         })?;
         let (error_type, event_error) = end.event_error();
         report.events_cancelled = conn
-            .prepare_cached(include_str!("../../queries/lifecycle/close_events.sql"))?
+            .prepare_cached(crate::sql::lifecycle::CLOSE_EVENTS)?
             .execute(named_params! {
                 ":first": first, ":last": last, ":end_us": end_us,
                 ":error_type": error_type, ":reason": event_error,
             })? as u64;
         let error = end.workflow_error();
         report.workflows_cancelled = conn
-            .prepare_cached(include_str!("../../queries/lifecycle/close_workflows.sql"))?
+            .prepare_cached(crate::sql::lifecycle::CLOSE_WORKFLOWS)?
             .execute(named_params! {
                 ":first": first, ":last": last, ":end_us": end_us, ":reason": error,
             })? as u64;
     }
     report.alerts_resolved = conn
-        .prepare_cached(include_str!("../../queries/lifecycle/close_alerts.sql"))?
+        .prepare_cached(crate::sql::lifecycle::CLOSE_ALERTS)?
         .execute(named_params! {
             ":first": first, ":last": last, ":end_us": end_us, ":reason": end.alert_reason(),
         })? as u64;
@@ -439,7 +433,7 @@ pub fn close_dead_runs(conn: &mut Connection) -> Result<Vec<ClosedRun>, StoreErr
 /// ([`MAX_RUN_ID`]), before anything is written.
 pub fn check_run_capacity(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let next: i64 = conn
-        .prepare_cached(include_str!("../../queries/lifecycle/next_run_id.sql"))?
+        .prepare_cached(crate::sql::lifecycle::NEXT_RUN_ID)?
         .query_row([], |r| r.get(0))?;
     if next > MAX_RUN_ID {
         return Err(StoreError::RunIdsExhausted {
@@ -490,7 +484,7 @@ pub(crate) fn register_run(
     let me = ProcessIdentity::current();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     check_run_capacity(&tx, path)?;
-    tx.prepare_cached(include_str!("../../queries/write/insert_run.sql"))?
+    tx.prepare_cached(crate::sql::write::INSERT_RUN)?
         .execute(named_params! {
             ":started_at_us": clock::now_us(),
             ":command": run.command,
@@ -511,7 +505,7 @@ pub(crate) fn register_run(
 /// process judged it dead and closed it).
 pub(crate) fn heartbeat(conn: &Connection, run_id: i64, now_us: i64) -> rusqlite::Result<bool> {
     Ok(conn
-        .prepare_cached(include_str!("../../queries/lifecycle/heartbeat.sql"))?
+        .prepare_cached(crate::sql::lifecycle::HEARTBEAT)?
         .execute(named_params! {":run_id": run_id, ":now_us": now_us})?
         > 0)
 }
@@ -523,17 +517,15 @@ pub fn log_maintenance(
     started_at_us: i64,
     details: &serde_json::Value,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(include_str!(
-        "../../queries/lifecycle/insert_maintenance.sql"
-    ))?
-    .execute(named_params! {
-        ":command": command,
-        ":started_at_us": started_at_us,
-        ":ended_at_us": clock::now_us(),
-        ":version": env!("CARGO_PKG_VERSION"),
-        ":host": super::host_name(),
-        ":details_json": details.to_string(),
-    })?;
+    conn.prepare_cached(crate::sql::lifecycle::INSERT_MAINTENANCE)?
+        .execute(named_params! {
+            ":command": command,
+            ":started_at_us": started_at_us,
+            ":ended_at_us": clock::now_us(),
+            ":version": env!("CARGO_PKG_VERSION"),
+            ":host": super::host_name(),
+            ":details_json": details.to_string(),
+        })?;
     Ok(())
 }
 

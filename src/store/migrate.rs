@@ -17,22 +17,22 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "0001_initial",
-        sql: include_str!("../../migrations/0001_initial.sql"),
+        sql: crate::sql::migrations::M0001_INITIAL,
     },
     Migration {
         version: 2,
         name: "0002_run_indexes_and_stage_view",
-        sql: include_str!("../../migrations/0002_run_indexes_and_stage_view.sql"),
+        sql: crate::sql::migrations::M0002_RUN_INDEXES_AND_STAGE_VIEW,
     },
     Migration {
         version: 3,
         name: "0003_run_lifecycle",
-        sql: include_str!("../../migrations/0003_run_lifecycle.sql"),
+        sql: crate::sql::migrations::M0003_RUN_LIFECYCLE,
     },
     Migration {
         version: 4,
         name: "0004_rollups_per_run",
-        sql: include_str!("../../migrations/0004_rollups_per_run.sql"),
+        sql: crate::sql::migrations::M0004_ROLLUPS_PER_RUN,
     },
 ];
 

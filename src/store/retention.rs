@@ -108,9 +108,8 @@ impl RetentionRun {
                     let mut rows = 0i64;
                     loop {
                         let ids: Vec<i64> = if self.phase == Phase::Workflows {
-                            let mut select = tx.prepare_cached(include_str!(
-                                "../../queries/retention/expired_workflows.sql"
-                            ))?;
+                            let mut select =
+                                tx.prepare_cached(crate::sql::retention::EXPIRED_WORKFLOWS)?;
                             select
                                 .query_map(
                                     named_params! {":cutoff_us": cutoff, ":limit": WORKFLOW_CHUNK},
@@ -118,9 +117,8 @@ impl RetentionRun {
                                 )?
                                 .collect::<Result<_, _>>()?
                         } else {
-                            let mut select = tx.prepare_cached(include_str!(
-                                "../../queries/retention/abandoned_workflows.sql"
-                            ))?;
+                            let mut select =
+                                tx.prepare_cached(crate::sql::retention::ABANDONED_WORKFLOWS)?;
                             select
                                 .query_map(
                                     named_params! {":cutoff_us": cutoff, ":limit": WORKFLOW_CHUNK},
@@ -128,12 +126,10 @@ impl RetentionRun {
                                 )?
                                 .collect::<Result<_, _>>()?
                         };
-                        let mut delete_events = tx.prepare_cached(include_str!(
-                            "../../queries/retention/delete_workflow_events.sql"
-                        ))?;
-                        let mut delete_workflow = tx.prepare_cached(include_str!(
-                            "../../queries/retention/delete_workflow.sql"
-                        ))?;
+                        let mut delete_events =
+                            tx.prepare_cached(crate::sql::retention::DELETE_WORKFLOW_EVENTS)?;
+                        let mut delete_workflow =
+                            tx.prepare_cached(crate::sql::retention::DELETE_WORKFLOW)?;
                         for id in &ids {
                             let event_times: Vec<i64> = delete_events
                                 .query_map(named_params! {":workflow_id": id}, |r| r.get(0))?
@@ -169,29 +165,29 @@ impl RetentionRun {
             },
             Phase::Samples => self.delete_metrics_slice(
                 &tx,
-                include_str!("../../queries/retention/delete_system_samples.sql"),
+                crate::sql::retention::DELETE_SYSTEM_SAMPLES,
                 slice,
                 &mut watermarks,
             )?,
             Phase::Metrics => self.delete_metrics_slice(
                 &tx,
-                include_str!("../../queries/retention/delete_custom_metrics.sql"),
+                crate::sql::retention::DELETE_CUSTOM_METRICS,
                 slice,
                 &mut watermarks,
             )?,
             Phase::Alerts => self.delete_metrics_slice(
                 &tx,
-                include_str!("../../queries/retention/delete_alerts.sql"),
+                crate::sql::retention::DELETE_ALERTS,
                 slice,
                 &mut watermarks,
             )?,
             Phase::Rollups => {
                 if let Some(cutoff) = self.cutoffs.rollups_before_us {
                     for sql in [
-                        include_str!("../../queries/retention/delete_worker_rollups.sql"),
-                        include_str!("../../queries/retention/delete_worker_histogram.sql"),
-                        include_str!("../../queries/retention/delete_workflow_rollups.sql"),
-                        include_str!("../../queries/retention/delete_latency_histogram.sql"),
+                        crate::sql::retention::DELETE_WORKER_ROLLUPS,
+                        crate::sql::retention::DELETE_WORKER_HISTOGRAM,
+                        crate::sql::retention::DELETE_WORKFLOW_ROLLUPS,
+                        crate::sql::retention::DELETE_LATENCY_HISTOGRAM,
                     ] {
                         let deleted = delete_returning(
                             &tx,
@@ -274,8 +270,7 @@ impl Watermarks {
         if self.latest.is_empty() {
             return Ok(());
         }
-        let mut raise =
-            tx.prepare_cached(include_str!("../../queries/retention/raise_watermark.sql"))?;
+        let mut raise = tx.prepare_cached(crate::sql::retention::RAISE_WATERMARK)?;
         for (&(run_id, kind), &at_us) in &self.latest {
             raise.execute(named_params! {
                 ":run_id": run_id,

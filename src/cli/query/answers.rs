@@ -10,7 +10,6 @@ use multiagents::monitor::{
     WorkerPerformance, WorkerPerformanceSummary, alerts, custom, system,
 };
 use multiagents::runs::{self, RunSummary};
-use multiagents::session::health_thresholds;
 use multiagents::store::Store;
 use multiagents::window::TimeWindow;
 
@@ -77,7 +76,7 @@ impl<'a> Asked<'a> {
             conn,
             scope,
             marks,
-            thresholds: health_thresholds(&globals.config),
+            thresholds: HealthThresholds::from_config(&globals.config),
         })
     }
 
@@ -116,7 +115,7 @@ impl<'a> Asked<'a> {
     pub(super) fn errors(&self, worker: Option<&str>) -> anyhow::Result<Answer<ErrorsReport>> {
         if let Some(w) = worker {
             // An unknown name is an error, not an empty answer.
-            monitor::worker::worker_id(self.conn, w)?;
+            monitor::performance::worker_id(self.conn, w)?;
         }
         let w = self.window();
         let report = ErrorsReport {
@@ -132,7 +131,7 @@ impl<'a> Asked<'a> {
         let summary = self.workers_monitor().get_worker_performance_summary(w)?;
         let provenance = self
             .marks
-            .provenance(w, monitor::worker::APPROXIMATE_WORKER_FIELDS);
+            .provenance(w, monitor::performance::APPROXIMATE_WORKER_FIELDS);
         Ok(self.scope.answer(w, provenance, summary))
     }
 
@@ -142,7 +141,7 @@ impl<'a> Asked<'a> {
         let p = self.workers_monitor().get_worker_performance(name, w)?;
         let provenance = self
             .marks
-            .provenance(w, monitor::worker::APPROXIMATE_WORKER_FIELDS);
+            .provenance(w, monitor::performance::APPROXIMATE_WORKER_FIELDS);
         Ok(self.scope.answer(w, provenance, p))
     }
 
@@ -162,9 +161,10 @@ impl<'a> Asked<'a> {
                 .with_thresholds(thresholds)
                 .get_all_workers_health_at(end_us)?,
         };
-        let provenance = self
-            .marks
-            .provenance(health_window, monitor::worker::APPROXIMATE_WORKER_FIELDS);
+        let provenance = self.marks.provenance(
+            health_window,
+            monitor::performance::APPROXIMATE_WORKER_FIELDS,
+        );
         Ok(self.scope.answer(health_window, provenance, report))
     }
 

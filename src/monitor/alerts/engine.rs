@@ -72,7 +72,7 @@ impl AlertChange {
     }
 }
 
-/// Hands out alert row ids; in production [`Writer::next_id`].
+/// Hands out alert row ids; in production [`Writer::next_id`](crate::store::Writer::next_id).
 pub type AlertIdSource = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// The alert state machine: which alerts are firing, and what changed.

@@ -6,8 +6,8 @@ use rusqlite::Connection;
 use super::engine::{Alert, AlertStatus};
 use super::rules::Severity;
 use crate::clock;
-use crate::monitor::RunScope;
-use crate::monitor::custom::{MetricsError, window_params};
+use crate::monitor::error::MonitorError;
+use crate::monitor::scope::{RunScope, WindowParams};
 use crate::store::AlertFired;
 use crate::window::TimeWindow;
 
@@ -73,18 +73,21 @@ pub fn alert_history(
     conn: &Connection,
     window: TimeWindow,
     scope: RunScope,
-) -> Result<Vec<Alert>, MetricsError> {
-    let mut stmt = conn.prepare_cached(include_str!("../../../queries/alert_history.sql"))?;
-    let rows = stmt.query_map(window_params!(window, scope), alert_from_row)?;
+) -> Result<Vec<Alert>, MonitorError> {
+    let mut stmt = conn.prepare_cached(crate::sql::queries::ALERT_HISTORY)?;
+    let rows = stmt.query_map(
+        WindowParams::by_run_id(window, scope.run_id()).bind(),
+        alert_from_row,
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Alerts not yet resolved, newest first, of the runs in `scope`
 /// (`queries/firing_alerts.sql`) — except runs whose process died: their
 /// alerts are not firing even before a later process closes the run.
-pub fn firing_alerts(conn: &Connection, scope: RunScope) -> Result<Vec<Alert>, MetricsError> {
+pub fn firing_alerts(conn: &Connection, scope: RunScope) -> Result<Vec<Alert>, MonitorError> {
     let crashed = crate::store::lifecycle::dead_open_runs_json(conn)?;
-    let mut stmt = conn.prepare_cached(include_str!("../../../queries/firing_alerts.sql"))?;
+    let mut stmt = conn.prepare_cached(crate::sql::queries::FIRING_ALERTS)?;
     let rows = stmt.query_map(
         rusqlite::named_params! {":run_id": scope.run_id(), ":crashed_runs": crashed},
         alert_from_row,

@@ -28,7 +28,7 @@ pub use notify::{
 };
 pub use rules::{AlertInputs, AlertRules, AlertThresholds, AlertType, Severity, WorkerObservation};
 
-use crate::monitor::custom::MetricsError;
+use crate::monitor::error::MonitorError;
 use crate::store::{Record, Writer};
 use history::fired_record;
 
@@ -129,7 +129,7 @@ impl MonitoringAlerts {
         &mut self,
         inputs: &AlertInputs,
         now_us: i64,
-    ) -> Result<Vec<AlertChange>, MetricsError> {
+    ) -> Result<Vec<AlertChange>, MonitorError> {
         let changes = self.engine.evaluate(inputs, now_us);
         self.deliver(&changes, now_us).await?;
         Ok(changes)
@@ -138,14 +138,14 @@ impl MonitoringAlerts {
     /// Resolves every firing alert at `now_us` — logged, recorded and
     /// notified like any resolution — because nobody will watch their
     /// conditions any more (the run ends), and returns the resolutions.
-    pub async fn resolve_all(&mut self, now_us: i64) -> Result<Vec<AlertChange>, MetricsError> {
+    pub async fn resolve_all(&mut self, now_us: i64) -> Result<Vec<AlertChange>, MonitorError> {
         let changes = self.engine.resolve_all(now_us);
         self.deliver(&changes, now_us).await?;
         Ok(changes)
     }
 
     /// Logs, records, broadcasts and notifies `changes`.
-    async fn deliver(&self, changes: &[AlertChange], now_us: i64) -> Result<(), MetricsError> {
+    async fn deliver(&self, changes: &[AlertChange], now_us: i64) -> Result<(), MonitorError> {
         for change in changes {
             let a = change.alert();
             match change {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::engine::AlertChange;
 use super::rules::Severity;
 use crate::config::{NotifierConfig, NotifierKind};
-use crate::monitor::custom::MetricsError;
+use crate::monitor::error::MonitorError;
 
 /// Somewhere alerts are sent (chat, pager, a script). Called on a blocking
 /// thread for every change at or above the severity it was added with.
@@ -17,7 +17,7 @@ pub trait AlertNotifier: Send + Sync {
 
     /// Delivers one change. Failures are returned for the caller to log;
     /// they never stop alerting.
-    fn notify(&self, change: &AlertChange) -> Result<(), MetricsError>;
+    fn notify(&self, change: &AlertChange) -> Result<(), MonitorError>;
 }
 
 /// Writes alerts to the log: the seed's `send_critical_notification`
@@ -31,7 +31,7 @@ impl AlertNotifier for LogNotifier {
         "log".to_string()
     }
 
-    fn notify(&self, change: &AlertChange) -> Result<(), MetricsError> {
+    fn notify(&self, change: &AlertChange) -> Result<(), MonitorError> {
         let a = change.alert();
         match change {
             AlertChange::Fired(_) if a.severity == Severity::Critical => {
@@ -76,8 +76,8 @@ impl CommandNotifier {
         self.argv.first().cloned().unwrap_or_default()
     }
 
-    fn fail(&self, reason: impl Into<String>) -> MetricsError {
-        MetricsError::Notifier {
+    fn fail(&self, reason: impl Into<String>) -> MonitorError {
+        MonitorError::Notifier {
             program: self.program(),
             reason: reason.into(),
         }
@@ -89,7 +89,7 @@ impl AlertNotifier for CommandNotifier {
         self.program()
     }
 
-    fn notify(&self, change: &AlertChange) -> Result<(), MetricsError> {
+    fn notify(&self, change: &AlertChange) -> Result<(), MonitorError> {
         let Some((program, args)) = self.argv.split_first() else {
             return Err(self.fail("no program given"));
         };
@@ -209,8 +209,8 @@ impl WebhookNotifier {
         }
     }
 
-    fn fail(&self, reason: impl Into<String>) -> MetricsError {
-        MetricsError::Notifier {
+    fn fail(&self, reason: impl Into<String>) -> MonitorError {
+        MonitorError::Notifier {
             program: format!("webhook {}", self.shown),
             reason: reason.into(),
         }
@@ -252,7 +252,7 @@ impl AlertNotifier for WebhookNotifier {
         format!("webhook {}", self.shown)
     }
 
-    fn notify(&self, change: &AlertChange) -> Result<(), MetricsError> {
+    fn notify(&self, change: &AlertChange) -> Result<(), MonitorError> {
         let body = serde_json::to_vec(change.alert())
             .map_err(|e| self.fail(format!("cannot encode alert: {e}")))?;
         let mut pause = FIRST_RETRY_PAUSE;

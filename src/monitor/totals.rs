@@ -1,28 +1,15 @@
-//! The queries the exporters and reports add to those of [`crate::monitor`]:
-//! per-worker totals and duration histograms (from the rollups for every run,
-//! or from raw events for one run), throughput per minute and workflow
-//! outcomes. Each is one `queries/*.sql` file and one typed function here.
+//! Totals over a window, as the Prometheus exposition and the run reports
+//! publish them: per-worker totals and duration histograms (from the
+//! rollups for every run, or from raw events for one run), throughput per
+//! minute and workflow outcome counts. Each is one `queries/*.sql` file and
+//! one typed function here.
 
-use rusqlite::{Connection, named_params};
+use rusqlite::Connection;
 use serde::Serialize;
 
+use super::scope::WindowParams;
+use crate::sql;
 use crate::window::TimeWindow;
-
-/// `queries/worker_totals_rollups.sql`.
-pub const WORKER_TOTALS_ROLLUPS_SQL: &str = include_str!("../../queries/worker_totals_rollups.sql");
-/// `queries/worker_histogram_rollups.sql`.
-pub const WORKER_HISTOGRAM_ROLLUPS_SQL: &str =
-    include_str!("../../queries/worker_histogram_rollups.sql");
-/// `queries/worker_totals_events.sql`.
-pub const WORKER_TOTALS_EVENTS_SQL: &str = include_str!("../../queries/worker_totals_events.sql");
-/// `queries/worker_histogram_events.sql`.
-pub const WORKER_HISTOGRAM_EVENTS_SQL: &str =
-    include_str!("../../queries/worker_histogram_events.sql");
-/// `queries/throughput_per_minute.sql`.
-pub const THROUGHPUT_PER_MINUTE_SQL: &str = include_str!("../../queries/throughput_per_minute.sql");
-/// `queries/workflow_outcome_counts.sql`.
-pub const WORKFLOW_OUTCOME_COUNTS_SQL: &str =
-    include_str!("../../queries/workflow_outcome_counts.sql");
 
 /// Where per-worker totals and histograms are read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +130,10 @@ pub fn worker_totals(
         conn,
         window,
         source,
-        [WORKER_TOTALS_ROLLUPS_SQL, WORKER_TOTALS_EVENTS_SQL],
+        [
+            sql::queries::WORKER_TOTALS_ROLLUPS,
+            sql::queries::WORKER_TOTALS_EVENTS,
+        ],
         map,
     )
 }
@@ -160,26 +150,11 @@ fn query_by_source<T>(
     match source {
         Source::Rollups { run_id } => conn
             .prepare_cached(rollups_sql)?
-            .query_map(
-                named_params! {
-                    ":window_start": window.start_us,
-                    ":window_end": window.end_us,
-                    ":run_id": run_id,
-                },
-                map,
-            )?
+            .query_map(WindowParams::by_run_id(window, run_id).bind(), map)?
             .collect(),
         Source::Events { first, last } => conn
             .prepare_cached(events_sql)?
-            .query_map(
-                named_params! {
-                    ":window_start": window.start_us,
-                    ":window_end": window.end_us,
-                    ":run_first": first,
-                    ":run_last": last,
-                },
-                map,
-            )?
+            .query_map(WindowParams::by_id_range(window, (first, last)).bind(), map)?
             .collect(),
     }
 }
@@ -202,7 +177,10 @@ pub fn worker_histograms(
         conn,
         window,
         source,
-        [WORKER_HISTOGRAM_ROLLUPS_SQL, WORKER_HISTOGRAM_EVENTS_SQL],
+        [
+            sql::queries::WORKER_HISTOGRAM_ROLLUPS,
+            sql::queries::WORKER_HISTOGRAM_EVENTS,
+        ],
         map,
     )
 }
@@ -215,14 +193,9 @@ pub fn throughput_per_minute(
     first: i64,
     last: i64,
 ) -> rusqlite::Result<Vec<MinuteThroughput>> {
-    conn.prepare_cached(THROUGHPUT_PER_MINUTE_SQL)?
+    conn.prepare_cached(sql::queries::THROUGHPUT_PER_MINUTE)?
         .query_map(
-            named_params! {
-                ":window_start": window.start_us,
-                ":window_end": window.end_us,
-                ":run_first": first,
-                ":run_last": last,
-            },
+            WindowParams::by_id_range(window, (first, last)).bind(),
             |row| {
                 let minute_us: i64 = row.get("minute_us")?;
                 Ok(MinuteThroughput {
@@ -247,14 +220,9 @@ pub fn workflow_outcome_counts(
     first: i64,
     last: i64,
 ) -> rusqlite::Result<Vec<WorkflowOutcome>> {
-    conn.prepare_cached(WORKFLOW_OUTCOME_COUNTS_SQL)?
+    conn.prepare_cached(sql::queries::WORKFLOW_OUTCOME_COUNTS)?
         .query_map(
-            named_params! {
-                ":window_start": window.start_us,
-                ":window_end": window.end_us,
-                ":run_first": first,
-                ":run_last": last,
-            },
+            WindowParams::by_id_range(window, (first, last)).bind(),
             |row| {
                 Ok(WorkflowOutcome {
                     workflow_name: row.get(0)?,
@@ -274,7 +242,7 @@ mod tests {
     #[test]
     fn the_sql_buckets_match_the_writer() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
-        let sql = super::WORKER_HISTOGRAM_EVENTS_SQL;
+        let sql = crate::sql::queries::WORKER_HISTOGRAM_EVENTS;
         let case_start = sql.find("CASE").unwrap();
         let case_end = sql.find("END AS le_ms").unwrap() + 3;
         let case = sql[case_start..case_end].replace("e.duration_us", ":d");
