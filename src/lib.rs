@@ -3,9 +3,10 @@
 //! questions answered in SQL.
 //!
 //! Layers, each depending only on those before it:
-//! - [`clock`], [`terminal`], [`output_path`], [`interrupt`]: time in
-//!   microseconds, text from the database made safe for a terminal, files the
-//!   commands write (checked so nothing is destroyed), a request to stop;
+//! - [`sql`], [`clock`], [`terminal`], [`output_path`], [`interrupt`]: every
+//!   migration and query embedded in one catalogue, time in microseconds, text
+//!   from the database made safe for a terminal, files the commands write
+//!   (checked so nothing is destroyed), a request to stop;
 //! - [`config`], [`worker`], [`workflow`]: the seed's YAML configuration,
 //!   workers by name, and workflow definitions with their builder;
 //! - [`window`], [`schedule`], [`logging`]: monitoring windows, background

@@ -104,6 +104,7 @@ pub mod write {
 pub mod lifecycle {
     sql_files!("queries/lifecycle/" {
         CLOSE_ALERTS = "close_alerts.sql",
+        CLOSE_EVENT_LATENCY_HISTOGRAM = "close_event_latency_histogram.sql",
         CLOSE_EVENTS = "close_events.sql",
         CLOSE_RUN = "close_run.sql",
         CLOSE_WORKER_HISTOGRAM = "close_worker_histogram.sql",

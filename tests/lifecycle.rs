@@ -446,6 +446,36 @@ fn after_kill_9_the_run_is_crashed_its_alerts_resolved_and_nothing_is_active() {
             "SELECT count(*) FROM workflows WHERE state = 'cancelled'"
         )
     );
+    // Both histograms count every event once, the crashed run's cancelled
+    // ones included, each in the bucket of the latency it was closed with.
+    assert_eq!(
+        count(&conn, "SELECT sum(count) FROM worker_minute_histogram"),
+        count(&conn, "SELECT count(*) FROM events")
+    );
+    let histogram = |sql: &str, params: &[(&str, &dyn rusqlite::ToSql)]| -> Vec<(i64, i64)> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map(params, |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(
+        histogram(
+            "SELECT le_ms, sum(count) FROM event_minute_latency_histogram GROUP BY le_ms ORDER BY le_ms",
+            &[]
+        ),
+        histogram(
+            multiagents::sql::queries::EVENT_LATENCY_HISTOGRAM_EVENTS,
+            &[
+                (":window_start", &0i64),
+                (":window_end", &i64::MAX),
+                (":run_first", &0i64),
+                (":run_last", &i64::MAX),
+            ]
+        ),
+        "event-latency histogram against the raw events"
+    );
 }
 
 #[test]

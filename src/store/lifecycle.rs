@@ -105,7 +105,7 @@ impl RunEnd {
     }
 
     /// The error recorded on the run's workflows and events that were still
-    /// in flight: "interrupted", or "crashed: <why>". Its text before the
+    /// in flight: "interrupted", or `"crashed: <why>"`. Its text before the
     /// first ':' is the events' `error_type`.
     pub fn workflow_error(&self) -> String {
         match self.status {
@@ -376,6 +376,10 @@ pub(crate) fn close_run(
         .execute(named_params! {
             ":run_id": run_id, ":first": first, ":last": last, ":minute_us": minute, ":le_ms": le_ms,
         })?;
+        conn.prepare_cached(crate::sql::lifecycle::CLOSE_EVENT_LATENCY_HISTOGRAM)?
+            .execute(named_params! {
+                ":run_id": run_id, ":first": first, ":last": last, ":end_us": end_us, ":minute_us": minute,
+            })?;
         let (error_type, event_error) = end.event_error();
         report.events_cancelled = conn
             .prepare_cached(crate::sql::lifecycle::CLOSE_EVENTS)?
