@@ -9,34 +9,13 @@ mod support;
 
 use std::io::{Read as _, Write as _};
 use std::path::Path;
-use std::process::{Command, Output};
 
 use rusqlite::Connection;
 use serde_json::Value;
+use support::cli::*;
 use support::*;
 
 const MINUTE: i64 = 60_000_000;
-
-fn multiagents(db: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_multiagents"));
-    cmd.arg("--db").arg(db);
-    cmd
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stdout(db: &Path, args: &[&str]) -> String {
-    ok(multiagents(db).args(args).output().unwrap())
-}
 
 fn json(db: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&stdout(db, args)).expect("one JSON document")

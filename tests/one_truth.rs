@@ -14,40 +14,15 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, named_params};
 use serde_json::Value;
+use support::cli::*;
 use support::*;
 
 const MINUTE: i64 = 60_000_000;
-
-fn multiagents(db: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_multiagents"));
-    cmd.arg("--db").arg(db);
-    cmd
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn run_json(db: &Path, args: &[&str]) -> Value {
-    let out = multiagents(db)
-        .args(args)
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    serde_json::from_str(&ok(out)).expect("one JSON document")
-}
 
 fn same(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
@@ -544,7 +519,7 @@ fn query(db: &Path, what: &[&str], run: Option<i64>, until: &str) -> Value {
     args.extend(what.iter().map(|s| s.to_string()));
     args.extend(run_args(run, until));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_json(db, &refs)
+    json_answer(db, &refs)
 }
 
 /// Every query subcommand, the report and the exposition of one scope.
@@ -720,7 +695,7 @@ fn check_scope(db: &Path, conn: &Connection, truth: &Truth, run: Option<i64>, un
         .optional()
         .unwrap();
     if let Some((tx, id)) = tx {
-        let trace = run_json(db, &["query", "trace", &tx]);
+        let trace = json_answer(db, &["query", "trace", &tx]);
         let stages: i64 = conn
             .query_row(
                 "SELECT (SELECT 1 + (started_at_us IS NOT NULL) + (compensating_at_us IS NOT NULL)
@@ -752,7 +727,7 @@ fn check_scope(db: &Path, conn: &Connection, truth: &Truth, run: Option<i64>, un
     // query runs: the run is listed with its workflows — where retention
     // deleted raw ones, those that ended before the first whole minute at
     // or after the watermark from the workflow rollups.
-    let runs = run_json(db, &["query", "runs", "--limit", "100"]);
+    let runs = json_answer(db, &["query", "runs", "--limit", "100"]);
     let listed = runs
         .as_array()
         .unwrap()
@@ -802,7 +777,7 @@ fn check_scope(db: &Path, conn: &Connection, truth: &Truth, run: Option<i64>, un
     }
 
     // report --format json: the run's events and workers over its window.
-    let report = run_json(db, &["report", "--run", &run_id.to_string()]);
+    let report = json_answer(db, &["report", "--run", &run_id.to_string()]);
     let rwin = window_of(&report["run"]["window"]);
     assert_eq!(rwin, window, "{ctx} report window = query window");
     check_events(
@@ -874,35 +849,6 @@ fn check_prometheus_totals(truth: &Truth, run: Option<i64>, text: &str) {
         let line = format!("multiagents_worker_executions_total{{worker=\"{worker}\"}} {n}");
         assert!(text.contains(&line), "run {run:?}: missing {line}\n{text}");
     }
-}
-
-fn fast_config(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("fast.yaml");
-    std::fs::write(
-        &path,
-        "worker_monitoring:\n  health_check_interval_seconds: 0.3\n  error_rate_threshold: 0.05\n\
-         metrics_collection:\n  collection_interval_seconds: 0.2\n",
-    )
-    .unwrap();
-    path
-}
-
-fn load_test(db: &Path, config: &Path, duration: &str) -> Command {
-    let mut cmd = multiagents(db);
-    cmd.arg("--config").arg(config).args([
-        "load-test",
-        "--duration",
-        duration,
-        "--rps",
-        "30",
-        "--mix",
-        "simple,error",
-        "--time-scale",
-        "0.01",
-        "--format",
-        "json",
-    ]);
-    cmd
 }
 
 #[test]

@@ -7,69 +7,13 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, named_params};
 use serde_json::Value;
+use support::cli::*;
 use support::*;
-
-fn multiagents(db: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_multiagents"));
-    cmd.arg("--db").arg(db);
-    cmd
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json(db: &Path, args: &[&str]) -> Value {
-    let out = multiagents(db)
-        .args(args)
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    serde_json::from_str(&ok(out)).expect("one JSON document")
-}
-
-/// A configuration that samples, checks health and evaluates alerts often,
-/// so that a few seconds of recording leave rows of every kind.
-fn fast_config(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("fast.yaml");
-    std::fs::write(
-        &path,
-        "worker_monitoring:\n  health_check_interval_seconds: 0.3\n  error_rate_threshold: 0.05\n\
-         metrics_collection:\n  collection_interval_seconds: 0.2\n",
-    )
-    .unwrap();
-    path
-}
-
-fn load_test(db: &Path, config: &Path, duration: &str) -> Command {
-    let mut cmd = multiagents(db);
-    cmd.arg("--config").arg(config).args([
-        "load-test",
-        "--duration",
-        duration,
-        "--rps",
-        "30",
-        "--mix",
-        "simple,error",
-        "--time-scale",
-        "0.01",
-        "--format",
-        "json",
-    ]);
-    cmd
-}
 
 /// `[start_us, end_us)` of an answer's window.
 fn window_of(answer: &Value) -> (i64, i64) {
@@ -114,7 +58,7 @@ fn check_scoped_answers(db: &Path, conn: &Connection, run: Option<i64>) {
 
     let mut q = vec!["query", "system"];
     q.extend(&args);
-    let system = json(db, &q);
+    let system = json_answer(db, &q);
     assert_eq!(system["run_id"].as_i64(), run, "{ctx}");
     let w = window_of(&system);
     let samples = count(
@@ -141,7 +85,7 @@ fn check_scoped_answers(db: &Path, conn: &Connection, run: Option<i64>) {
 
     let mut q = vec!["query", "alerts"];
     q.extend(&args);
-    let alerts = json(db, &q);
+    let alerts = json_answer(db, &q);
     assert_eq!(alerts["run_id"].as_i64(), run, "{ctx}");
     let w = window_of(&alerts);
     let mut got: Vec<i64> = alerts["history"]
@@ -169,7 +113,7 @@ fn check_scoped_answers(db: &Path, conn: &Connection, run: Option<i64>) {
     // A run whose process died is shown `crashed` by read commands (without
     // writing): its unresolved alerts are no longer firing, nobody watches
     // their conditions.
-    let crashed: Vec<String> = json(db, &["query", "runs"])
+    let crashed: Vec<String> = json_answer(db, &["query", "runs"])
         .as_array()
         .unwrap()
         .iter()
@@ -194,7 +138,7 @@ fn check_scoped_answers(db: &Path, conn: &Connection, run: Option<i64>) {
 
     let mut q = vec!["query", "metrics"];
     q.extend(&args);
-    let metrics = json(db, &q);
+    let metrics = json_answer(db, &q);
     assert_eq!(metrics["run_id"].as_i64(), run, "{ctx}");
     let w = window_of(&metrics);
     let observations: i64 = ["counters", "gauges", "histograms"]
@@ -318,7 +262,7 @@ fn two_processes_at_once_and_a_killed_run_keep_their_own_rows() {
     // `query events --run` counts every event it finished.
     let last = latest_record(&conn, killed_run);
     let run_arg = killed_run.to_string();
-    let events = json(&db.path, &["query", "events", "--run", &run_arg]);
+    let events = json_answer(&db.path, &["query", "events", "--run", &run_arg]);
     assert_eq!(window_of(&events).1, last + 1, "killed run's span");
     let finished: i64 = conn
         .query_row(
@@ -330,7 +274,7 @@ fn two_processes_at_once_and_a_killed_run_keep_their_own_rows() {
         .unwrap();
     assert_eq!(events["total_events"].as_i64().unwrap(), finished);
     // Its samples after its last workflow are inside its span too.
-    let system = json(&db.path, &["query", "system", "--run", &run_arg]);
+    let system = json_answer(&db.path, &["query", "system", "--run", &run_arg]);
     let samples: i64 = conn
         .query_row(
             "SELECT count(*) FROM system_samples WHERE run_id = ?1",
@@ -480,7 +424,7 @@ fn a_version_1_file_upgrades_with_the_same_stages_and_run_indexes() {
             .unwrap();
         assert_eq!(n, 1, "{index}");
     }
-    let system = json(&db.path, &["query", "system", "--run", "1"]);
+    let system = json_answer(&db.path, &["query", "system", "--run", "1"]);
     assert_eq!(system["sample_count"], 1);
 }
 
@@ -573,11 +517,11 @@ fn a_version_3_file_upgrades_to_rollups_per_run_with_watermarks() {
         )
         .unwrap();
     assert_eq!(mark, minute + 70_400_000);
-    let events = json(&db.path, &["query", "events", "--run", "1"]);
+    let events = json_answer(&db.path, &["query", "events", "--run", "1"]);
     assert_eq!(events["total_events"], 3);
     assert_eq!(events["source"], "rollups");
     // Every run: the unattributed minute counts too.
-    let all = json(
+    let all = json_answer(
         &db.path,
         &[
             "query",

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod dataset;
 pub mod stats;
 
