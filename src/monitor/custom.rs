@@ -409,30 +409,19 @@ pub fn counter_totals(
     window: TimeWindow,
     scope: RunScope,
 ) -> Result<Vec<CounterTotal>, MonitorError> {
-    let mut stmt = conn.prepare_cached(crate::sql::queries::CUSTOM_METRIC_COUNTERS)?;
-    let rows = stmt.query_map(
-        WindowParams::by_run_id(window, scope.run_id()).bind(),
-        |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, f64>(2)?,
-                row.get::<_, i64>(3)?,
-            ))
-        },
-    )?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (name, labels_json, total, increments) = row?;
-        let labels = parse_labels(&name, &labels_json)?;
-        out.push(CounterTotal {
+    labelled_rows(
+        conn,
+        crate::sql::queries::CUSTOM_METRIC_COUNTERS,
+        window,
+        scope,
+        |row| Ok((row.get::<_, f64>(2)?, row.get::<_, i64>(3)?)),
+        |name, labels, (total, increments)| CounterTotal {
             name,
             labels,
             total,
             increments,
-        });
-    }
-    Ok(out)
+        },
+    )
 }
 
 /// The latest gauge values per name and label set in `window` for the runs
@@ -443,30 +432,19 @@ pub fn latest_gauges(
     window: TimeWindow,
     scope: RunScope,
 ) -> Result<Vec<GaugeValue>, MonitorError> {
-    let mut stmt = conn.prepare_cached(crate::sql::queries::CUSTOM_METRIC_GAUGES)?;
-    let rows = stmt.query_map(
-        WindowParams::by_run_id(window, scope.run_id()).bind(),
-        |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, f64>(2)?,
-                row.get::<_, i64>(3)?,
-            ))
-        },
-    )?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (name, labels_json, value, recorded_at_us) = row?;
-        let labels = parse_labels(&name, &labels_json)?;
-        out.push(GaugeValue {
+    labelled_rows(
+        conn,
+        crate::sql::queries::CUSTOM_METRIC_GAUGES,
+        window,
+        scope,
+        |row| Ok((row.get::<_, f64>(2)?, row.get::<_, i64>(3)?)),
+        |name, labels, (value, recorded_at_us)| GaugeValue {
             name,
             labels,
             value,
             recorded_at_us,
-        });
-    }
-    Ok(out)
+        },
+    )
 }
 
 /// Histogram summaries per name and label set over `window` for the runs in
@@ -477,13 +455,13 @@ pub fn histogram_summaries(
     window: TimeWindow,
     scope: RunScope,
 ) -> Result<Vec<HistogramSummary>, MonitorError> {
-    let mut stmt = conn.prepare_cached(crate::sql::queries::CUSTOM_METRIC_HISTOGRAMS)?;
-    let rows = stmt.query_map(
-        WindowParams::by_run_id(window, scope.run_id()).bind(),
+    labelled_rows(
+        conn,
+        crate::sql::queries::CUSTOM_METRIC_HISTOGRAMS,
+        window,
+        scope,
         |row| {
             Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
                 row.get::<_, i64>(2)?,
                 [
                     row.get::<_, f64>(3)?,
@@ -495,12 +473,7 @@ pub fn histogram_summaries(
                 ],
             ))
         },
-    )?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (name, labels_json, count, [sum, min, max, p50, p95, p99]) = row?;
-        let labels = parse_labels(&name, &labels_json)?;
-        out.push(HistogramSummary {
+        |name, labels, (count, [sum, min, max, p50, p95, p99])| HistogramSummary {
             name,
             labels,
             count,
@@ -510,9 +483,39 @@ pub fn histogram_summaries(
             p50,
             p95,
             p99,
-        });
-    }
-    Ok(out)
+        },
+    )
+}
+
+/// Rows of a custom-metric query whose first two columns are the metric's
+/// name and its labels as JSON (every query over `custom_metrics` is shaped
+/// so), bound to `window` and `scope`; `rest` reads the other columns and
+/// `build` makes the answer from the name, the parsed labels and the rest.
+fn labelled_rows<R, T>(
+    conn: &Connection,
+    sql: &str,
+    window: TimeWindow,
+    scope: RunScope,
+    rest: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
+    build: impl Fn(String, Labels, R) -> T,
+) -> Result<Vec<T>, MonitorError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(
+        WindowParams::by_run_id(window, scope.run_id()).bind(),
+        |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                rest(row)?,
+            ))
+        },
+    )?;
+    rows.map(|row| {
+        let (name, labels_json, rest) = row?;
+        let labels = parse_labels(&name, &labels_json)?;
+        Ok(build(name, labels, rest))
+    })
+    .collect()
 }
 
 /// Hourly rollups of the metric `name` over `window` for the runs in `scope`
