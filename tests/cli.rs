@@ -6,6 +6,7 @@ mod support;
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use support::cli::ok;
 use support::*;
 
 fn multiagents(db: &std::path::Path, args: &[&str]) -> Output {
@@ -17,25 +18,14 @@ fn multiagents(db: &std::path::Path, args: &[&str]) -> Output {
         .expect("run multiagents")
 }
 
-fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_str(&stdout(out)).expect("one JSON document")
+fn json(out: Output) -> Value {
+    serde_json::from_str(&ok(out)).expect("one JSON document")
 }
 
 #[test]
 fn the_demo_records_a_run_that_can_be_explored_after_it_ended() {
     let db = temp_db();
-    let text = stdout(&multiagents(&db.path, &["demo", "--seed", "7"]));
+    let text = ok(multiagents(&db.path, &["demo", "--seed", "7"]));
     for section in [
         "EVENT LIFECYCLE TRACKING DEMO",
         "Event Trace:",
@@ -92,7 +82,7 @@ fn the_demo_records_a_run_that_can_be_explored_after_it_ended() {
     );
 
     // Offline: the seed's keys, with values that raw rows confirm.
-    let perf = json(&multiagents(
+    let perf = json(multiagents(
         &db.path,
         &[
             "query",
@@ -145,7 +135,7 @@ fn the_demo_records_a_run_that_can_be_explored_after_it_ended() {
     );
 
     // Internally consistent event figures.
-    let events = json(&multiagents(
+    let events = json(multiagents(
         &db.path,
         &["query", "events", "--run", "latest", "--format", "json"],
     ));
@@ -181,17 +171,17 @@ fn the_demo_records_a_run_that_can_be_explored_after_it_ended() {
         let mut args = vec!["query"];
         args.extend(&question);
         args.extend(["--run", "latest"]);
-        stdout(&multiagents(&db.path, &args));
+        ok(multiagents(&db.path, &args));
         args.extend(["--format", "json"]);
-        json(&multiagents(&db.path, &args));
+        json(multiagents(&db.path, &args));
     }
-    let trace = json(&multiagents(
+    let trace = json(multiagents(
         &db.path,
         &["query", "trace", &tx, "--format", "json"],
     ));
     assert!(trace.as_array().unwrap().len() >= 3 * 4 + 3);
 
-    let snapshot = stdout(&multiagents(
+    let snapshot = ok(multiagents(
         &db.path,
         &["dashboard", "--once", "--run", "latest", "--window", "1h"],
     ));
