@@ -34,10 +34,7 @@ fn rollup_answers_equal_raw_answers_on_minute_aligned_windows() {
     let (store, writer) = open(&db.path);
     let summary = dataset::generate_into(
         &writer,
-        &DatasetSpec {
-            executions: 6_000,
-            seed: 7,
-        },
+        &DatasetSpec::hour(6_000, 7),
     )
     .unwrap();
     // The dataset has what the benchmark relies on.

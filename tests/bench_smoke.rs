@@ -2,30 +2,52 @@
 //! built binary. It asserts that it completes and names each figure, never
 //! anything about time.
 
+use std::path::Path;
 use std::process::Command;
 
-#[test]
-fn the_quick_bench_completes_and_prints_every_figure() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let json_out = dir.path().join("bench.json");
+/// Runs `bench --quick` with `extra` arguments in `dir` and returns its
+/// table and its JSON report.
+fn quick_bench(dir: &Path, extra: &[&str]) -> (String, serde_json::Value) {
+    let json_out = dir.join("bench.json");
     let output = Command::new(env!("CARGO_BIN_EXE_multiagents"))
-        .current_dir(dir.path())
+        .current_dir(dir)
         .args(["bench", "--quick", "--dir"])
-        .arg(dir.path().join("work"))
+        .arg(dir.join("work"))
         .arg("--json-out")
         .arg(&json_out)
-        // The query dataset is cached per directory: a fresh one per run.
+        // The query datasets are cached per directory: fresh ones per run.
         .arg("--query-cache-dir")
-        .arg(dir.path().join("cache"))
+        .arg(dir.join("cache"))
+        .args(extra)
         .output()
         .expect("run multiagents bench");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
         "bench failed: {}\n{stdout}\n{stderr}",
         output.status
     );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_out).expect("JSON written"))
+            .expect("valid JSON");
+    (stdout, report)
+}
+
+/// The figure names of a report, in order.
+fn names(report: &serde_json::Value) -> Vec<&str> {
+    report["figures"]
+        .as_array()
+        .expect("figures")
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect()
+}
+
+#[test]
+fn the_quick_bench_completes_and_prints_every_figure() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (stdout, report) = quick_bench(dir.path(), &[]);
     let mut figures: Vec<String> = [
         "memory_growth",
         "workflow_throughput",
@@ -46,6 +68,10 @@ fn the_quick_bench_completes_and_prints_every_figure() {
         "hour_event_metrics",
         "hour_worker_summary",
         "hour_throughput_per_minute",
+        // Skipped in --quick (no --duckdb-script), but listed.
+        "hour_worker_percentiles_vs_duckdb",
+        "hour_event_metrics_vs_duckdb",
+        "bytes_per_execution",
         "wal_peak_mib",
         "writer_stall_after_long_reader_ms",
         "scrape_errors",
@@ -57,14 +83,42 @@ fn the_quick_bench_completes_and_prints_every_figure() {
     for name in &figures {
         assert!(stdout.contains(name), "{name} missing from:\n{stdout}");
     }
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json_out).expect("JSON written"))
-            .expect("valid JSON");
-    let names: Vec<&str> = report["figures"]
-        .as_array()
-        .expect("figures")
-        .iter()
-        .map(|f| f["name"].as_str().expect("name"))
-        .collect();
-    assert_eq!(names, figures);
+    assert_eq!(names(&report), figures);
+    // The day suite is not part of the default run.
+    assert!(!stdout.contains("day_dataset"), "{stdout}");
+}
+
+/// `--only day` at its quick size: 40,000 executions over 2 hours (the
+/// hour's density), with the 1-hour file beside it.
+#[test]
+fn the_quick_day_suite_completes_and_prints_every_figure() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (stdout, report) = quick_bench(dir.path(), &["--only", "day"]);
+    let mut figures: Vec<String> = [
+        "day_dataset",
+        "day_ingest_at_20m",
+        "day_worker_summary",
+        "day_event_metrics",
+        "day_report_json",
+    ]
+    .map(String::from)
+    .to_vec();
+    for (file, _) in multiagents::sql::QUERY_FILES {
+        figures.push(format!("day_query_{}", file.trim_end_matches(".sql")));
+    }
+    for name in &figures {
+        assert!(stdout.contains(name), "{name} missing from:\n{stdout}");
+    }
+    assert_eq!(names(&report), figures);
+    let day = &report["figures"][0]["details"];
+    assert_eq!(day["spec"]["hours"], 2);
+    assert!(day["summary"]["executions"].as_u64().expect("executions") >= 40_000);
+    assert!(day["size_bytes"].as_u64().expect("size") > 0);
+    // Every percentile was checked against the raw rows.
+    for f in &report["figures"].as_array().expect("figures")[2..5] {
+        assert!(
+            f["details"]["accuracy"]["max_relative_error"].is_number(),
+            "{f}"
+        );
+    }
 }

@@ -1,10 +1,14 @@
-//! A generated monitoring database for the query-speed figures: one hour of
-//! a 10-worker system, written through the real [`Writer`] (so the per-minute
+//! A generated monitoring database for the query-speed figures: one hour
+//! (or, for the day-scale figures, [`DatasetSpec::hours`] hours) of a
+//! 10-worker system, written through the real [`Writer`] (so the per-minute
 //! rollups are the writer's own, not a re-implementation of its rules).
 //!
 //! - Workflows of 3–4 steps (four shapes, one of them a saga with
-//!   compensations), started evenly over the hour until the requested
+//!   compensations), started evenly over the span until the requested
 //!   number of executions (event rows: one per attempt) is reached.
+//!   Records are streamed into the writer as they are drawn (its queue is
+//!   bounded), so memory stays flat whatever the size: nothing holds more
+//!   than one workflow and a counter per 10 s tick.
 //! - Per-worker log-normal durations, from ~2 ms (a validator) to ~1.5 s (the
 //!   seed's slow processor); a duration past the step's timeout is a timeout.
 //! - About 10 % failed attempts with the seed's error messages
@@ -15,6 +19,8 @@
 //!   (`order_value` per completed order), and alerts that fire and resolve
 //!   (the last ones still firing), so that every query in `queries/` has
 //!   rows to read.
+//! - The run row spans the generated data (its start and end are set to the
+//!   span's), so `report` and `query --run` of the file cover it.
 //!
 //! Deterministic for a seed. The file is cached under a name that carries
 //! the size, the seed, the generator version and a hash of the schema, so a
@@ -36,7 +42,7 @@ use crate::store::{
     WorkflowState, Writer, WriterOptions,
 };
 
-/// 2024-01-01T00:00:00Z: the start of the generated hour (whole minute and
+/// 2024-01-01T00:00:00Z: the start of the generated span (whole minute and
 /// hour, so minute-aligned windows are easy to pick).
 pub const HOUR_START_US: i64 = 1_704_067_200_000_000;
 /// One hour in microseconds.
@@ -46,7 +52,8 @@ pub const MINUTE_US: i64 = 60_000_000;
 
 /// Bumped whenever the generated contents change, so that cached files of
 /// an older generator are not reused.
-const GENERATOR_VERSION: u32 = 3;
+// 4: the span is `hours` long; the run row is set to the span.
+const GENERATOR_VERSION: u32 = 4;
 
 /// The seed's flaky-worker messages; the error type is the text before ':'.
 pub const ERROR_MESSAGES: [&str; 4] = [
@@ -56,7 +63,7 @@ pub const ERROR_MESSAGES: [&str; 4] = [
     "RateLimitError: Too many requests",
 ];
 
-/// Workflows left in flight at the end of the hour.
+/// Workflows left in flight at the end of the span.
 const IN_FLIGHT: usize = 10;
 /// Attempts per step (the first plus two retries).
 const MAX_ATTEMPTS: u32 = 3;
@@ -68,6 +75,43 @@ pub struct DatasetSpec {
     pub executions: usize,
     /// Seed of the generator.
     pub seed: u64,
+    /// Hours the workflows are spread over, from [`HOUR_START_US`] (1 for
+    /// the query figures, 24 for the day-scale ones).
+    pub hours: u32,
+}
+
+impl DatasetSpec {
+    /// `executions` over one hour.
+    pub fn hour(executions: usize, seed: u64) -> Self {
+        DatasetSpec {
+            executions,
+            seed,
+            hours: 1,
+        }
+    }
+
+    /// The generated span in microseconds.
+    pub fn span_us(&self) -> i64 {
+        i64::from(self.hours.max(1)) * HOUR_US
+    }
+}
+
+/// How many ingest marks generation takes (evenly spaced by executions).
+pub const INGEST_MARKS: u64 = 48;
+
+/// One point of generation's progress: executions handed to the writer so
+/// far and seconds since generation started. The writer's queue is
+/// bounded, so past the first queue-full the generator runs at the
+/// writer's pace and the slope between two marks is its ingest rate.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IngestMark {
+    /// Executions emitted.
+    pub executions: u64,
+    /// Seconds since generation started.
+    pub at_s: f64,
+    /// Records (of every kind) the writer had committed by then.
+    #[serde(default)]
+    pub records_committed: u64,
 }
 
 /// What was generated.
@@ -91,6 +135,33 @@ pub struct DatasetSummary {
     pub custom_metrics: u64,
     /// Alerts fired.
     pub alerts: u64,
+    /// Generation's progress every 1/[`INGEST_MARKS`] of the executions
+    /// (empty when the summary was read back from a file).
+    #[serde(default)]
+    pub ingest_marks: Vec<IngestMark>,
+}
+
+impl DatasetSummary {
+    /// Executions per second between the marks nearest to executions `from`
+    /// and `to`; `None` without marks there.
+    pub fn ingest_rate(&self, from: u64, to: u64) -> Option<f64> {
+        let at = |n: u64| -> Option<IngestMark> {
+            if n == 0 {
+                return Some(IngestMark {
+                    executions: 0,
+                    at_s: 0.0,
+                    records_committed: 0,
+                });
+            }
+            self.ingest_marks
+                .iter()
+                .min_by_key(|m| m.executions.abs_diff(n))
+                .copied()
+        };
+        let (a, b) = (at(from)?, at(to)?);
+        (b.executions > a.executions && b.at_s > a.at_s)
+            .then(|| (b.executions - a.executions) as f64 / (b.at_s - a.at_s))
+    }
 }
 
 /// A worker's behaviour.
@@ -224,6 +295,8 @@ pub const BUSY_WORKER: &str = "flaky_processor";
 /// Writes the dataset through `writer` (blocking; call from a plain thread
 /// or `spawn_blocking`) and waits until it is committed.
 pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<DatasetSummary> {
+    let clock = Instant::now();
+    let span_us = spec.span_us();
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x005E_ED0F_DA7A);
     let names = Names::new();
     let mut summary = DatasetSummary::default();
@@ -231,12 +304,23 @@ pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<Dataset
     let emit = |r: Record| writer.blocking_record(r).context("the writer stopped");
     let order_value: Arc<str> = Arc::from("order_value");
     // Completed workflows per shape, for the counters of each 10 s tick.
-    let mut completed_per_tick: Vec<[u64; 4]> = vec![[0; 4]; (HOUR_US / 10_000_000) as usize];
+    let ticks = (span_us / 10_000_000) as usize;
+    let mut completed_per_tick: Vec<[u64; 4]> = vec![[0; 4]; ticks];
     let mut workflows_started = 0usize;
+    let mark_every = (target / INGEST_MARKS).max(1);
+    let mut next_mark = mark_every;
     while summary.executions < target {
-        // Starts spread evenly over the hour by the share of executions
+        if summary.executions >= next_mark {
+            summary.ingest_marks.push(IngestMark {
+                executions: summary.executions,
+                at_s: clock.elapsed().as_secs_f64(),
+                records_committed: writer.stats().records_committed,
+            });
+            next_mark += mark_every;
+        }
+        // Starts spread evenly over the span by the share of executions
         // written so far (ids stay in time order, as in a real run).
-        let slot = HOUR_US as f64 * summary.executions as f64 / target as f64;
+        let slot = span_us as f64 * summary.executions as f64 / target as f64;
         let created = HOUR_START_US + slot as i64 + rng.random_range(0..1_000);
         let shape_roll = rng.random_range(0..100);
         let mut acc = 0;
@@ -380,7 +464,7 @@ pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<Dataset
             created_at_us: created,
         }))?;
         if state == WorkflowState::Completed {
-            let tick = ((t - HOUR_START_US) / 10_000_000).clamp(0, 359) as usize;
+            let tick = ((t - HOUR_START_US) / 10_000_000).clamp(0, ticks as i64 - 1) as usize;
             completed_per_tick[tick][shape_i] += 1;
             if shape_i == 0 {
                 // The seed's business metric: one order value per order.
@@ -390,10 +474,15 @@ pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<Dataset
             }
         }
     }
-    summary.system_samples += write_samples(&emit, &mut rng)?;
+    summary.system_samples += write_samples(&emit, &mut rng, span_us)?;
     summary.custom_metrics += write_metrics(&emit, &mut rng, &names, &completed_per_tick)?;
-    summary.alerts += write_alerts(&emit, writer)?;
+    summary.alerts += write_alerts(&emit, writer, span_us)?;
     writer.blocking_flush().context("flushing the writer")?;
+    summary.ingest_marks.push(IngestMark {
+        executions: summary.executions,
+        at_s: clock.elapsed().as_secs_f64(),
+        records_committed: writer.stats().records_committed,
+    });
     Ok(summary)
 }
 
@@ -505,14 +594,15 @@ fn metric(name: &str, ty: MetricType, labels: &str, value: f64, at: i64) -> Reco
     })
 }
 
-/// A system sample every 10 s.
+/// A system sample every 10 s of the span.
 fn write_samples(
     emit: &impl Fn(Record) -> BenchResult<()>,
     rng: &mut ChaCha8Rng,
+    span_us: i64,
 ) -> BenchResult<u64> {
     let mut n = 0;
     let total_memory = 16_i64 << 30;
-    for tick in 0..HOUR_US / 10_000_000 {
+    for tick in 0..span_us / 10_000_000 {
         let at = HOUR_START_US + tick * 10_000_000 + rng.random_range(0..1_000);
         let cpu = 35.0 + 30.0 * rng.random::<f64>();
         let mem = 40.0 + 10.0 * rng.random::<f64>();
@@ -587,9 +677,13 @@ fn write_metrics(
     Ok(n)
 }
 
-/// Alerts that fire and resolve through the hour; the last of each kind
+/// Alerts that fire and resolve through the span; the last of each kind
 /// is still firing at its end.
-fn write_alerts(emit: &impl Fn(Record) -> BenchResult<()>, writer: &Writer) -> BenchResult<u64> {
+fn write_alerts(
+    emit: &impl Fn(Record) -> BenchResult<()>,
+    writer: &Writer,
+    span_us: i64,
+) -> BenchResult<u64> {
     let kinds = [
         ("high_error_rate", "flaky_processor", "critical", 25.0, 20.0),
         ("slow_worker", "slow_processor", "warning", 2_400.0, 2_000.0),
@@ -598,7 +692,7 @@ fn write_alerts(emit: &impl Fn(Record) -> BenchResult<()>, writer: &Writer) -> B
     let mut n = 0;
     for (k, (kind, subject, severity, value, threshold)) in kinds.iter().enumerate() {
         let mut at = HOUR_START_US + (k as i64 + 1) * 2 * MINUTE_US;
-        while at < HOUR_START_US + HOUR_US {
+        while at < HOUR_START_US + span_us {
             let id = writer.next_id();
             emit(Record::AlertFired(AlertFired {
                 id,
@@ -613,7 +707,7 @@ fn write_alerts(emit: &impl Fn(Record) -> BenchResult<()>, writer: &Writer) -> B
             }))?;
             n += 1;
             let resolved = at + 3 * MINUTE_US;
-            if resolved < HOUR_START_US + HOUR_US {
+            if resolved < HOUR_START_US + span_us {
                 emit(Record::AlertResolved {
                     id,
                     resolved_at_us: resolved,
@@ -639,8 +733,9 @@ pub fn cache_path(dir: &Path, spec: &DatasetSpec) -> PathBuf {
     let schema = fnv1a(crate::sql::migrations::M0001_INITIAL.as_bytes())
         ^ crate::store::migrate::SCHEMA_VERSION as u64;
     dir.join(format!(
-        "queries-{}x-seed{}-g{}-s{:08x}.db",
+        "queries-{}x-{}h-seed{}-g{}-s{:08x}.db",
         spec.executions,
+        spec.hours,
         spec.seed,
         GENERATOR_VERSION,
         schema & 0xffff_ffff
@@ -724,8 +819,8 @@ pub async fn prepare(cache_dir: &Path, spec: DatasetSpec) -> BenchResult<Prepare
 pub fn generate_file(path: &Path, spec: &DatasetSpec) -> BenchResult<DatasetSummary> {
     let run = RunInfo {
         command: format!(
-            "multiagents bench (query dataset: {} executions, seed {})",
-            spec.executions, spec.seed
+            "multiagents bench (query dataset: {} executions over {} h, seed {})",
+            spec.executions, spec.hours, spec.seed
         ),
         config_json: "{}".into(),
     };
@@ -736,6 +831,14 @@ pub fn generate_file(path: &Path, spec: &DatasetSpec) -> BenchResult<DatasetSumm
     drop(store);
     let summary = summary?;
     let conn = rusqlite::Connection::open(path)?;
+    // The writer stamped its run with the wall clock of generation; the
+    // rows lie in the generated span, so the run is moved there (the last
+    // workflows end a little after it) for `report` and `--run` to cover
+    // them. Bench fixture SQL: no query of the library does this.
+    conn.execute(
+        "UPDATE runs SET started_at_us = ?1, ended_at_us = ?2",
+        [HOUR_START_US, HOUR_START_US + spec.span_us() + 10 * MINUTE_US],
+    )?;
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
     Ok(summary)
 }
@@ -757,5 +860,6 @@ pub fn summarize(path: &Path) -> BenchResult<DatasetSummary> {
         system_samples: one("SELECT count(*) FROM system_samples")?,
         custom_metrics: one("SELECT count(*) FROM custom_metrics")?,
         alerts: one("SELECT count(*) FROM alerts")?,
+        ingest_marks: Vec::new(),
     })
 }

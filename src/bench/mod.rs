@@ -11,6 +11,9 @@
 
 mod commits;
 pub mod dataset;
+mod day;
+pub mod duckdb;
+mod footprint;
 mod ingest;
 mod memory;
 mod overhead;
@@ -37,11 +40,12 @@ pub use peer::PeerFigure;
 /// machine (workflows/s), used as the reference when `--peer` is not given.
 pub const DOCUMENTED_PEER_WORKFLOWS_PER_S: f64 = 165.0;
 
-/// A group of figures measured together.
+/// A group of figures measured together. `bench` without `--only` runs
+/// [`Suite::DEFAULT`]; [`Suite::ALL`] fixes the order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Suite {
-    /// Peak RSS after a few and after many workflows.
+    /// Steady RSS over the last workflows of a few and of many.
     Memory,
     /// No-op workflows/s, recorded and not.
     Throughput,
@@ -53,9 +57,15 @@ pub enum Suite {
     Commits,
     /// Producer waits while retention deletes old rows.
     Retention,
-    /// Every query file through our API vs the sqlite3 shell, and
-    /// whole-hour summaries from rollups vs raw rows.
+    /// Every query file through our API vs the sqlite3 shell, whole-hour
+    /// summaries from rollups vs raw rows, percentiles vs DuckDB, bytes per
+    /// execution.
     Queries,
+    /// The day-scale dataset (24 × the hour's executions over 24 h): its
+    /// size and ingest rate, 24-hour windows through the public API, every
+    /// query on it vs on the hour. Not in the default run: generating it
+    /// takes longer than the rest together (it is cached afterwards).
+    Day,
     /// WAL peak size under load with a dashboard and scrapes; the writer's
     /// longest stall after a long reader transaction ends.
     Wal,
@@ -68,6 +78,20 @@ impl Suite {
     /// Every suite, in the order they run. Memory runs first so that the
     /// heap of the other figures does not hide its growth.
     pub const ALL: &'static [Suite] = &[
+        Suite::Memory,
+        Suite::Throughput,
+        Suite::Overhead,
+        Suite::Ingest,
+        Suite::Commits,
+        Suite::Retention,
+        Suite::Queries,
+        Suite::Day,
+        Suite::Wal,
+        Suite::Scrapes,
+    ];
+
+    /// What `bench` runs without `--only`: every suite but [`Suite::Day`].
+    pub const DEFAULT: &'static [Suite] = &[
         Suite::Memory,
         Suite::Throughput,
         Suite::Overhead,
@@ -118,6 +142,13 @@ pub struct BenchOptions {
     pub query_batches: usize,
     /// About how long one batch of executions takes, ms.
     pub query_target_ms: f64,
+    /// Hours the day-scale dataset spans.
+    pub day_hours: u32,
+    /// Executions of the day-scale dataset (the hour's density over
+    /// `day_hours` by default).
+    pub day_executions: usize,
+    /// The DuckDB reference script (`None`: the DuckDB figures are skipped).
+    pub duckdb_script: Option<PathBuf>,
     /// Workflows per second recorded in the WAL measurement.
     pub wal_rate: u64,
     /// How long the WAL-peak load runs.
@@ -156,6 +187,9 @@ impl BenchOptions {
             query_cache_dir: std::env::temp_dir().join("multiagents-bench-cache"),
             query_batches: 5,
             query_target_ms: 100.0,
+            day_hours: 24,
+            day_executions: 24_000_000,
+            duckdb_script: duckdb::find_script(),
             wal_rate: 5_000,
             wal_load: std::time::Duration::from_secs(40),
             wal_settle: std::time::Duration::from_secs(10),
@@ -181,6 +215,12 @@ impl BenchOptions {
             query_executions: 20_000,
             query_batches: 3,
             query_target_ms: 10.0,
+            // The hour's density (20,000 an hour) over two hours.
+            day_hours: 2,
+            day_executions: 40_000,
+            // The reference may have to install DuckDB first: only when
+            // asked for (--duckdb-script).
+            duckdb_script: None,
             wal_rate: 1_000,
             wal_load: std::time::Duration::from_secs(2),
             wal_settle: std::time::Duration::from_secs(1),
@@ -344,6 +384,7 @@ pub async fn run(
             Suite::Commits => commits::measure(options, progress).await?,
             Suite::Retention => retention::measure(options, progress).await?,
             Suite::Queries => queries::measure(options, progress).await?,
+            Suite::Day => day::measure(options, progress).await?,
             Suite::Wal => wal::measure(options, progress).await?,
             Suite::Scrapes => scrapes::measure(options, progress).await?,
         };

@@ -16,7 +16,8 @@ pub struct BenchArgs {
     /// Tiny sizes that finish in seconds (figures are then only indicative).
     #[arg(long)]
     quick: bool,
-    /// Run only these suites (repeat or comma-separate); default: all.
+    /// Run only these suites (repeat or comma-separate); default: all but
+    /// `day` (the day-scale dataset takes minutes to generate the first time).
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Suite>,
     /// No-op workflows per throughput measurement (default 100000). Range: 1 to 10000000.
@@ -49,6 +50,22 @@ pub struct BenchArgs {
     /// Executions (event rows) of the generated query-speed dataset (default 1000000). Range: 1000 to 100000000.
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1_000..=100_000_000))]
     query_executions: Option<usize>,
+    /// Hours of the day-scale dataset of `--only day` (default 24; 2 with
+    /// --quick). Range: 1 to 168.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=168))]
+    day_hours: Option<u32>,
+    /// Executions of the day-scale dataset (default 24000000; 40000 with
+    /// --quick). Range: 1000 to 1000000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1_000..=1_000_000_000))]
+    day_executions: Option<usize>,
+    /// The DuckDB reference script (default: shared/reference/setup_duckdb_reference.sh
+    /// in the nearest ancestor of the current directory or of the source
+    /// checkout that has it; not run with --quick unless given).
+    #[arg(long, conflicts_with = "no_duckdb")]
+    duckdb_script: Option<PathBuf>,
+    /// Skip the DuckDB reference (its figures then say skipped).
+    #[arg(long)]
+    no_duckdb: bool,
     /// Parallel GET /metrics per round of the scrape figures (default 200).
     /// Range: 1 to 10000.
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
@@ -117,6 +134,16 @@ fn options(args: &BenchArgs, dir: PathBuf) -> BenchOptions {
     set(&mut o.retention_rows, args.retention_rows);
     set(&mut o.query_executions, args.query_executions);
     set(&mut o.scrapes, args.scrapes);
+    set(&mut o.day_executions, args.day_executions);
+    if let Some(hours) = args.day_hours {
+        o.day_hours = hours;
+    }
+    if let Some(script) = &args.duckdb_script {
+        o.duckdb_script = Some(script.clone());
+    }
+    if args.no_duckdb {
+        o.duckdb_script = None;
+    }
     if let Some(seed) = args.query_seed {
         o.query_seed = seed;
     }
@@ -197,7 +224,7 @@ pub async fn run(_globals: &Globals, args: BenchArgs) -> anyhow::Result<Outcome>
         }
     }
     let suites: Vec<Suite> = if args.only.is_empty() {
-        Suite::ALL.to_vec()
+        Suite::DEFAULT.to_vec()
     } else {
         args.only.clone()
     };

@@ -208,6 +208,14 @@ const NUMERIC: &[Numeric] = &[
     n(&["serve"], "--refresh", Kind::Duration, 0.1, 3600.0),
     n(&["serve"], "--run", Kind::Int, 1.0, I64_MAX),
     n(&["bench"], "--scrapes", Kind::Int, 1.0, 10_000.0),
+    n(&["bench"], "--day-hours", Kind::Int, 1.0, 168.0),
+    n(
+        &["bench"],
+        "--day-executions",
+        Kind::Int,
+        1000.0,
+        1_000_000_000.0,
+    ),
     n(&["report"], "--run", Kind::Int, 1.0, I64_MAX),
 ];
 
@@ -224,6 +232,7 @@ const NOT_NUMERIC: &[&str] = &[
     "only",
     "query-cache-dir",
     "peer-script",
+    "duckdb-script",
     "json-out",
     "dir",
     "mode",
