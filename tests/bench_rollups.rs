@@ -32,11 +32,7 @@ fn windows() -> Vec<TimeWindow> {
 fn rollup_answers_equal_raw_answers_on_minute_aligned_windows() {
     let db = temp_db();
     let (store, writer) = open(&db.path);
-    let summary = dataset::generate_into(
-        &writer,
-        &DatasetSpec::hour(6_000, 7),
-    )
-    .unwrap();
+    let summary = dataset::generate_into(&writer, &DatasetSpec::hour(6_000, 7)).unwrap();
     // The dataset has what the benchmark relies on.
     assert!(summary.executions >= 6_000);
     let failure_percent = summary.failed as f64 * 100.0 / summary.executions as f64;

@@ -58,7 +58,12 @@ pub fn find_script() -> Option<PathBuf> {
 }
 
 /// Runs the script and parses its JSON.
-fn run_reference(script: &Path, db: &Path, window: TimeWindow, repeats: usize) -> BenchResult<Value> {
+fn run_reference(
+    script: &Path,
+    db: &Path,
+    window: TimeWindow,
+    repeats: usize,
+) -> BenchResult<Value> {
     if !script.is_file() {
         bail!("{} does not exist", script.display());
     }
@@ -125,7 +130,10 @@ pub(super) fn figures(
     let batches = options.query_batches;
     let target = options.query_target_ms;
     let reference = match &options.duckdb_script {
-        None => Err("no reference script (not found, --no-duckdb, or --quick without --duckdb-script)".to_string()),
+        None => Err(
+            "no reference script (not found, --no-duckdb, or --quick without --duckdb-script)"
+                .to_string(),
+        ),
         Some(script) => {
             progress(&format!(
                 "  DuckDB reference: {} (first use makes its venv)",
@@ -145,7 +153,13 @@ pub(super) fn figures(
     let summary = worker::worker_performance_summary(conn, hour, all, &thresholds)?;
     let (ours_ms, calls, samples, _) = time_ours(
         conn,
-        &|c| Ok(worker::worker_performance_summary(c, hour, all, &thresholds)?.workers.len()),
+        &|c| {
+            Ok(
+                worker::worker_performance_summary(c, hour, all, &thresholds)?
+                    .workers
+                    .len(),
+            )
+        },
         batches,
         target,
         5_000,
@@ -216,7 +230,12 @@ pub(super) fn figures(
     )?;
     let duck = reference.as_ref().map(|r| &r["event_metrics"]);
     let answer = duck.map(|d| &d["answer"]);
-    let p95 = answer.map(|a| compare(metrics.p95_latency_ms * 1000.0, a["p95_latency_us"].as_f64()));
+    let p95 = answer.map(|a| {
+        compare(
+            metrics.p95_latency_ms * 1000.0,
+            a["p95_latency_us"].as_f64(),
+        )
+    });
     let worst = p95.as_ref().map(|c| max_error(std::slice::from_ref(c)));
     let duck_ms = duck.and_then(|d| d["median_ms"].as_f64());
     progress(&format!(

@@ -147,7 +147,14 @@ pub(super) async fn measure(
     progress(&format!(
         "  continuing to {large} in the same process (RSS sampled over the last {window})"
     ));
-    run_workflows(&orch, NOOP, large - small - window, options.in_flight, small).await?;
+    run_workflows(
+        &orch,
+        NOOP,
+        large - small - window,
+        options.in_flight,
+        small,
+    )
+    .await?;
     let sampler = Sampler::start();
     run_workflows(&orch, NOOP, window, options.in_flight, large - window).await?;
     let large_samples = sampler.finish();
@@ -170,7 +177,10 @@ pub(super) async fn measure(
         ),
         median_mib(&large_samples),
         "MiB",
-        Some((median_mib(&small_samples), &format!("last {window} of {small}"))),
+        Some((
+            median_mib(&small_samples),
+            &format!("last {window} of {small}"),
+        )),
         Goal::RatioAtMost { max: 1.10 },
         json!({
             "window_workflows": window,

@@ -362,7 +362,11 @@ pub(super) fn time_ours(
     // A call of seconds (a day-long window read from raw rows) is timed
     // once more only: it is far off any goal, and repeats would add minutes
     // without changing that.
-    let batches = if one > SLOW_CALL_MS { 1 } else { batches.max(1) };
+    let batches = if one > SLOW_CALL_MS {
+        1
+    } else {
+        batches.max(1)
+    };
     let mut samples = Vec::with_capacity(batches);
     for _ in 0..batches {
         let started = Instant::now();
