@@ -1,7 +1,9 @@
 //! Query speed: every file in [`QUERY_FILES`] timed through our API against
 //! the same SQL run by the `sqlite3` shell on the same database file with
-//! the same parameters; and whole-hour summaries from the per-minute
-//! rollups against the same summaries from the raw rows.
+//! the same parameters; whole-hour summaries from the per-minute rollups
+//! against the same summaries from the raw rows; whole-hour percentiles
+//! against DuckDB ([`super::duckdb`]); and the file's bytes per execution
+//! ([`super::footprint`]).
 //!
 //! The database is [`super::dataset`]'s generated hour (1,000,000
 //! executions by default), written through the real writer and cached
