@@ -6,6 +6,8 @@
 use std::sync::Arc;
 
 use super::fxhash::FastMap;
+use super::sketch::BatchSketch;
+use crate::store::sketch::SketchBuckets;
 use crate::clock;
 use crate::store::histogram::histogram_bucket;
 use crate::store::records::{
@@ -60,7 +62,6 @@ pub(super) struct WorkflowRollup {
 }
 
 /// The records of one transaction, merged; reused from batch to batch.
-#[derive(Default)]
 pub(super) struct Batch {
     /// Records added (the acknowledged count), whatever they merged into.
     pub(super) records: usize,
@@ -79,9 +80,35 @@ pub(super) struct Batch {
     /// Event latency histogram: (minute, bucket) -> count.
     pub(super) latency_histogram: FastMap<(i64, i64), i64>,
     pub(super) workflow_rollups: FastMap<(Arc<str>, i64), WorkflowRollup>,
+    /// Duration and latency sketch counts of the events that ended.
+    pub(super) sketch: BatchSketch,
+    buckets: Arc<SketchBuckets>,
 }
 
 impl Batch {
+    /// An empty batch putting values in `buckets`.
+    pub(super) fn new(buckets: Arc<SketchBuckets>) -> Self {
+        Batch {
+            records: 0,
+            workflows: Vec::new(),
+            workflow_index: FastMap::default(),
+            workflow_changes: Vec::new(),
+            events: Vec::new(),
+            event_index: FastMap::default(),
+            event_finishes: Vec::new(),
+            samples: Vec::new(),
+            metrics: Vec::new(),
+            alerts: Vec::new(),
+            alert_resolutions: Vec::new(),
+            worker_rollups: FastMap::default(),
+            histogram: FastMap::default(),
+            latency_histogram: FastMap::default(),
+            workflow_rollups: FastMap::default(),
+            sketch: BatchSketch::default(),
+            buckets,
+        }
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.records == 0
     }
@@ -103,6 +130,7 @@ impl Batch {
         self.histogram.clear();
         self.latency_histogram.clear();
         self.workflow_rollups.clear();
+        self.sketch.clear();
     }
 
     pub(super) fn add(&mut self, record: Record) {
@@ -198,6 +226,13 @@ impl Batch {
             .latency_histogram
             .entry((minute, histogram_bucket(latency)))
             .or_default() += 1;
+        self.sketch.add(
+            &self.buckets,
+            &end.worker,
+            end.finished_at_us,
+            end.duration_us,
+            latency,
+        );
     }
 
     fn roll_up_workflow(&mut self, change: &WorkflowChanged) {

@@ -19,7 +19,7 @@ fn opt_str(s: &Option<Arc<str>>) -> Option<&str> {
 
 /// The `workers.id` of `name`, inserting it the first time; cached for the
 /// writer's life (cleared when a transaction rolls back).
-fn worker_id(
+pub(super) fn worker_id(
     tx: &Transaction<'_>,
     cache: &mut HashMap<Arc<str>, i64>,
     name: &Arc<str>,
