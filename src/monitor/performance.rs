@@ -15,8 +15,8 @@ use serde::Serialize;
 use super::error::MonitorError;
 use super::figures::{get_count, mean_ms, percent, us_to_ms};
 use super::scope::{RunScope, WindowParams};
-use super::totals::{self, Source};
 use super::sketch::{self, Precision};
+use super::totals::{self, Source};
 use super::{coverage, rollups};
 use crate::sql;
 use crate::window::TimeWindow;
@@ -220,7 +220,9 @@ pub fn sketch_worker_performances(
         let timeout = get_count(row, "timeout")?;
         let duration_sum_us: i64 = row.get("duration_sum_us")?;
         let ms = |name: &str| -> rusqlite::Result<f64> {
-            Ok(row.get::<_, Option<f64>>(name)?.map_or(0.0, |us| us / 1000.0))
+            Ok(row
+                .get::<_, Option<f64>>(name)?
+                .map_or(0.0, |us| us / 1000.0))
         };
         Ok(WorkerPerformance {
             worker: row.get("worker")?,

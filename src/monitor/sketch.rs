@@ -57,7 +57,11 @@ fn ceil_minute(us: i64) -> i64 {
 ///
 /// Where retention deleted the raw rows (`marks`), the edge minute is read
 /// whole from the rollups instead, as [`Watermarks::split`] does.
-pub fn sketch_span(window: TimeWindow, marks: &Watermarks, precision: Precision) -> Option<TimeWindow> {
+pub fn sketch_span(
+    window: TimeWindow,
+    marks: &Watermarks,
+    precision: Precision,
+) -> Option<TimeWindow> {
     let length = i128::from(window.end_us) - i128::from(window.start_us);
     if precision == Precision::Exact || length < i128::from(SKETCH_MIN_WINDOW_US) {
         return None;

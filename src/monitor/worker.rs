@@ -18,9 +18,7 @@ use super::coverage;
 use super::error::MonitorError;
 use super::figures::mean_ms;
 use super::health::{self, HealthStatus, HealthThresholds, WorkerHealth};
-use super::performance::{
-    WorkerPerformance, sketch_worker_performances, worker_performance_with,
-};
+use super::performance::{WorkerPerformance, sketch_worker_performances, worker_performance_with};
 use super::rollups::{self, AggregatedMetrics};
 use super::scope::{ALL_TIME, RunScope, WindowParams};
 use super::sketch::{self, Precision};

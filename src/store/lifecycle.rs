@@ -430,7 +430,10 @@ pub(crate) fn close_run(
 
 /// Where run `run_id`'s sketches stop being complete in the file
 /// (`runs.sketched_until_us`); `None` when complete (or no such run).
-pub(crate) fn sketched_until(conn: &Connection, run_id: i64) -> Result<Option<i64>, rusqlite::Error> {
+pub(crate) fn sketched_until(
+    conn: &Connection,
+    run_id: i64,
+) -> Result<Option<i64>, rusqlite::Error> {
     Ok(conn
         .prepare_cached(crate::sql::lifecycle::SKETCHED_UNTIL)?
         .query_row(named_params! {":run_id": run_id}, |row| row.get(0))

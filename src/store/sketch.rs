@@ -17,7 +17,6 @@
 //! Closing a run (normally or after a crash) builds the minutes after
 //! `sketched_until_us` from the raw rows ([`super::lifecycle`]).
 
-
 /// One minute in microseconds.
 pub const MINUTE_US: i64 = 60_000_000;
 /// One hour in microseconds.
@@ -85,7 +84,10 @@ mod tests {
             prev_upper = upper;
             for x in [lower, upper] {
                 assert_eq!(b.key(x), key);
-                assert!((value - x as f64).abs() / (x as f64) < RELATIVE_ERROR, "{x} in {key}");
+                assert!(
+                    (value - x as f64).abs() / (x as f64) < RELATIVE_ERROR,
+                    "{x} in {key}"
+                );
             }
         }
         assert_eq!(b.key(0), -1);
@@ -100,7 +102,9 @@ mod tests {
         migrate::migrate(&mut conn, std::path::Path::new(":memory:")).unwrap();
         let b = buckets();
         let mut stmt = conn
-            .prepare("SELECT key FROM sketch_buckets WHERE upper_us >= ?1 ORDER BY upper_us LIMIT 1")
+            .prepare(
+                "SELECT key FROM sketch_buckets WHERE upper_us >= ?1 ORDER BY upper_us LIMIT 1",
+            )
             .unwrap();
         let mut x: i64 = 0;
         while x < 100_000_000_000 {

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use super::fxhash::FastMap;
 use super::sketch::BatchSketch;
-use crate::store::sketch::SketchBuckets;
 use crate::clock;
 use crate::store::histogram::histogram_bucket;
 use crate::store::records::{
     AlertFired, EventDispatched, EventFinished, EventOutcome, EventType, MetricObservation, Record,
     SystemSample, WorkflowChanged, WorkflowStarted, WorkflowState,
 };
+use crate::store::sketch::SketchBuckets;
 
 /// A workflow row as it will be inserted: the start merged with any changes
 /// that arrived in the same batch.

@@ -228,7 +228,7 @@ impl Writer {
                         checkpointer,
                         sketch,
                     )
-                        .run(rx)
+                    .run(rx)
                 })
                 .map_err(|e| StoreError::WriterStopped(format!("cannot start thread: {e}")))?
         };

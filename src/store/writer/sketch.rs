@@ -41,7 +41,10 @@ impl BatchSketch {
             .entry((Arc::clone(worker), minute, buckets.key(latency_us)))
             .or_default()
             .1 += 1;
-        self.max_finished_us = Some(self.max_finished_us.map_or(finished_us, |m| m.max(finished_us)));
+        self.max_finished_us = Some(
+            self.max_finished_us
+                .map_or(finished_us, |m| m.max(finished_us)),
+        );
     }
 
     pub(super) fn clear(&mut self) {
@@ -113,7 +116,8 @@ impl SketchState {
             .pending
             .iter()
             .filter(|((_, minute, _), _)| *minute < plan.new_until_us);
-        let mut minute_upsert = tx.prepare_cached(crate::sql::write::UPSERT_WORKER_MINUTE_SKETCH)?;
+        let mut minute_upsert =
+            tx.prepare_cached(crate::sql::write::UPSERT_WORKER_MINUTE_SKETCH)?;
         let mut hour_upsert = tx.prepare_cached(crate::sql::write::UPSERT_WORKER_HOUR_SKETCH)?;
         for ((worker, minute, key), (durations, latencies)) in now_due.chain(passed) {
             let worker_id = worker_id(worker)?;
@@ -151,4 +155,3 @@ impl SketchState {
         }
     }
 }
-

@@ -392,9 +392,10 @@ impl WriterThread {
         write_batch(&tx, batch, self.run_id, &mut self.workers)?;
         let plan = self.sketch.plan(&batch.sketch);
         let workers = &mut self.workers;
-        self.sketch.write(&tx, plan, &batch.sketch, self.run_id, &mut |name| {
-            super::statements::worker_id(&tx, workers, name)
-        })?;
+        self.sketch
+            .write(&tx, plan, &batch.sketch, self.run_id, &mut |name| {
+                super::statements::worker_id(&tx, workers, name)
+            })?;
         tx.commit()?;
         self.sketch.committed(plan, &batch.sketch);
         Ok(())
