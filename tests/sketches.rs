@@ -559,3 +559,73 @@ fn the_sketch_queries_run_in_the_sqlite3_shell() {
     assert_eq!(f[10].parse::<u64>().unwrap(), ours.peak_throughput);
     compare(&conn, window, RunScope::AllRuns).unwrap();
 }
+
+/// A version 4 file (no sketches) upgrades with the sketches of its raw
+/// rows, and long windows then answer as from the raw rows.
+#[test]
+fn a_version_4_file_upgrades_with_sketches_of_its_raw_rows() {
+    let db = support::temp_db();
+    {
+        let conn = rusqlite::Connection::open(&db.path).unwrap();
+        for sql in [
+            multiagents::sql::migrations::M0001_INITIAL,
+            multiagents::sql::migrations::M0002_RUN_INDEXES_AND_STAGE_VIEW,
+            multiagents::sql::migrations::M0003_RUN_LIFECYCLE,
+            multiagents::sql::migrations::M0004_ROLLUPS_PER_RUN,
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        // 3,000 executions of three workers over three hours, log-spread
+        // durations; rollups as the version 4 writer kept them.
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = 4;
+             INSERT INTO runs (id, started_at_us, ended_at_us, command, config_json, version, host, status)
+               VALUES (1, {t}, {t} + 10800000000, 'a', '{{}}', '0.1.0', 'h', 'completed');
+             INSERT INTO workers (id, name) VALUES (1, 'alpha'), (2, 'beta'), (3, 'gamma');
+             INSERT INTO workflows (id, transaction_id, run_id, workflow_name, state, created_at_us,
+                                    started_at_us, ended_at_us, input_size_bytes)
+               VALUES (1099511627776, 'tx-1', 1, 'wf', 'completed', {t}, {t}, {t} + 10800000000, 3);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+             INSERT INTO events (id, workflow_id, event_type, step, worker_id, attempt, status,
+                                 dispatched_at_us, picked_up_at_us, processing_at_us, finished_at_us,
+                                 duration_us, payload_size_bytes)
+             SELECT 1099511627776 + i, 1099511627776, 'command', 's', 1 + i % 3, 1,
+                    CASE WHEN i % 7 = 0 THEN 'failed' ELSE 'completed' END,
+                    {t} + i * 3600000 - (i * i) % 5000000, NULL, NULL, {t} + i * 3600000,
+                    (i * 7919) % (1 + (i % 13) * 1000000), 5
+             FROM n;
+             INSERT INTO worker_minute_rollups (run_id, worker_id, event_type, minute_us, completed, failed,
+                                                duration_sum_us, duration_min_us, duration_max_us,
+                                                latency_sum_us, latency_max_us)
+             SELECT 1, worker_id, 'command', (finished_at_us / 60000000) * 60000000,
+                    sum(status = 'completed'), sum(status = 'failed'), sum(duration_us),
+                    min(duration_us), max(duration_us),
+                    sum(finished_at_us - dispatched_at_us), max(finished_at_us - dispatched_at_us)
+             FROM events GROUP BY worker_id, 4;",
+            t = T
+        ))
+        .unwrap();
+    }
+    let (from, to) = Store::upgrade(&db.path).unwrap();
+    assert_eq!((from, to), (4, 5));
+    let store = Store::open_existing(&db.path).unwrap();
+    let conn = store.reader().unwrap();
+    assert_eq!(sketch_differences(&conn), Vec::<String>::new());
+    for w in [
+        TimeWindow {
+            start_us: T,
+            end_us: T + 3 * HOUR + 1,
+        },
+        TimeWindow {
+            start_us: T + 7 * MINUTE + 11,
+            end_us: T + 2 * HOUR + 5 * MINUTE + 1,
+        },
+        TimeWindow {
+            start_us: T + HOUR,
+            end_us: T + 2 * HOUR,
+        },
+    ] {
+        compare(&conn, w, RunScope::AllRuns).unwrap();
+        compare(&conn, w, RunScope::Run(1)).unwrap();
+    }
+}

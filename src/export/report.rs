@@ -204,7 +204,14 @@ pub fn build_report(
     let mut approximate: Vec<&'static str> = Vec::new();
     approximate.extend(crate::monitor::event::APPROXIMATE_EVENT_FIELDS);
     approximate.extend(crate::monitor::performance::APPROXIMATE_WORKER_FIELDS);
-    let mut provenance = marks.provenance(window, &approximate);
+    // Long runs read their whole minutes from the rollups and sketches,
+    // as the queries do (Precision::Auto).
+    let mut provenance = crate::monitor::sketch::provenance(
+        &marks,
+        window,
+        crate::monitor::sketch::Precision::Auto,
+        &approximate,
+    );
     provenance.notes.extend(
         marks
             .raw_only_provenance(window, "error patterns and unfinished workflows")
