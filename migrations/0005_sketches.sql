@@ -102,3 +102,39 @@ INSERT INTO worker_hour_sketch (hour_us, run_id, worker_id, key, durations, late
 SELECT (minute_us / 3600000000) * 3600000000, run_id, worker_id, key, sum(durations), sum(latencies)
 FROM worker_minute_sketch
 GROUP BY 1, run_id, worker_id, key;
+
+-- ---------------------------------------------------------------------------
+-- Errors per worker, type, run and minute, kept by the writer in the same
+-- transactions as the raw rows: the error patterns of long windows without
+-- reading every event (queries/error_patterns_rollups.sql), and after
+-- retention deleted the raw rows. Same definitions as
+-- queries/error_patterns.sql: an error is an event that ended failed or
+-- timeout; its type is error_type, or its status when none was recorded.
+-- example_id is the event of the latest error (latest end, then highest
+-- id), for the example message and transaction.
+CREATE TABLE error_minute_rollups (
+    minute_us      INTEGER NOT NULL,
+    run_id         INTEGER NOT NULL,
+    worker_id      INTEGER NOT NULL,
+    error_type     TEXT    NOT NULL,
+    count          INTEGER NOT NULL,
+    first_seen_us  INTEGER NOT NULL,
+    last_seen_us   INTEGER NOT NULL,
+    example_id     INTEGER NOT NULL,
+    PRIMARY KEY (minute_us, run_id, worker_id, error_type)
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO error_minute_rollups (minute_us, run_id, worker_id, error_type, count, first_seen_us,
+                                  last_seen_us, example_id)
+SELECT minute_us, run_id, worker_id, error_type, count(*), min(finished_at_us), max(finished_at_us),
+       max(CASE WHEN rn = 1 THEN id END)
+FROM (
+    SELECT (finished_at_us / 60000000) * 60000000 AS minute_us, id >> 40 AS run_id, worker_id,
+           coalesce(error_type, status) AS error_type, finished_at_us, id,
+           row_number() OVER (PARTITION BY (finished_at_us / 60000000), id >> 40, worker_id,
+                                           coalesce(error_type, status)
+                              ORDER BY finished_at_us DESC, id DESC) AS rn
+    FROM events
+    WHERE status = 'failed' OR status = 'timeout'
+)
+GROUP BY minute_us, run_id, worker_id, error_type;

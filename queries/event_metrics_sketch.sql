@@ -28,41 +28,43 @@ WITH span AS MATERIALIZED (
            ((:sketch_start + 3599999999) / 3600000000) * 3600000000 AS h0,
            (:sketch_end / 3600000000) * 3600000000 AS h1
 ),
+unsketched AS MATERIALIZED (
+    SELECT runs.id AS run_id,
+           min(span.m1, max(span.m0, coalesce(runs.sketched_until_us, span.m1))) AS u
+    FROM runs, span
+    WHERE :run_id IS NULL OR runs.id = :run_id
+),
 cover AS MATERIALIZED (
-    SELECT r.id AS run_id, c.u,
-           max(s.h0, min(s.h1, (c.u / 3600000000) * 3600000000)) AS e
-    FROM runs r
-    JOIN (SELECT r2.id, min(s2.m1, max(s2.m0, coalesce(r2.sketched_until_us, s2.m1))) AS u
-          FROM runs r2, span s2) c ON c.id = r.id
-    CROSS JOIN span s
-    WHERE :run_id IS NULL OR r.id = :run_id
+    SELECT unsketched.run_id, unsketched.u,
+           max(span.h0, min(span.h1, (unsketched.u / 3600000000) * 3600000000)) AS e
+    FROM unsketched, span
 ),
 limits AS MATERIALIZED (
-    SELECT min(s.h0, s.m1) AS a_end,
-           max(min(s.h0, s.m1), coalesce(min(c.e), s.m1)) AS b_start,
-           coalesce(min(c.u), s.m1) AS raw_from
-    FROM span s LEFT JOIN cover c ON 1
+    SELECT min(span.h0, span.m1) AS a_end,
+           max(min(span.h0, span.m1), coalesce(min(cover.e), span.m1)) AS b_start,
+           coalesce(min(cover.u), span.m1) AS raw_from
+    FROM span LEFT JOIN cover ON 1
 ),
 raw AS MATERIALIZED (
     SELECT e.event_type, e.status, e.finished_at_us, e.finished_at_us - e.dispatched_at_us AS latency_us
-    FROM events e, span s
+    FROM events e
     WHERE e.worker_id IN (SELECT id FROM workers)
-      AND e.finished_at_us >= :window_start AND e.finished_at_us < min(s.m0, :window_end)
+      AND e.finished_at_us >= :window_start AND e.finished_at_us < min((SELECT m0 FROM span), :window_end)
       AND e.finished_at_us IS NOT NULL
       AND +e.id BETWEEN :run_first AND :run_last
     UNION ALL
     SELECT e.event_type, e.status, e.finished_at_us, e.finished_at_us - e.dispatched_at_us
-    FROM events e, span s, limits l
+    FROM events e
     WHERE e.worker_id IN (SELECT id FROM workers)
-      AND e.finished_at_us >= max(l.raw_from, s.m0) AND e.finished_at_us < s.m1
+      AND e.finished_at_us >= max((SELECT raw_from FROM limits), (SELECT m0 FROM span)) AND e.finished_at_us < (SELECT m1 FROM span)
       AND e.finished_at_us IS NOT NULL
       AND +e.id BETWEEN :run_first AND :run_last
-      AND e.finished_at_us >= (SELECT c.u FROM cover c WHERE c.run_id = e.id >> 40)
+      AND e.finished_at_us >= (SELECT cover.u FROM cover WHERE cover.run_id = e.id >> 40)
     UNION ALL
     SELECT e.event_type, e.status, e.finished_at_us, e.finished_at_us - e.dispatched_at_us
-    FROM events e, span s
+    FROM events e
     WHERE e.worker_id IN (SELECT id FROM workers)
-      AND e.finished_at_us >= max(s.m1, :window_start) AND e.finished_at_us < :window_end
+      AND e.finished_at_us >= max((SELECT m1 FROM span), :window_start) AND e.finished_at_us < :window_end
       AND e.finished_at_us IS NOT NULL
       AND +e.id BETWEEN :run_first AND :run_last
 ),
@@ -70,21 +72,21 @@ rolled AS MATERIALIZED (
     SELECT r.minute_us, r.event_type, r.completed, r.failed, r.timeout, r.cancelled,
            r.latency_sum_us, r.latency_max_us,
            r.completed + r.failed + r.timeout + r.cancelled AS total
-    FROM worker_minute_rollups r, span s JOIN cover c ON c.run_id = r.run_id
-    WHERE r.minute_us >= s.m0 AND r.minute_us < s.m1 AND r.minute_us < c.u
+    FROM worker_minute_rollups r CROSS JOIN cover c
+    WHERE c.run_id = r.run_id AND r.minute_us >= (SELECT m0 FROM span) AND r.minute_us < (SELECT m1 FROM span) AND r.minute_us < c.u
 ),
 buckets AS (
     SELECT k.key, k.latencies AS n
-    FROM worker_hour_sketch k, span s JOIN cover c ON c.run_id = k.run_id
-    WHERE k.hour_us >= s.h0 AND k.hour_us < s.h1 AND k.hour_us < c.e AND k.latencies > 0
+    FROM worker_hour_sketch k CROSS JOIN cover c
+    WHERE c.run_id = k.run_id AND k.hour_us >= (SELECT h0 FROM span) AND k.hour_us < (SELECT h1 FROM span) AND k.hour_us < c.e AND k.latencies > 0
     UNION ALL
     SELECT k.key, k.latencies
-    FROM worker_minute_sketch k, span s, limits l JOIN cover c ON c.run_id = k.run_id
-    WHERE k.minute_us >= s.m0 AND k.minute_us < l.a_end AND k.minute_us < c.u AND k.latencies > 0
+    FROM worker_minute_sketch k CROSS JOIN cover c
+    WHERE c.run_id = k.run_id AND k.minute_us >= (SELECT m0 FROM span) AND k.minute_us < (SELECT a_end FROM limits) AND k.minute_us < c.u AND k.latencies > 0
     UNION ALL
     SELECT k.key, k.latencies
-    FROM worker_minute_sketch k, span s, limits l JOIN cover c ON c.run_id = k.run_id
-    WHERE k.minute_us >= l.b_start AND k.minute_us < s.m1 AND k.minute_us >= c.e AND k.minute_us < c.u
+    FROM worker_minute_sketch k CROSS JOIN cover c
+    WHERE c.run_id = k.run_id AND k.minute_us >= (SELECT b_start FROM limits) AND k.minute_us < (SELECT m1 FROM span) AND k.minute_us >= c.e AND k.minute_us < c.u
       AND k.latencies > 0
     UNION ALL
     SELECT (SELECT b.key FROM sketch_buckets b WHERE b.upper_us >= raw.latency_us ORDER BY b.upper_us LIMIT 1), 1

@@ -40,61 +40,63 @@ WITH span AS MATERIALIZED (
            (:sketch_end / 3600000000) * 3600000000 AS h1
 ),
 -- Per run: sketched minutes [m0, u); whole hours [h0, e) from the hour table.
+unsketched AS MATERIALIZED (
+    SELECT runs.id AS run_id,
+           min(span.m1, max(span.m0, coalesce(runs.sketched_until_us, span.m1))) AS u
+    FROM runs, span
+    WHERE :run_id IS NULL OR runs.id = :run_id
+),
 cover AS MATERIALIZED (
-    SELECT r.id AS run_id, c.u,
-           max(s.h0, min(s.h1, (c.u / 3600000000) * 3600000000)) AS e
-    FROM runs r
-    JOIN (SELECT r2.id, min(s2.m1, max(s2.m0, coalesce(r2.sketched_until_us, s2.m1))) AS u
-          FROM runs r2, span s2) c ON c.id = r.id
-    CROSS JOIN span s
-    WHERE :run_id IS NULL OR r.id = :run_id
+    SELECT unsketched.run_id, unsketched.u,
+           max(span.h0, min(span.h1, (unsketched.u / 3600000000) * 3600000000)) AS e
+    FROM unsketched, span
 ),
 limits AS MATERIALIZED (
-    SELECT min(s.h0, s.m1) AS a_end,                        -- minutes before the first whole hour
-           max(min(s.h0, s.m1), coalesce(min(c.e), s.m1)) AS b_start,  -- minutes after the last used hour
-           coalesce(min(c.u), s.m1) AS raw_from             -- the earliest minute a run has not sketched
-    FROM span s LEFT JOIN cover c ON 1
+    SELECT min(span.h0, span.m1) AS a_end,                              -- minutes before the first whole hour
+           max(min(span.h0, span.m1), coalesce(min(cover.e), span.m1)) AS b_start,  -- minutes after the last used hour
+           coalesce(min(cover.u), span.m1) AS raw_from                  -- the earliest minute a run has not sketched
+    FROM span LEFT JOIN cover ON 1
 ),
 chosen AS MATERIALIZED (
     SELECT id FROM workers WHERE :worker = '' OR name = :worker
 ),
 raw AS MATERIALIZED (
     SELECT e.worker_id, e.status, e.duration_us
-    FROM events e, span s
+    FROM events e
     WHERE e.worker_id IN (SELECT id FROM chosen)
-      AND e.finished_at_us >= :window_start AND e.finished_at_us < min(s.m0, :window_end)
+      AND e.finished_at_us >= :window_start AND e.finished_at_us < min((SELECT m0 FROM span), :window_end)
       AND e.finished_at_us IS NOT NULL
       AND +e.id BETWEEN :run_first AND :run_last
     UNION ALL
     SELECT e.worker_id, e.status, e.duration_us
-    FROM events e, span s, limits l
+    FROM events e
     WHERE e.worker_id IN (SELECT id FROM chosen)
-      AND e.finished_at_us >= max(l.raw_from, s.m0) AND e.finished_at_us < s.m1
+      AND e.finished_at_us >= max((SELECT raw_from FROM limits), (SELECT m0 FROM span)) AND e.finished_at_us < (SELECT m1 FROM span)
       AND e.finished_at_us IS NOT NULL
       AND +e.id BETWEEN :run_first AND :run_last
-      AND e.finished_at_us >= (SELECT c.u FROM cover c WHERE c.run_id = e.id >> 40)
+      AND e.finished_at_us >= (SELECT cover.u FROM cover WHERE cover.run_id = e.id >> 40)
     UNION ALL
     SELECT e.worker_id, e.status, e.duration_us
-    FROM events e, span s
+    FROM events e
     WHERE e.worker_id IN (SELECT id FROM chosen)
-      AND e.finished_at_us >= max(s.m1, :window_start) AND e.finished_at_us < :window_end
+      AND e.finished_at_us >= max((SELECT m1 FROM span), :window_start) AND e.finished_at_us < :window_end
       AND e.finished_at_us IS NOT NULL
       AND +e.id BETWEEN :run_first AND :run_last
 ),
 buckets AS (
     SELECT k.worker_id, k.key, k.durations AS n
-    FROM worker_hour_sketch k, span s JOIN cover c ON c.run_id = k.run_id
-    WHERE k.hour_us >= s.h0 AND k.hour_us < s.h1 AND k.hour_us < c.e
+    FROM worker_hour_sketch k CROSS JOIN cover c
+    WHERE c.run_id = k.run_id AND k.hour_us >= (SELECT h0 FROM span) AND k.hour_us < (SELECT h1 FROM span) AND k.hour_us < c.e
       AND k.worker_id IN (SELECT id FROM chosen) AND k.durations > 0
     UNION ALL
     SELECT k.worker_id, k.key, k.durations
-    FROM worker_minute_sketch k, span s, limits l JOIN cover c ON c.run_id = k.run_id
-    WHERE k.minute_us >= s.m0 AND k.minute_us < l.a_end AND k.minute_us < c.u
+    FROM worker_minute_sketch k CROSS JOIN cover c
+    WHERE c.run_id = k.run_id AND k.minute_us >= (SELECT m0 FROM span) AND k.minute_us < (SELECT a_end FROM limits) AND k.minute_us < c.u
       AND k.worker_id IN (SELECT id FROM chosen) AND k.durations > 0
     UNION ALL
     SELECT k.worker_id, k.key, k.durations
-    FROM worker_minute_sketch k, span s, limits l JOIN cover c ON c.run_id = k.run_id
-    WHERE k.minute_us >= l.b_start AND k.minute_us < s.m1 AND k.minute_us >= c.e AND k.minute_us < c.u
+    FROM worker_minute_sketch k CROSS JOIN cover c
+    WHERE c.run_id = k.run_id AND k.minute_us >= (SELECT b_start FROM limits) AND k.minute_us < (SELECT m1 FROM span) AND k.minute_us >= c.e AND k.minute_us < c.u
       AND k.worker_id IN (SELECT id FROM chosen) AND k.durations > 0
     UNION ALL
     SELECT worker_id,
@@ -125,8 +127,8 @@ counts AS (
            sum(cancelled) AS cancelled, sum(duration_sum_us) AS duration_sum_us
     FROM (
         SELECT r.worker_id, r.completed, r.failed, r.timeout, r.cancelled, r.duration_sum_us
-        FROM worker_minute_rollups r, span s JOIN cover c ON c.run_id = r.run_id
-        WHERE r.minute_us >= s.m0 AND r.minute_us < s.m1 AND r.minute_us < c.u
+        FROM worker_minute_rollups r CROSS JOIN cover c
+        WHERE c.run_id = r.run_id AND r.minute_us >= (SELECT m0 FROM span) AND r.minute_us < (SELECT m1 FROM span) AND r.minute_us < c.u
           AND r.worker_id IN (SELECT id FROM chosen)
         UNION ALL
         SELECT worker_id, status = 'completed', status = 'failed', status = 'timeout',
@@ -135,24 +137,24 @@ counts AS (
     )
     GROUP BY worker_id
 )
-SELECT w.name AS worker,
-       n.completed + n.failed + n.timeout + n.cancelled AS total_executions,
-       n.completed, n.failed, n.timeout, n.cancelled, n.duration_sum_us,
+SELECT workers.name AS worker,
+       counts.completed + counts.failed + counts.timeout + counts.cancelled AS total_executions,
+       counts.completed, counts.failed, counts.timeout, counts.cancelled, counts.duration_sum_us,
        b50.value_us AS p50_duration_us,
        b95.value_us AS p95_duration_us,
        b99.value_us AS p99_duration_us,
        (SELECT e.finished_at_us FROM events e
-        WHERE e.worker_id = n.worker_id
+        WHERE e.worker_id = counts.worker_id
           AND e.finished_at_us <= :window_end
           AND e.finished_at_us IS NOT NULL
           AND +e.id BETWEEN :run_first AND :run_last
         ORDER BY e.finished_at_us DESC
         LIMIT 1) AS last_finished_us
-FROM counts n
-JOIN workers w ON w.id = n.worker_id
-LEFT JOIN pct p ON p.worker_id = n.worker_id
+FROM counts
+JOIN workers ON workers.id = counts.worker_id
+LEFT JOIN pct p ON p.worker_id = counts.worker_id
 LEFT JOIN sketch_buckets b50 ON b50.key = p.k50
 LEFT JOIN sketch_buckets b95 ON b95.key = p.k95
 LEFT JOIN sketch_buckets b99 ON b99.key = p.k99
-WHERE n.completed + n.failed + n.timeout + n.cancelled > 0
-ORDER BY w.name;
+WHERE counts.completed + counts.failed + counts.timeout + counts.cancelled > 0
+ORDER BY workers.name;

@@ -85,8 +85,10 @@ fn record(writer: &Writer, events: &[Ev]) {
                 finished_at_us: e.finished_us,
                 duration_us: e.duration_us,
                 result_size_bytes: None,
-                error_type: None,
-                error_message: None,
+                error_type: (e.outcome == EventOutcome::Failed && e.duration_us % 2 == 0)
+                    .then(|| format!("E{}", e.duration_us % 3)),
+                error_message: (e.outcome == EventOutcome::Failed)
+                    .then(|| format!("E: {}", e.duration_us)),
                 worker,
                 event_type: EventType::Command,
                 dispatched_at_us: dispatched,
@@ -171,6 +173,16 @@ fn compare(conn: &rusqlite::Connection, window: TimeWindow, scope: RunScope) -> 
             "p95 latency over {window:?}: {} vs exact {}",
             sketched.p95_latency_ms, exact.p95_latency_ms
         ));
+    }
+    // Error patterns from the error rollups are exact.
+    for worker in [None, Some(WORKERS[1])] {
+        let exact = event::error_patterns_with(conn, window, scope, worker, Precision::Exact);
+        let rolled = event::error_patterns(conn, window, scope, worker);
+        match (exact, rolled) {
+            (Ok(e), Ok(r)) if e == r => {}
+            (Err(_), Err(_)) => {} // a worker never recorded
+            (e, r) => return Err(format!("errors over {window:?}: {r:?} vs exact {e:?}")),
+        }
     }
     Ok(())
 }

@@ -404,13 +404,39 @@ pub fn error_patterns(
     scope: RunScope,
     worker: Option<&str>,
 ) -> Result<Vec<ErrorPattern>, MonitorError> {
+    error_patterns_with(conn, window, scope, worker, Precision::Auto)
+}
+
+/// [`error_patterns`], reading the whole minutes of long windows from the
+/// per-minute error rollups under [`Precision::Auto`]
+/// (`queries/error_patterns_rollups.sql`: exact, and still there after
+/// retention deleted the raw rows), or every raw row under
+/// [`Precision::Exact`].
+pub fn error_patterns_with(
+    conn: &Connection,
+    window: TimeWindow,
+    scope: RunScope,
+    worker: Option<&str>,
+    precision: Precision,
+) -> Result<Vec<ErrorPattern>, MonitorError> {
     if let Some(name) = worker {
         worker_id(conn, name)?;
     }
     // The SQL file's convention: '' selects every worker.
     let params = WindowParams::by_id_range(window, scope.id_bounds())
         .and(":worker", worker.unwrap_or("").to_string());
-    let mut stmt = conn.prepare_cached(sql::queries::ERROR_PATTERNS)?;
+    let marks = coverage::watermarks(conn, scope)?;
+    let (sql, params) = match sketch::sketch_span(window, &marks, precision) {
+        Some(span) => (
+            sql::queries::ERROR_PATTERNS_ROLLUPS,
+            params
+                .and(":rollup_start", span.start_us)
+                .and(":rollup_end", span.end_us)
+                .and(":run_id", scope.run_id()),
+        ),
+        None => (sql::queries::ERROR_PATTERNS, params),
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt
         .query_map(params.bind(), |row| {
             Ok((
@@ -544,6 +570,12 @@ impl EventMonitor {
         window: TimeWindow,
         worker: Option<&str>,
     ) -> Result<Vec<ErrorPattern>, MonitorError> {
-        error_patterns(&*self.store.reader()?, window, self.scope, worker)
+        error_patterns_with(
+            &*self.store.reader()?,
+            window,
+            self.scope,
+            worker,
+            self.precision,
+        )
     }
 }

@@ -85,6 +85,50 @@ pub fn sketch_span(
     })
 }
 
+/// The parts of a window for answers made of per-minute rows (throughput,
+/// histograms, workflow outcomes): the whole minutes from the rollups, and
+/// the rest from raw rows. They never overlap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parts {
+    /// The minutes whose start lies here come from the rollups.
+    pub rollups: Option<TimeWindow>,
+    /// Each of these from raw rows.
+    pub raw: Vec<TimeWindow>,
+}
+
+/// Splits `window` into [`Parts`]: the sketch span and its edges for a long
+/// window under `precision`, else retention's split ([`Watermarks::split`]).
+pub fn parts(window: TimeWindow, marks: &Watermarks, precision: Precision) -> Parts {
+    match sketch_span(window, marks, precision) {
+        Some(span) => {
+            let raw = [
+                TimeWindow {
+                    start_us: window.start_us,
+                    end_us: span.start_us.min(window.end_us),
+                },
+                TimeWindow {
+                    start_us: span.end_us.max(window.start_us),
+                    end_us: window.end_us,
+                },
+            ]
+            .into_iter()
+            .filter(|w| w.start_us < w.end_us)
+            .collect();
+            Parts {
+                rollups: Some(span),
+                raw,
+            }
+        }
+        None => {
+            let split = marks.split(window);
+            Parts {
+                rollups: split.rollups,
+                raw: split.raw.into_iter().collect(),
+            }
+        }
+    }
+}
+
 /// How an answer over `window` was made: `marks`' account of retention,
 /// and, when the whole minutes `span` came from rollups and sketches, that
 /// too, with the `approximate` fields.
@@ -101,12 +145,19 @@ pub fn provenance(
     provenance.source = Source::Mixed;
     provenance.rollups = Some(Span::of(span));
     provenance.approximate = approximate.to_vec();
+    let how = if approximate.is_empty() {
+        "exact".to_string()
+    } else {
+        format!(
+            "counts exact, {} within {:.0} % of the exact values",
+            approximate.join(", "),
+            RELATIVE_ERROR * 100.0
+        )
+    };
     provenance.notes.push(format!(
-        "the whole minutes from {} to {} come from the per-minute rollups and sketches: counts exact, {} within {:.0} % of the exact values (--exact reads every raw row)",
+        "the whole minutes from {} to {} come from the per-minute rollups and sketches: {how} (--exact reads every raw row)",
         clock::format_iso(span.start_us),
         clock::format_iso(span.end_us),
-        approximate.join(", "),
-        RELATIVE_ERROR * 100.0
     ));
     provenance
 }

@@ -134,7 +134,14 @@ impl<'a> Asked<'a> {
         let report = ErrorsReport {
             error_patterns: self.events_monitor().get_error_patterns(w, worker)?,
         };
-        let provenance = self.marks.raw_only_provenance(w, "errors");
+        // Long windows read their whole minutes from the error rollups
+        // (exact, and kept after retention); short ones only raw rows.
+        let uses_rollups = monitor::sketch::sketch_span(w, &self.marks, self.precision).is_some();
+        let provenance = if uses_rollups {
+            self.provenance(w, &[])
+        } else {
+            self.marks.raw_only_provenance(w, "errors")
+        };
         Ok(self.scope.answer(w, provenance, report))
     }
 

@@ -61,6 +61,16 @@ pub(super) struct WorkflowRollup {
     pub(super) latency_max_us: Option<i64>,
 }
 
+/// One worker's errors of one type in one minute, as summed so far in this
+/// batch (added to its `error_minute_rollups` row).
+pub(super) struct ErrorRollup {
+    pub(super) count: i64,
+    pub(super) first_seen_us: i64,
+    pub(super) last_seen_us: i64,
+    /// The latest error's event (latest end, then highest id).
+    pub(super) example_id: i64,
+}
+
 /// The records of one transaction, merged; reused from batch to batch.
 pub(super) struct Batch {
     /// Records added (the acknowledged count), whatever they merged into.
@@ -80,6 +90,8 @@ pub(super) struct Batch {
     /// Event latency histogram: (minute, bucket) -> count.
     pub(super) latency_histogram: FastMap<(i64, i64), i64>,
     pub(super) workflow_rollups: FastMap<(Arc<str>, i64), WorkflowRollup>,
+    /// Errors: (worker, minute, error type) -> their rollup.
+    pub(super) error_rollups: FastMap<(Arc<str>, i64, Arc<str>), ErrorRollup>,
     /// Duration and latency sketch counts of the events that ended.
     pub(super) sketch: BatchSketch,
     buckets: Arc<SketchBuckets>,
@@ -104,6 +116,7 @@ impl Batch {
             histogram: FastMap::default(),
             latency_histogram: FastMap::default(),
             workflow_rollups: FastMap::default(),
+            error_rollups: FastMap::default(),
             sketch: BatchSketch::default(),
             buckets,
         }
@@ -130,6 +143,7 @@ impl Batch {
         self.histogram.clear();
         self.latency_histogram.clear();
         self.workflow_rollups.clear();
+        self.error_rollups.clear();
         self.sketch.clear();
     }
 
@@ -226,6 +240,29 @@ impl Batch {
             .latency_histogram
             .entry((minute, histogram_bucket(latency)))
             .or_default() += 1;
+        if matches!(end.outcome, EventOutcome::Failed | EventOutcome::Timeout) {
+            let error_type: Arc<str> = match &end.error_type {
+                Some(t) => Arc::from(t.as_str()),
+                None => Arc::from(end.outcome.as_str()),
+            };
+            let at = end.finished_at_us;
+            self.error_rollups
+                .entry((Arc::clone(&end.worker), minute, error_type))
+                .and_modify(|r| {
+                    r.count += 1;
+                    r.first_seen_us = r.first_seen_us.min(at);
+                    if (at, end.id) > (r.last_seen_us, r.example_id) {
+                        r.last_seen_us = at;
+                        r.example_id = end.id;
+                    }
+                })
+                .or_insert(ErrorRollup {
+                    count: 1,
+                    first_seen_us: at,
+                    last_seen_us: at,
+                    example_id: end.id,
+                });
+        }
         self.sketch.add(
             &self.buckets,
             &end.worker,

@@ -291,6 +291,22 @@ fn write_rollups(
             })?;
         }
     }
+    if !batch.error_rollups.is_empty() {
+        let mut upsert = ByName::new(tx.prepare_cached(crate::sql::write::UPSERT_ERROR_ROLLUP)?);
+        for ((worker, minute, error_type), r) in &batch.error_rollups {
+            let worker = worker_id(tx, workers, worker)?;
+            upsert.execute(named_params! {
+                ":minute_us": minute,
+                ":run_id": run_id,
+                ":worker_id": worker,
+                ":error_type": error_type.as_ref(),
+                ":count": r.count,
+                ":first_seen_us": r.first_seen_us,
+                ":last_seen_us": r.last_seen_us,
+                ":example_id": r.example_id,
+            })?;
+        }
+    }
     if !batch.workflow_rollups.is_empty() {
         let mut upsert = ByName::new(tx.prepare_cached(crate::sql::write::UPSERT_WORKFLOW_ROLLUP)?);
         for ((name, minute), r) in &batch.workflow_rollups {
