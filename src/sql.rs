@@ -35,6 +35,7 @@ pub mod migrations {
         M0002_RUN_INDEXES_AND_STAGE_VIEW = "0002_run_indexes_and_stage_view.sql",
         M0003_RUN_LIFECYCLE = "0003_run_lifecycle.sql",
         M0004_ROLLUPS_PER_RUN = "0004_rollups_per_run.sql",
+        M0005_SKETCHES = "0005_sketches.sql",
     });
 }
 
@@ -51,7 +52,9 @@ pub mod queries {
         CUSTOM_METRIC_GAUGES = "custom_metric_gauges.sql",
         CUSTOM_METRIC_HISTOGRAMS = "custom_metric_histograms.sql",
         ERROR_PATTERNS = "error_patterns.sql",
+        ERROR_PATTERNS_ROLLUPS = "error_patterns_rollups.sql",
         EVENT_METRICS = "event_metrics.sql",
+        EVENT_METRICS_SKETCH = "event_metrics_sketch.sql",
         EVENT_SUMMARY_ROLLUPS = "event_summary_rollups.sql",
         EVENT_LATENCY_HISTOGRAM_ROLLUPS = "event_latency_histogram_rollups.sql",
         EVENT_LATENCY_HISTOGRAM_EVENTS = "event_latency_histogram_events.sql",
@@ -66,6 +69,7 @@ pub mod queries {
         TRANSACTION_TRACE = "transaction_trace.sql",
         WORKER_ID = "worker_id.sql",
         WORKER_PERFORMANCE = "worker_performance.sql",
+        WORKER_PERFORMANCE_SKETCH = "worker_performance_sketch.sql",
         WORKFLOW_OUTCOMES = "workflow_outcomes.sql",
         WORKFLOW_STATUS = "workflow_status.sql",
         THROUGHPUT_PER_MINUTE = "throughput_per_minute.sql",
@@ -92,9 +96,13 @@ pub mod write {
         INSERT_WORKER = "insert_worker.sql",
         INSERT_WORKFLOW = "insert_workflow.sql",
         RESOLVE_ALERT = "resolve_alert.sql",
+        SET_SKETCHED_UNTIL = "set_sketched_until.sql",
         UPDATE_WORKFLOW = "update_workflow.sql",
+        UPSERT_ERROR_ROLLUP = "upsert_error_rollup.sql",
         UPSERT_LATENCY_HISTOGRAM = "upsert_latency_histogram.sql",
         UPSERT_WORKER_HISTOGRAM = "upsert_worker_histogram.sql",
+        UPSERT_WORKER_HOUR_SKETCH = "upsert_worker_hour_sketch.sql",
+        UPSERT_WORKER_MINUTE_SKETCH = "upsert_worker_minute_sketch.sql",
         UPSERT_WORKER_ROLLUP = "upsert_worker_rollup.sql",
         UPSERT_WORKFLOW_ROLLUP = "upsert_workflow_rollup.sql",
     });
@@ -106,16 +114,21 @@ pub mod lifecycle {
         CLOSE_ALERTS = "close_alerts.sql",
         CLOSE_EVENT_LATENCY_HISTOGRAM = "close_event_latency_histogram.sql",
         CLOSE_EVENTS = "close_events.sql",
+        CLOSE_HOUR_SKETCH = "close_hour_sketch.sql",
+        CLOSE_MINUTE_SKETCH = "close_minute_sketch.sql",
         CLOSE_RUN = "close_run.sql",
         CLOSE_WORKER_HISTOGRAM = "close_worker_histogram.sql",
         CLOSE_WORKER_ROLLUPS = "close_worker_rollups.sql",
         CLOSE_WORKFLOW_ROLLUPS = "close_workflow_rollups.sql",
         CLOSE_WORKFLOWS = "close_workflows.sql",
+        COMPLETE_HOUR_SKETCH = "complete_hour_sketch.sql",
+        COMPLETE_MINUTE_SKETCH = "complete_minute_sketch.sql",
         HEARTBEAT = "heartbeat.sql",
         INSERT_MAINTENANCE = "insert_maintenance.sql",
         LAST_RECORD = "last_record.sql",
         NEXT_RUN_ID = "next_run_id.sql",
         RUNNING_RUNS = "running_runs.sql",
+        SKETCHED_UNTIL = "sketched_until.sql",
     });
 }
 
@@ -125,9 +138,12 @@ pub mod retention {
         ABANDONED_WORKFLOWS = "abandoned_workflows.sql",
         DELETE_ALERTS = "delete_alerts.sql",
         DELETE_CUSTOM_METRICS = "delete_custom_metrics.sql",
+        DELETE_ERROR_ROLLUPS = "delete_error_rollups.sql",
         DELETE_LATENCY_HISTOGRAM = "delete_latency_histogram.sql",
         DELETE_SYSTEM_SAMPLES = "delete_system_samples.sql",
         DELETE_WORKER_HISTOGRAM = "delete_worker_histogram.sql",
+        DELETE_WORKER_HOUR_SKETCH = "delete_worker_hour_sketch.sql",
+        DELETE_WORKER_MINUTE_SKETCH = "delete_worker_minute_sketch.sql",
         DELETE_WORKER_ROLLUPS = "delete_worker_rollups.sql",
         DELETE_WORKFLOW = "delete_workflow.sql",
         DELETE_WORKFLOW_EVENTS = "delete_workflow_events.sql",
@@ -142,6 +158,8 @@ pub mod store {
     sql_files!("queries/store/" {
         RUN_COUNT = "run_count.sql",
         SCHEMA_FINGERPRINT = "schema_fingerprint.sql",
+        SKETCH_BUCKETS = "sketch_buckets.sql",
+        SKETCH_KEY = "sketch_key.sql",
         SNAPSHOT = "snapshot.sql",
         UNFINISHED_RUN_COUNT = "unfinished_run_count.sql",
     });

@@ -792,7 +792,10 @@ fn a_version_2_file_upgrades_to_run_statuses_without_cleanup_runs() {
         vec![(2, "crashed".to_string()), (1, "completed".to_string())]
     );
     let conn = peek(&db.path);
-    assert_eq!(count(&conn, "PRAGMA user_version"), 4);
+    assert_eq!(
+        count(&conn, "PRAGMA user_version"),
+        multiagents::store::migrate::SCHEMA_VERSION
+    );
     assert_eq!(
         count(
             &conn,

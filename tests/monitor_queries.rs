@@ -8,6 +8,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use multiagents::monitor::Precision;
 use multiagents::monitor::{
     self, ALL_TIME, EventMonitor, HealthStatus, HealthThresholds, MonitorError, RunScope,
     WorkerMonitor,
@@ -172,7 +173,10 @@ fn event_metrics_match_the_generated_events() {
     let conn = f.store.reader().unwrap();
     for scope in scopes(&f) {
         for w in windows() {
-            let got = monitor::event::event_metrics(&conn, w, scope).unwrap();
+            // Exact (raw rows): the definitions; tests/sketches.rs holds the
+            // sketch answers to these within 1 %.
+            let got =
+                monitor::event::event_metrics_with(&conn, w, scope, Precision::Exact).unwrap();
             let ended = ended_in(&events, w, scope);
             let n = ended.len();
             let ctx = format!("{scope:?} {w:?}");
@@ -282,7 +286,14 @@ fn worker_performance_matches_the_generated_events() {
     for scope in scopes(&f) {
         for w in windows() {
             for name in workers {
-                let got = monitor::performance::worker_performance(&conn, name, w, scope).unwrap();
+                let got = monitor::performance::worker_performance_with(
+                    &conn,
+                    name,
+                    w,
+                    scope,
+                    Precision::Exact,
+                )
+                .unwrap();
                 let mine: Vec<&GenEvent> = ended_in(&events, w, scope)
                     .into_iter()
                     .filter(|e| e.worker == name)
@@ -816,13 +827,15 @@ fn full_scans(conn: &rusqlite::Connection, name: &str, sql: &str) -> Vec<String>
             };
             let target = rest.split(' ').next().unwrap_or("");
             // `workers` and `runs` hold a row per worker name and per process
-            // run, `retention_watermarks` at most three rows per run;
+            // run (the sketch queries read every run's sketched_until_us),
+            // `retention_watermarks` at most three rows per run;
             // `json_each` reads a JSON array parameter (:crashed_runs), a
             // handful of run ids.
             !(target == "workers"
                 || target == "json_each"
                 || target == "retention_watermarks"
-                || (one_run_at_a_time && (target == "r" || target == "runs"))
+                || target == "runs"
+                || (one_run_at_a_time && target == "r")
                 || target.starts_with("(subquery")
                 || rest.contains("CONSTANT ROW")
                 || allowed.iter().any(|a| a == target))
@@ -945,12 +958,13 @@ proptest! {
         durations.sort_unstable();
         latencies.sort_unstable();
         let conn = store.reader().unwrap();
-        let perf = monitor::performance::worker_performance(&conn, "p", ALL_TIME, RunScope::AllRuns).unwrap();
+        let perf = monitor::performance::worker_performance_with(&conn, "p", ALL_TIME, RunScope::AllRuns, Precision::Exact)
+            .unwrap();
         for (p, got) in [(50, perf.p50_duration_ms), (95, perf.p95_duration_ms), (99, perf.p99_duration_ms)] {
             let want = nearest_rank(&durations, p).unwrap() as f64 / 1000.0;
             prop_assert_eq!(got, want, "p{} of {:?}", p, durations);
         }
-        let m = monitor::event::event_metrics(&conn, ALL_TIME, RunScope::AllRuns).unwrap();
+        let m = monitor::event::event_metrics_with(&conn, ALL_TIME, RunScope::AllRuns, Precision::Exact).unwrap();
         let want = nearest_rank(&latencies, 95).unwrap() as f64 / 1000.0;
         prop_assert_eq!(m.p95_latency_ms, want);
         drop(conn);

@@ -3,6 +3,7 @@
 UPDATE runs
 SET status      = :status,
     ended_at_us = :end_us,
-    end_reason  = :reason
+    end_reason  = :reason,
+    sketched_until_us = NULL  -- complete: the caller builds the rest from raw rows
 WHERE id = :run_id
   AND status = 'running'

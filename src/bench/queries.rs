@@ -120,7 +120,11 @@ impl QueryParams {
 
     /// The value of `:name` for query `file`.
     fn param(&self, file: &str, name: &str) -> BenchResult<Param> {
+        // The sketch files answer long windows: the whole hour.
+        let long = file.ends_with("_sketch.sql");
         Ok(match name {
+            ":window_start" | ":sketch_start" if long => Param::Int(self.hour.start_us),
+            ":window_end" | ":sketch_end" if long => Param::Int(self.hour.end_us),
             ":window_start" => Param::Int(self.window.start_us),
             // "Now" questions (active workflows) look at the end of the
             // hour, where the in-flight workflows are.
@@ -129,7 +133,7 @@ impl QueryParams {
             ":run_first" => Param::Int(RunScope::AllRuns.id_bounds().0),
             ":run_last" => Param::Int(RunScope::AllRuns.id_bounds().1),
             // Error patterns of every worker ('' in the file's convention).
-            ":worker" if file == "error_patterns.sql" => Param::Text(String::new()),
+            ":worker" if file == "error_patterns.sql" || long => Param::Text(String::new()),
             ":worker" => Param::Text(self.worker.clone()),
             ":transaction_id" => Param::Text(self.transaction_id.clone()),
             ":name" => Param::Text(custom::ORDER_VALUE_METRIC.to_string()),
@@ -245,6 +249,13 @@ pub(super) fn case<'a>(
         "event_metrics.sql" => typed!("monitor::event::event_metrics", |c| {
             event::event_metrics(c, w, all)?.total_events as usize
         }),
+        "event_metrics_sketch.sql" => typed!("monitor::event::event_metrics (whole hour)", |c| {
+            event::event_metrics(c, ctx.hour, all)?.total_events as usize
+        }),
+        "worker_performance_sketch.sql" => typed!(
+            "monitor::performance::sketch_worker_performances (whole hour)",
+            |c| performance::sketch_worker_performances(c, ctx.hour, ctx.hour, all, None)?.len()
+        ),
         "event_summary_rollups.sql" => {
             typed!("monitor::event::event_summary_from_rollups", |c| {
                 event::event_summary_from_rollups(c, w, all)?.total_events as usize

@@ -22,6 +22,7 @@ use crate::clock;
 use crate::monitor::alerts::{Alert, alert_history};
 use crate::monitor::coverage::{Provenance, watermarks};
 use crate::monitor::event::event_metrics;
+use crate::monitor::sketch::Precision;
 use crate::monitor::system::{SystemMetrics, system_metrics, system_samples_series};
 use crate::monitor::totals::{self, MinuteThroughput, Source};
 use crate::monitor::worker::worker_performance_summary;
@@ -200,14 +201,20 @@ pub fn build_report(
     };
 
     let marks = watermarks(conn, scope)?;
-    let split = marks.split(window);
     let mut approximate: Vec<&'static str> = Vec::new();
     approximate.extend(crate::monitor::event::APPROXIMATE_EVENT_FIELDS);
     approximate.extend(crate::monitor::performance::APPROXIMATE_WORKER_FIELDS);
-    let mut provenance = marks.provenance(window, &approximate);
+    // Long runs read their whole minutes from the rollups and sketches,
+    // as the queries do (Precision::Auto).
+    let mut provenance = crate::monitor::sketch::provenance(
+        &marks,
+        window,
+        crate::monitor::sketch::Precision::Auto,
+        &approximate,
+    );
     provenance.notes.extend(
         marks
-            .raw_only_provenance(window, "error patterns and unfinished workflows")
+            .raw_only_provenance(window, "unfinished workflows")
             .notes,
     );
     provenance
@@ -219,30 +226,30 @@ pub fn build_report(
         by_outcome: BTreeMap::new(),
         by_workflow: BTreeMap::new(),
     };
-    let mut outcome_counts = totals::workflow_outcome_counts(conn, window, first, last)?;
-    if split.rollups.is_some() {
-        // Ended workflows from raw rows and rollups together; unfinished
-        // ones exist only as raw rows.
-        outcome_counts.retain(|o| o.outcome == "unfinished");
-        for o in crate::monitor::outcomes::workflow_outcomes(conn, window, scope)? {
-            let Some(name) = o.workflow_name else {
-                continue;
-            };
-            for (outcome, count) in [
-                ("cancelled", o.cancelled),
-                ("compensated", o.compensated),
-                ("completed", o.completed),
-                ("failed", o.failed),
-            ] {
-                if count > 0 {
-                    outcome_counts.push(totals::WorkflowOutcome {
-                        workflow_name: name.clone(),
-                        outcome: outcome.to_string(),
-                        count,
-                    });
-                }
-            }
-        }
+    // Long runs: whole minutes from the rollups, the edges from raw rows
+    // (the same parts as the queries'); unfinished workflows exist only as
+    // raw rows, counted at the window's end.
+    let parts = crate::monitor::sketch::parts(window, &marks, Precision::Auto);
+    let unfinished_at_end = TimeWindow {
+        start_us: end_us,
+        end_us,
+    };
+    let mut outcome_counts: Vec<totals::WorkflowOutcome> =
+        totals::workflow_outcome_counts(conn, unfinished_at_end, first, last)?
+            .into_iter()
+            .filter(|o| o.outcome == "unfinished")
+            .collect();
+    for part in &parts.raw {
+        outcome_counts.extend(
+            totals::workflow_outcome_counts(conn, *part, first, last)?
+                .into_iter()
+                .filter(|o| o.outcome != "unfinished"),
+        );
+    }
+    if let Some(rolled) = parts.rollups {
+        outcome_counts.extend(crate::monitor::outcomes::outcome_counts_from_rollups(
+            conn, rolled, scope,
+        )?);
     }
     for o in outcome_counts {
         workflows.total += o.count;
@@ -286,11 +293,12 @@ pub fn build_report(
             process_rss_bytes: s.process_rss_bytes,
         })
         .collect();
-    // Per minute and per bucket: the rollups for the part of the run whose
-    // raw events retention deleted, the raw events for the rest.
+    // Per minute and per bucket: the rollups for the whole minutes of a
+    // long run (and for the part whose raw events retention deleted), the
+    // raw events for the rest.
     let mut throughput = Vec::new();
     let mut raw: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
-    if let Some(rolled) = split.rollups {
+    if let Some(rolled) = parts.rollups {
         throughput.extend(crate::monitor::rollups::throughput_per_minute_from_rollups(
             conn, rolled, scope,
         )?);
@@ -304,12 +312,13 @@ pub fn build_report(
             *raw.entry(b.worker).or_default().entry(b.le_ms).or_default() += b.count;
         }
     }
-    if let Some(part) = split.raw {
+    for &part in &parts.raw {
         throughput.extend(totals::throughput_per_minute(conn, part, first, last)?);
         for b in totals::worker_histograms(conn, part, Source::Events { first, last })? {
             *raw.entry(b.worker).or_default().entry(b.le_ms).or_default() += b.count;
         }
     }
+    throughput.sort_by_key(|t| t.minute_us);
     let mut duration_histograms: BTreeMap<String, Vec<DurationBucket>> = BTreeMap::new();
     for (worker, counts) in raw {
         let get = |le: i64| counts.get(&le).copied().unwrap_or(0);

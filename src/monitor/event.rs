@@ -18,6 +18,7 @@ use super::error::MonitorError;
 use super::figures::{get_count, mean_ms, percent, us_to_ms};
 use super::performance::worker_id;
 use super::scope::{RunScope, WindowParams};
+use super::sketch::{self, Precision};
 use crate::sql;
 use crate::store::Store;
 use crate::window::TimeWindow;
@@ -216,7 +217,46 @@ pub fn event_metrics(
     window: TimeWindow,
     scope: RunScope,
 ) -> Result<EventMetrics, MonitorError> {
-    let split = coverage::watermarks(conn, scope)?.split(window);
+    event_metrics_with(conn, window, scope, Precision::Auto)
+}
+
+/// [`event_metrics`], reading long windows from the rollups and sketches
+/// under [`Precision::Auto`] (`queries/event_metrics_sketch.sql`, see
+/// [`sketch`]: the p95 latency within [`sketch::RELATIVE_ERROR`]) or every
+/// raw row under [`Precision::Exact`].
+pub fn event_metrics_with(
+    conn: &Connection,
+    window: TimeWindow,
+    scope: RunScope,
+    precision: Precision,
+) -> Result<EventMetrics, MonitorError> {
+    let marks = coverage::watermarks(conn, scope)?;
+    if let Some(span) = sketch::sketch_span(window, &marks, precision) {
+        let params = WindowParams::by_id_range(window, scope.id_bounds())
+            .and(":sketch_start", span.start_us)
+            .and(":sketch_end", span.end_us)
+            .and(":run_id", scope.run_id());
+        let (counts, p95_us) = conn
+            .prepare_cached(sql::queries::EVENT_METRICS_SKETCH)?
+            .query_row(params.bind(), |row| {
+                Ok((
+                    EventCounts::from_row(row)?,
+                    row.get::<_, Option<f64>>("p95_latency_us")?,
+                ))
+            })?;
+        return Ok(EventMetrics {
+            total_events: counts.total,
+            events_by_type: counts.by_type(),
+            events_by_status: counts.by_status(),
+            success_rate: counts.success_rate(),
+            error_rate: counts.error_rate(),
+            avg_latency_ms: mean_ms(counts.latency_sum_us, counts.total),
+            p95_latency_ms: p95_us.map_or(0.0, |us| us / 1000.0),
+            throughput_per_minute: counts.throughput_per_minute(window),
+            peak_throughput: counts.peak_per_minute,
+        });
+    }
+    let split = marks.split(window);
     let Some(rolled) = split.rollups else {
         return raw_event_metrics(conn, window, scope);
     };
@@ -364,13 +404,39 @@ pub fn error_patterns(
     scope: RunScope,
     worker: Option<&str>,
 ) -> Result<Vec<ErrorPattern>, MonitorError> {
+    error_patterns_with(conn, window, scope, worker, Precision::Auto)
+}
+
+/// [`error_patterns`], reading the whole minutes of long windows from the
+/// per-minute error rollups under [`Precision::Auto`]
+/// (`queries/error_patterns_rollups.sql`: exact, and still there after
+/// retention deleted the raw rows), or every raw row under
+/// [`Precision::Exact`].
+pub fn error_patterns_with(
+    conn: &Connection,
+    window: TimeWindow,
+    scope: RunScope,
+    worker: Option<&str>,
+    precision: Precision,
+) -> Result<Vec<ErrorPattern>, MonitorError> {
     if let Some(name) = worker {
         worker_id(conn, name)?;
     }
     // The SQL file's convention: '' selects every worker.
     let params = WindowParams::by_id_range(window, scope.id_bounds())
         .and(":worker", worker.unwrap_or("").to_string());
-    let mut stmt = conn.prepare_cached(sql::queries::ERROR_PATTERNS)?;
+    let marks = coverage::watermarks(conn, scope)?;
+    let (sql, params) = match sketch::sketch_span(window, &marks, precision) {
+        Some(span) => (
+            sql::queries::ERROR_PATTERNS_ROLLUPS,
+            params
+                .and(":rollup_start", span.start_us)
+                .and(":rollup_end", span.end_us)
+                .and(":run_id", scope.run_id()),
+        ),
+        None => (sql::queries::ERROR_PATTERNS, params),
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt
         .query_map(params.bind(), |row| {
             Ok((
@@ -446,6 +512,7 @@ pub fn error_patterns(
 pub struct EventMonitor {
     store: Store,
     scope: RunScope,
+    precision: Precision,
 }
 
 impl EventMonitor {
@@ -454,7 +521,15 @@ impl EventMonitor {
         EventMonitor {
             store,
             scope: RunScope::AllRuns,
+            precision: Precision::Auto,
         }
+    }
+
+    /// The same monitor reading long windows with `precision` (see
+    /// [`sketch`]).
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
     }
 
     /// The same monitor restricted to `scope`.
@@ -470,7 +545,7 @@ impl EventMonitor {
 
     /// Event metrics over `window` (see [`event_metrics`]).
     pub fn get_event_metrics(&self, window: TimeWindow) -> Result<EventMetrics, MonitorError> {
-        event_metrics(&*self.store.reader()?, window, self.scope)
+        event_metrics_with(&*self.store.reader()?, window, self.scope, self.precision)
     }
 
     /// Counts and averages over a long `window` from the per-minute rollups
@@ -495,6 +570,12 @@ impl EventMonitor {
         window: TimeWindow,
         worker: Option<&str>,
     ) -> Result<Vec<ErrorPattern>, MonitorError> {
-        error_patterns(&*self.store.reader()?, window, self.scope, worker)
+        error_patterns_with(
+            &*self.store.reader()?,
+            window,
+            self.scope,
+            worker,
+            self.precision,
+        )
     }
 }

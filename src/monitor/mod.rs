@@ -46,6 +46,7 @@ pub mod outcomes;
 pub mod performance;
 pub mod rollups;
 pub mod scope;
+pub mod sketch;
 pub mod system;
 pub mod totals;
 pub mod worker;
@@ -58,4 +59,5 @@ pub use health::{
 pub use performance::WorkerPerformance;
 pub use rollups::AggregatedMetrics;
 pub use scope::{ALL_TIME, RunScope};
+pub use sketch::Precision;
 pub use worker::{ProblemWorker, RankedWorker, WorkerMonitor, WorkerPerformanceSummary};

@@ -183,6 +183,38 @@ pub fn workflow_outcomes(
     Ok(out)
 }
 
+/// Runs `queries/workflow_outcomes_rollups.sql` for the counts alone: the
+/// workflows that ended in the minutes whose start lies in `window`, by
+/// name and terminal state, from the per-minute rollups.
+pub fn outcome_counts_from_rollups(
+    conn: &Connection,
+    window: TimeWindow,
+    scope: RunScope,
+) -> Result<Vec<super::totals::WorkflowOutcome>, MonitorError> {
+    let mut stmt = conn.prepare_cached(sql::queries::WORKFLOW_OUTCOMES_ROLLUPS)?;
+    let rows = stmt
+        .query_map(
+            WindowParams::by_run_id(window, scope.run_id()).bind(),
+            |row| {
+                let name: String = row.get("workflow_name")?;
+                let mut out = Vec::new();
+                for outcome in ["cancelled", "compensated", "completed", "failed"] {
+                    let count = get_count(row, outcome)?;
+                    if count > 0 {
+                        out.push(super::totals::WorkflowOutcome {
+                            workflow_name: name.clone(),
+                            outcome: outcome.to_string(),
+                            count,
+                        });
+                    }
+                }
+                Ok(out)
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows.into_iter().flatten().collect())
+}
+
 /// Runs `queries/workflow_outcomes.sql`: exact outcomes from the raw
 /// workflows alone, whatever retention deleted.
 pub fn raw_workflow_outcomes(

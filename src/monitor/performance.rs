@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::error::MonitorError;
 use super::figures::{get_count, mean_ms, percent, us_to_ms};
 use super::scope::{RunScope, WindowParams};
+use super::sketch::{self, Precision};
 use super::totals::{self, Source};
 use super::{coverage, rollups};
 use crate::sql;
@@ -110,7 +111,34 @@ pub fn worker_performance(
     window: TimeWindow,
     scope: RunScope,
 ) -> Result<WorkerPerformance, MonitorError> {
-    let split = coverage::watermarks(conn, scope)?.split(window);
+    worker_performance_with(conn, worker, window, scope, Precision::Auto)
+}
+
+/// [`worker_performance`], reading long windows from the sketches under
+/// [`Precision::Auto`] (see [`sketch`]) or every raw row under
+/// [`Precision::Exact`].
+pub fn worker_performance_with(
+    conn: &Connection,
+    worker: &str,
+    window: TimeWindow,
+    scope: RunScope,
+    precision: Precision,
+) -> Result<WorkerPerformance, MonitorError> {
+    let marks = coverage::watermarks(conn, scope)?;
+    if let Some(span) = sketch::sketch_span(window, &marks, precision) {
+        // An unknown name is an error, not an empty answer.
+        worker_id(conn, worker)?;
+        let mut found = sketch_worker_performances(conn, window, span, scope, Some(worker))?;
+        return Ok(match found.pop() {
+            Some(perf) => perf,
+            None => WorkerPerformance {
+                last_execution_at_us: raw_worker_performance(conn, worker, window, scope)?
+                    .last_execution_at_us,
+                ..WorkerPerformance::empty(worker)
+            },
+        });
+    }
+    let split = marks.split(window);
     let Some(rolled) = split.rollups else {
         return raw_worker_performance(conn, worker, window, scope);
     };
@@ -166,6 +194,54 @@ pub fn worker_performance(
     perf.p95_duration_ms = coverage::histogram_percentile(&histogram, 95, max_ms);
     perf.p99_duration_ms = coverage::histogram_percentile(&histogram, 99, max_ms);
     Ok(perf)
+}
+
+/// Runs `queries/worker_performance_sketch.sql`: the performance of every
+/// worker with executions in `window` (or of `worker` only), by name, the
+/// whole minutes `span` read from the rollups and sketches (counts exact,
+/// percentiles within [`sketch::RELATIVE_ERROR`]).
+pub fn sketch_worker_performances(
+    conn: &Connection,
+    window: TimeWindow,
+    span: TimeWindow,
+    scope: RunScope,
+    worker: Option<&str>,
+) -> Result<Vec<WorkerPerformance>, MonitorError> {
+    let params = WindowParams::by_id_range(window, scope.id_bounds())
+        .and(":sketch_start", span.start_us)
+        .and(":sketch_end", span.end_us)
+        .and(":run_id", scope.run_id())
+        .and(":worker", worker.unwrap_or("").to_string());
+    let mut stmt = conn.prepare_cached(sql::queries::WORKER_PERFORMANCE_SKETCH)?;
+    let rows = stmt.query_map(params.bind(), |row| {
+        let total = get_count(row, "total_executions")?;
+        let completed = get_count(row, "completed")?;
+        let failed = get_count(row, "failed")?;
+        let timeout = get_count(row, "timeout")?;
+        let duration_sum_us: i64 = row.get("duration_sum_us")?;
+        let ms = |name: &str| -> rusqlite::Result<f64> {
+            Ok(row
+                .get::<_, Option<f64>>(name)?
+                .map_or(0.0, |us| us / 1000.0))
+        };
+        Ok(WorkerPerformance {
+            worker: row.get("worker")?,
+            total_executions: total,
+            successful_executions: completed,
+            failed_executions: failed,
+            timeout_executions: timeout,
+            cancelled_executions: get_count(row, "cancelled")?,
+            success_rate: percent(completed, total),
+            error_rate: percent(failed + timeout, total),
+            avg_duration_ms: mean_ms(duration_sum_us, total),
+            duration_sum_us,
+            p50_duration_ms: ms("p50_duration_us")?,
+            p95_duration_ms: ms("p95_duration_us")?,
+            p99_duration_ms: ms("p99_duration_us")?,
+            last_execution_at_us: row.get("last_finished_us")?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Runs `queries/worker_performance.sql`: one worker's executions over

@@ -18,9 +18,10 @@ use super::coverage;
 use super::error::MonitorError;
 use super::figures::mean_ms;
 use super::health::{self, HealthStatus, HealthThresholds, WorkerHealth};
-use super::performance::{WorkerPerformance, worker_performance};
+use super::performance::{WorkerPerformance, sketch_worker_performances, worker_performance_with};
 use super::rollups::{self, AggregatedMetrics};
 use super::scope::{ALL_TIME, RunScope, WindowParams};
+use super::sketch::{self, Precision};
 use crate::clock;
 use crate::sql;
 use crate::store::Store;
@@ -119,10 +120,30 @@ pub fn worker_performance_summary(
     scope: RunScope,
     thresholds: &HealthThresholds,
 ) -> Result<WorkerPerformanceSummary, MonitorError> {
+    worker_performance_summary_with(conn, window, scope, thresholds, Precision::Auto)
+}
+
+/// [`worker_performance_summary`] with long windows read from the sketches
+/// ([`Precision::Auto`]: one query for every worker, see [`sketch`]) or
+/// every raw row ([`Precision::Exact`]).
+pub fn worker_performance_summary_with(
+    conn: &Connection,
+    window: TimeWindow,
+    scope: RunScope,
+    thresholds: &HealthThresholds,
+    precision: Precision,
+) -> Result<WorkerPerformanceSummary, MonitorError> {
     let mut workers = BTreeMap::new();
-    for name in tracked_workers(conn, window, scope)? {
-        let perf = worker_performance(conn, &name, window, scope)?;
-        workers.insert(name, perf);
+    let marks = coverage::watermarks(conn, scope)?;
+    if let Some(span) = sketch::sketch_span(window, &marks, precision) {
+        for perf in sketch_worker_performances(conn, window, span, scope, None)? {
+            workers.insert(perf.worker.clone(), perf);
+        }
+    } else {
+        for name in tracked_workers(conn, window, scope)? {
+            let perf = worker_performance_with(conn, &name, window, scope, precision)?;
+            workers.insert(name, perf);
+        }
     }
     let active: Vec<&WorkerPerformance> = workers
         .values()
@@ -236,6 +257,7 @@ pub struct WorkerMonitor {
     store: Store,
     scope: RunScope,
     thresholds: HealthThresholds,
+    precision: Precision,
 }
 
 impl WorkerMonitor {
@@ -246,7 +268,15 @@ impl WorkerMonitor {
             store,
             scope: RunScope::AllRuns,
             thresholds: HealthThresholds::default(),
+            precision: Precision::Auto,
         }
+    }
+
+    /// The same monitor reading long windows with `precision` (see
+    /// [`sketch`]).
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
     }
 
     /// The same monitor restricted to `scope`.
@@ -272,7 +302,13 @@ impl WorkerMonitor {
         worker: &str,
         window: TimeWindow,
     ) -> Result<WorkerPerformance, MonitorError> {
-        worker_performance(&*self.store.reader()?, worker, window, self.scope)
+        worker_performance_with(
+            &*self.store.reader()?,
+            worker,
+            window,
+            self.scope,
+            self.precision,
+        )
     }
 
     /// Workers with executions ending in `window`, or at any time when
@@ -294,7 +330,13 @@ impl WorkerMonitor {
         &self,
         window: TimeWindow,
     ) -> Result<WorkerPerformanceSummary, MonitorError> {
-        worker_performance_summary(&*self.store.reader()?, window, self.scope, &self.thresholds)
+        worker_performance_summary_with(
+            &*self.store.reader()?,
+            window,
+            self.scope,
+            &self.thresholds,
+            self.precision,
+        )
     }
 
     /// One worker's health now (see [`health`] for the rules).

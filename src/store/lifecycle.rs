@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, named_params};
+use rusqlite::{Connection, OptionalExtension, named_params};
 
 use super::{IdAllocator, RunInfo, SEQUENCE_BITS, StoreError};
 use crate::clock;
@@ -345,6 +345,9 @@ pub(crate) fn close_run(
     end: &RunEnd,
     end_us: i64,
 ) -> Result<Option<ClosedRun>, rusqlite::Error> {
+    // Where its sketches stop being complete in the file, read before
+    // CLOSE_RUN marks them complete (NULL then).
+    let sketched_until = sketched_until(conn, run_id)?;
     let closed = conn
         .prepare_cached(crate::sql::lifecycle::CLOSE_RUN)?
         .execute(named_params! {
@@ -380,6 +383,19 @@ pub(crate) fn close_run(
             .execute(named_params! {
                 ":run_id": run_id, ":first": first, ":last": last, ":end_us": end_us, ":minute_us": minute,
             })?;
+        let until_us = sketched_until.unwrap_or(i64::MAX);
+        let zero_key = conn
+            .prepare_cached(crate::sql::store::SKETCH_KEY)?
+            .query_row(named_params! {":value_us": 0}, |row| row.get::<_, i64>(0))?;
+        for sql in [
+            crate::sql::lifecycle::CLOSE_MINUTE_SKETCH,
+            crate::sql::lifecycle::CLOSE_HOUR_SKETCH,
+        ] {
+            conn.prepare_cached(sql)?.execute(named_params! {
+                ":run_id": run_id, ":first": first, ":last": last, ":end_us": end_us,
+                ":until_us": until_us, ":zero_key": zero_key,
+            })?;
+        }
         let (error_type, event_error) = end.event_error();
         report.events_cancelled = conn
             .prepare_cached(crate::sql::lifecycle::CLOSE_EVENTS)?
@@ -394,12 +410,35 @@ pub(crate) fn close_run(
                 ":first": first, ":last": last, ":end_us": end_us, ":reason": error,
             })? as u64;
     }
+    // The minutes its writer held in memory, from the raw rows (every event
+    // of the run has ended by now, in-flight ones as cancelled).
+    if let Some(until_us) = sketched_until {
+        conn.prepare_cached(crate::sql::lifecycle::COMPLETE_MINUTE_SKETCH)?
+            .execute(named_params! {
+                ":run_id": run_id, ":first": first, ":last": last, ":until_us": until_us,
+            })?;
+        conn.prepare_cached(crate::sql::lifecycle::COMPLETE_HOUR_SKETCH)?
+            .execute(named_params! {":run_id": run_id, ":until_us": until_us})?;
+    }
     report.alerts_resolved = conn
         .prepare_cached(crate::sql::lifecycle::CLOSE_ALERTS)?
         .execute(named_params! {
             ":first": first, ":last": last, ":end_us": end_us, ":reason": end.alert_reason(),
         })? as u64;
     Ok(Some(report))
+}
+
+/// Where run `run_id`'s sketches stop being complete in the file
+/// (`runs.sketched_until_us`); `None` when complete (or no such run).
+pub(crate) fn sketched_until(
+    conn: &Connection,
+    run_id: i64,
+) -> Result<Option<i64>, rusqlite::Error> {
+    Ok(conn
+        .prepare_cached(crate::sql::lifecycle::SKETCHED_UNTIL)?
+        .query_row(named_params! {":run_id": run_id}, |row| row.get(0))
+        .optional()?
+        .flatten())
 }
 
 /// Closes every run whose process is gone as `crashed`, each in its own

@@ -34,10 +34,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "0004_rollups_per_run",
         sql: crate::sql::migrations::M0004_ROLLUPS_PER_RUN,
     },
+    Migration {
+        version: 5,
+        name: "0005_sketches",
+        sql: crate::sql::migrations::M0005_SKETCHES,
+    },
 ];
 
 /// The schema version this binary writes and reads.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The schema version recorded in the file.
 pub fn schema_version(conn: &Connection) -> Result<i64, rusqlite::Error> {

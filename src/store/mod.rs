@@ -15,6 +15,7 @@ pub mod maintenance;
 pub mod migrate;
 pub mod records;
 pub mod retention;
+pub mod sketch;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

@@ -188,6 +188,9 @@ impl RetentionRun {
                         crate::sql::retention::DELETE_WORKER_HISTOGRAM,
                         crate::sql::retention::DELETE_WORKFLOW_ROLLUPS,
                         crate::sql::retention::DELETE_LATENCY_HISTOGRAM,
+                        crate::sql::retention::DELETE_WORKER_MINUTE_SKETCH,
+                        crate::sql::retention::DELETE_WORKER_HOUR_SKETCH,
+                        crate::sql::retention::DELETE_ERROR_ROLLUPS,
                     ] {
                         let deleted = delete_returning(
                             &tx,

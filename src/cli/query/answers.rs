@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use multiagents::monitor::coverage::{self, Watermarks};
+use multiagents::monitor::coverage::{self, Provenance, Watermarks};
+use multiagents::monitor::sketch::Precision;
 use multiagents::monitor::{
     self, EventMetrics, EventMonitor, HealthThresholds, TraceStage, WorkerMonitor,
     WorkerPerformance, WorkerPerformanceSummary, alerts, custom, system,
@@ -30,6 +31,7 @@ pub(super) struct Asked<'a> {
     scope: Scope,
     marks: Watermarks,
     thresholds: HealthThresholds,
+    precision: Precision,
 }
 
 /// `multiagents query metrics` as one document.
@@ -77,6 +79,11 @@ impl<'a> Asked<'a> {
             scope,
             marks,
             thresholds: HealthThresholds::from_config(&globals.config),
+            precision: if args.exact {
+                Precision::Exact
+            } else {
+                Precision::Auto
+            },
         })
     }
 
@@ -85,22 +92,28 @@ impl<'a> Asked<'a> {
     }
 
     fn events_monitor(&self) -> EventMonitor {
-        EventMonitor::new(self.store.clone()).with_scope(self.scope.monitor_scope())
+        EventMonitor::new(self.store.clone())
+            .with_scope(self.scope.monitor_scope())
+            .with_precision(self.precision)
     }
 
     fn workers_monitor(&self) -> WorkerMonitor {
         WorkerMonitor::new(self.store.clone())
             .with_scope(self.scope.monitor_scope())
             .with_thresholds(self.thresholds)
+            .with_precision(self.precision)
+    }
+
+    /// How an answer about event or worker figures over `w` was made.
+    fn provenance(&self, w: TimeWindow, approximate: &[&'static str]) -> Provenance {
+        monitor::sketch::provenance(&self.marks, w, self.precision, approximate)
     }
 
     /// `query events`: event metrics over the window.
     pub(super) fn events(&self) -> anyhow::Result<Answer<EventMetrics>> {
         let w = self.window();
         let m = self.events_monitor().get_event_metrics(w)?;
-        let provenance = self
-            .marks
-            .provenance(w, monitor::event::APPROXIMATE_EVENT_FIELDS);
+        let provenance = self.provenance(w, monitor::event::APPROXIMATE_EVENT_FIELDS);
         Ok(self.scope.answer(w, provenance, m))
     }
 
@@ -121,7 +134,14 @@ impl<'a> Asked<'a> {
         let report = ErrorsReport {
             error_patterns: self.events_monitor().get_error_patterns(w, worker)?,
         };
-        let provenance = self.marks.raw_only_provenance(w, "errors");
+        // Long windows read their whole minutes from the error rollups
+        // (exact, and kept after retention); short ones only raw rows.
+        let uses_rollups = monitor::sketch::sketch_span(w, &self.marks, self.precision).is_some();
+        let provenance = if uses_rollups {
+            self.provenance(w, &[])
+        } else {
+            self.marks.raw_only_provenance(w, "errors")
+        };
         Ok(self.scope.answer(w, provenance, report))
     }
 
@@ -129,9 +149,7 @@ impl<'a> Asked<'a> {
     pub(super) fn workers(&self) -> anyhow::Result<Answer<WorkerPerformanceSummary>> {
         let w = self.window();
         let summary = self.workers_monitor().get_worker_performance_summary(w)?;
-        let provenance = self
-            .marks
-            .provenance(w, monitor::performance::APPROXIMATE_WORKER_FIELDS);
+        let provenance = self.provenance(w, monitor::performance::APPROXIMATE_WORKER_FIELDS);
         Ok(self.scope.answer(w, provenance, summary))
     }
 
@@ -139,9 +157,7 @@ impl<'a> Asked<'a> {
     pub(super) fn worker(&self, name: &str) -> anyhow::Result<Answer<WorkerPerformance>> {
         let w = self.window();
         let p = self.workers_monitor().get_worker_performance(name, w)?;
-        let provenance = self
-            .marks
-            .provenance(w, monitor::performance::APPROXIMATE_WORKER_FIELDS);
+        let provenance = self.provenance(w, monitor::performance::APPROXIMATE_WORKER_FIELDS);
         Ok(self.scope.answer(w, provenance, p))
     }
 
@@ -161,8 +177,12 @@ impl<'a> Asked<'a> {
                 .with_thresholds(thresholds)
                 .get_all_workers_health_at(end_us)?,
         };
-        let provenance = self.marks.provenance(
+        // Health reads its window as the monitors do by default (long
+        // health windows from sketches), --exact or not.
+        let provenance = monitor::sketch::provenance(
+            &self.marks,
             health_window,
+            Precision::Auto,
             monitor::performance::APPROXIMATE_WORKER_FIELDS,
         );
         Ok(self.scope.answer(health_window, provenance, report))

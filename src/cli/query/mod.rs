@@ -43,6 +43,11 @@ pub struct QueryArgs {
     /// Only this run: `latest` or a run id (see `query runs`).
     #[arg(long, global = true, allow_hyphen_values = true)]
     run: Option<RunSelector>,
+    /// Read every raw row for exact percentiles. Without it, windows of 10
+    /// minutes or more read their whole minutes from the per-minute rollups
+    /// and sketches: counts exact, percentiles within 1 %.
+    #[arg(long, global = true)]
+    exact: bool,
     #[command(subcommand)]
     question: Question,
 }

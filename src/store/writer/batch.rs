@@ -6,12 +6,14 @@
 use std::sync::Arc;
 
 use super::fxhash::FastMap;
+use super::sketch::BatchSketch;
 use crate::clock;
 use crate::store::histogram::histogram_bucket;
 use crate::store::records::{
     AlertFired, EventDispatched, EventFinished, EventOutcome, EventType, MetricObservation, Record,
     SystemSample, WorkflowChanged, WorkflowStarted, WorkflowState,
 };
+use crate::store::sketch::SketchBuckets;
 
 /// A workflow row as it will be inserted: the start merged with any changes
 /// that arrived in the same batch.
@@ -59,8 +61,17 @@ pub(super) struct WorkflowRollup {
     pub(super) latency_max_us: Option<i64>,
 }
 
+/// One worker's errors of one type in one minute, as summed so far in this
+/// batch (added to its `error_minute_rollups` row).
+pub(super) struct ErrorRollup {
+    pub(super) count: i64,
+    pub(super) first_seen_us: i64,
+    pub(super) last_seen_us: i64,
+    /// The latest error's event (latest end, then highest id).
+    pub(super) example_id: i64,
+}
+
 /// The records of one transaction, merged; reused from batch to batch.
-#[derive(Default)]
 pub(super) struct Batch {
     /// Records added (the acknowledged count), whatever they merged into.
     pub(super) records: usize,
@@ -79,9 +90,38 @@ pub(super) struct Batch {
     /// Event latency histogram: (minute, bucket) -> count.
     pub(super) latency_histogram: FastMap<(i64, i64), i64>,
     pub(super) workflow_rollups: FastMap<(Arc<str>, i64), WorkflowRollup>,
+    /// Errors: (worker, minute, error type) -> their rollup.
+    pub(super) error_rollups: FastMap<(Arc<str>, i64, Arc<str>), ErrorRollup>,
+    /// Duration and latency sketch counts of the events that ended.
+    pub(super) sketch: BatchSketch,
+    buckets: Arc<SketchBuckets>,
 }
 
 impl Batch {
+    /// An empty batch putting values in `buckets`.
+    pub(super) fn new(buckets: Arc<SketchBuckets>) -> Self {
+        Batch {
+            records: 0,
+            workflows: Vec::new(),
+            workflow_index: FastMap::default(),
+            workflow_changes: Vec::new(),
+            events: Vec::new(),
+            event_index: FastMap::default(),
+            event_finishes: Vec::new(),
+            samples: Vec::new(),
+            metrics: Vec::new(),
+            alerts: Vec::new(),
+            alert_resolutions: Vec::new(),
+            worker_rollups: FastMap::default(),
+            histogram: FastMap::default(),
+            latency_histogram: FastMap::default(),
+            workflow_rollups: FastMap::default(),
+            error_rollups: FastMap::default(),
+            sketch: BatchSketch::default(),
+            buckets,
+        }
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.records == 0
     }
@@ -103,6 +143,8 @@ impl Batch {
         self.histogram.clear();
         self.latency_histogram.clear();
         self.workflow_rollups.clear();
+        self.error_rollups.clear();
+        self.sketch.clear();
     }
 
     pub(super) fn add(&mut self, record: Record) {
@@ -198,6 +240,36 @@ impl Batch {
             .latency_histogram
             .entry((minute, histogram_bucket(latency)))
             .or_default() += 1;
+        if matches!(end.outcome, EventOutcome::Failed | EventOutcome::Timeout) {
+            let error_type: Arc<str> = match &end.error_type {
+                Some(t) => Arc::from(t.as_str()),
+                None => Arc::from(end.outcome.as_str()),
+            };
+            let at = end.finished_at_us;
+            self.error_rollups
+                .entry((Arc::clone(&end.worker), minute, error_type))
+                .and_modify(|r| {
+                    r.count += 1;
+                    r.first_seen_us = r.first_seen_us.min(at);
+                    if (at, end.id) > (r.last_seen_us, r.example_id) {
+                        r.last_seen_us = at;
+                        r.example_id = end.id;
+                    }
+                })
+                .or_insert(ErrorRollup {
+                    count: 1,
+                    first_seen_us: at,
+                    last_seen_us: at,
+                    example_id: end.id,
+                });
+        }
+        self.sketch.add(
+            &self.buckets,
+            &end.worker,
+            end.finished_at_us,
+            end.duration_us,
+            latency,
+        );
     }
 
     fn roll_up_workflow(&mut self, change: &WorkflowChanged) {

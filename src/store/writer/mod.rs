@@ -19,6 +19,7 @@
 
 mod batch;
 mod fxhash;
+mod sketch;
 mod statements;
 mod thread;
 
@@ -200,6 +201,10 @@ impl Writer {
         options: WriterOptions,
     ) -> Result<Writer, StoreError> {
         writer_pragmas(&conn)?;
+        let sketch = sketch::SketchState::new(
+            crate::store::sketch::SketchBuckets::load(&conn)?,
+            super::lifecycle::sketched_until(&conn, run_id)?.unwrap_or(i64::MAX),
+        );
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let stats = Arc::new(WriterStats::default());
         let failure = Arc::new(watch::Sender::new(None));
@@ -213,8 +218,17 @@ impl Writer {
             std::thread::Builder::new()
                 .name("multiagents-writer".into())
                 .spawn(move || {
-                    WriterThread::new(conn, path, run_id, options, stats, failure, checkpointer)
-                        .run(rx)
+                    WriterThread::new(
+                        conn,
+                        path,
+                        run_id,
+                        options,
+                        stats,
+                        failure,
+                        checkpointer,
+                        sketch,
+                    )
+                    .run(rx)
                 })
                 .map_err(|e| StoreError::WriterStopped(format!("cannot start thread: {e}")))?
         };

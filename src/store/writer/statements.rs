@@ -19,7 +19,7 @@ fn opt_str(s: &Option<Arc<str>>) -> Option<&str> {
 
 /// The `workers.id` of `name`, inserting it the first time; cached for the
 /// writer's life (cleared when a transaction rolls back).
-fn worker_id(
+pub(super) fn worker_id(
     tx: &Transaction<'_>,
     cache: &mut HashMap<Arc<str>, i64>,
     name: &Arc<str>,
@@ -288,6 +288,22 @@ fn write_rollups(
                 ":minute_us": minute,
                 ":le_ms": le,
                 ":count": count,
+            })?;
+        }
+    }
+    if !batch.error_rollups.is_empty() {
+        let mut upsert = ByName::new(tx.prepare_cached(crate::sql::write::UPSERT_ERROR_ROLLUP)?);
+        for ((worker, minute, error_type), r) in &batch.error_rollups {
+            let worker = worker_id(tx, workers, worker)?;
+            upsert.execute(named_params! {
+                ":minute_us": minute,
+                ":run_id": run_id,
+                ":worker_id": worker,
+                ":error_type": error_type.as_ref(),
+                ":count": r.count,
+                ":first_seen_us": r.first_seen_us,
+                ":last_seen_us": r.last_seen_us,
+                ":example_id": r.example_id,
             })?;
         }
     }

@@ -13,6 +13,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::batch::Batch;
+use super::sketch::SketchState;
 use super::statements::write_batch;
 use super::{Ack, Command, WriterOptions, WriterStats};
 use crate::clock;
@@ -32,6 +33,7 @@ pub(super) struct WriterThread {
     checkpointer: Checkpointer,
     workers: HashMap<Arc<str>, i64>,
     last_heartbeat: Instant,
+    sketch: SketchState,
 }
 
 impl WriterThread {
@@ -45,6 +47,7 @@ impl WriterThread {
         stats: Arc<WriterStats>,
         failure: Arc<watch::Sender<Option<String>>>,
         checkpointer: Checkpointer,
+        sketch: SketchState,
     ) -> Self {
         WriterThread {
             conn,
@@ -56,6 +59,7 @@ impl WriterThread {
             checkpointer,
             workers: HashMap::new(),
             last_heartbeat: Instant::now(),
+            sketch,
         }
     }
 }
@@ -133,7 +137,7 @@ impl WriterThread {
         )> = None;
         let max = self.options.max_batch.max(1);
         let mut commands: Vec<Command> = Vec::with_capacity(max);
-        let mut batch = Batch::default();
+        let mut batch = Batch::new(self.sketch.buckets());
         let mut acks: Vec<Ack> = Vec::new();
         loop {
             // Receive in bulk: one semaphore update for the whole batch
@@ -386,6 +390,14 @@ impl WriterThread {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         write_batch(&tx, batch, self.run_id, &mut self.workers)?;
-        tx.commit()
+        let plan = self.sketch.plan(&batch.sketch);
+        let workers = &mut self.workers;
+        self.sketch
+            .write(&tx, plan, &batch.sketch, self.run_id, &mut |name| {
+                super::statements::worker_id(&tx, workers, name)
+            })?;
+        tx.commit()?;
+        self.sketch.committed(plan, &batch.sketch);
+        Ok(())
     }
 }
