@@ -120,11 +120,12 @@ impl QueryParams {
 
     /// The value of `:name` for query `file`.
     fn param(&self, file: &str, name: &str) -> BenchResult<Param> {
-        // The sketch files answer long windows: the whole hour.
+        // The sketch files answer long windows: the whole span (the hour, or
+        // the day).
         let long = file.ends_with("_sketch.sql");
         Ok(match name {
-            ":window_start" | ":sketch_start" if long => Param::Int(self.hour.start_us),
-            ":window_end" | ":sketch_end" if long => Param::Int(self.hour.end_us),
+            ":window_start" | ":sketch_start" if long => Param::Int(self.span.start_us),
+            ":window_end" | ":sketch_end" if long => Param::Int(self.span.end_us),
             ":window_start" => Param::Int(self.window.start_us),
             // "Now" questions (active workflows) look at the end of the
             // hour, where the in-flight workflows are.
@@ -250,11 +251,11 @@ pub(super) fn case<'a>(
             event::event_metrics(c, w, all)?.total_events as usize
         }),
         "event_metrics_sketch.sql" => typed!("monitor::event::event_metrics (whole hour)", |c| {
-            event::event_metrics(c, ctx.hour, all)?.total_events as usize
+            event::event_metrics(c, ctx.span, all)?.total_events as usize
         }),
         "worker_performance_sketch.sql" => typed!(
             "monitor::performance::sketch_worker_performances (whole hour)",
-            |c| performance::sketch_worker_performances(c, ctx.hour, ctx.hour, all, None)?.len()
+            |c| performance::sketch_worker_performances(c, ctx.span, ctx.span, all, None)?.len()
         ),
         "event_summary_rollups.sql" => {
             typed!("monitor::event::event_summary_from_rollups", |c| {
