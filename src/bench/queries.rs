@@ -106,10 +106,13 @@ impl QueryParams {
     /// The value of `:name` for query `file`.
     fn param(&self, file: &str, name: &str) -> BenchResult<Param> {
         // The sketch files answer long windows: the whole hour.
-        let long = file.ends_with("_sketch.sql");
+        let long = file.ends_with("_sketch.sql") || file == "error_patterns_rollups.sql";
         Ok(match name {
             ":window_start" | ":sketch_start" if long => Param::Int(self.hour.start_us),
             ":window_end" | ":sketch_end" if long => Param::Int(self.hour.end_us),
+            // The hour is whole minutes: all of it from the rollups.
+            ":rollup_start" => Param::Int(self.hour.start_us),
+            ":rollup_end" => Param::Int(self.hour.end_us),
             ":window_start" => Param::Int(self.window.start_us),
             // "Now" questions (active workflows) look at the end of the
             // hour, where the in-flight workflows are.
@@ -238,6 +241,10 @@ fn case<'a>(
         "worker_performance_sketch.sql" => typed!(
             "monitor::performance::sketch_worker_performances (whole hour)",
             |c| performance::sketch_worker_performances(c, ctx.hour, ctx.hour, all, None)?.len()
+        ),
+        "error_patterns_rollups.sql" => typed!(
+            "monitor::event::error_patterns (whole hour, every worker)",
+            |c| event::error_patterns(c, ctx.hour, all, None)?.len()
         ),
         "event_summary_rollups.sql" => {
             typed!("monitor::event::event_summary_from_rollups", |c| {
