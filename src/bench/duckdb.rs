@@ -8,7 +8,7 @@
 //! time not counted) and prints JSON with the median time of the per-worker
 //! nearest-rank p50/p95/p99 and of the event metrics (count, statuses, p95
 //! latency) over the window, and the answers. Ours is timed like the other
-//! query figures ([`super::queries::time_ours`]: warm, median of batches).
+//! query figures (`queries::time_ours`: warm, median of batches).
 //! DuckDB's `quantile_disc` is nearest-rank, our definition, so its answers
 //! are the exact values our percentiles are checked against.
 //!
