@@ -112,8 +112,10 @@ fn raw_tracked_workers(
 /// The performance of every worker with executions in `window`, aggregated
 /// and ranked; problems judged by `thresholds`.
 ///
-/// One [`worker_performance`] query per tracked worker: each is an index
-/// range, and the exact percentiles need the per-worker sort anyway.
+/// A short window (or [`Precision::Exact`]) is one
+/// [`worker_performance_with`] query per tracked worker: each is an index
+/// range, and the exact percentiles need the per-worker sort anyway. A long
+/// one is one sketch query for every worker (see [`sketch`]).
 pub fn worker_performance_summary(
     conn: &Connection,
     window: TimeWindow,
@@ -296,7 +298,7 @@ impl WorkerMonitor {
         &self.thresholds
     }
 
-    /// One worker's performance over `window` (see [`worker_performance`]).
+    /// One worker's performance over `window` (see [`worker_performance_with`]).
     pub fn get_worker_performance(
         &self,
         worker: &str,

@@ -218,17 +218,12 @@ impl Writer {
             std::thread::Builder::new()
                 .name("multiagents-writer".into())
                 .spawn(move || {
-                    WriterThread::new(
-                        conn,
-                        path,
-                        run_id,
-                        options,
+                    let shared = thread::Shared {
                         stats,
                         failure,
                         checkpointer,
-                        sketch,
-                    )
-                    .run(rx)
+                    };
+                    WriterThread::new(conn, path, run_id, options, shared, sketch).run(rx)
                 })
                 .map_err(|e| StoreError::WriterStopped(format!("cannot start thread: {e}")))?
         };

@@ -36,6 +36,14 @@ pub(super) struct WriterThread {
     sketch: SketchState,
 }
 
+/// What the thread shares with its [`super::Writer`] handles: counters, the
+/// failure it reports, and the checkpointer it stops at shutdown.
+pub(super) struct Shared {
+    pub(super) stats: Arc<WriterStats>,
+    pub(super) failure: Arc<watch::Sender<Option<String>>>,
+    pub(super) checkpointer: Checkpointer,
+}
+
 impl WriterThread {
     /// The thread's state on a connection already set up by
     /// [`writer_pragmas`]; [`WriterThread::run`] then runs it.
@@ -44,11 +52,14 @@ impl WriterThread {
         path: PathBuf,
         run_id: i64,
         options: WriterOptions,
-        stats: Arc<WriterStats>,
-        failure: Arc<watch::Sender<Option<String>>>,
-        checkpointer: Checkpointer,
+        shared: Shared,
         sketch: SketchState,
     ) -> Self {
+        let Shared {
+            stats,
+            failure,
+            checkpointer,
+        } = shared;
         WriterThread {
             conn,
             path,
