@@ -77,10 +77,7 @@ async fn workflows_and_events_land_with_rollups_and_the_run_ends() {
     // The writer checks no foreign key (it makes them hold by construction):
     // every reference of the file holds.
     assert_eq!(
-        count(
-            &conn,
-            "SELECT count(*) FROM pragma_foreign_key_check"
-        ),
+        count(&conn, "SELECT count(*) FROM pragma_foreign_key_check"),
         0
     );
     assert_eq!(

@@ -271,6 +271,13 @@ impl WriterThread {
                 let tx = self
                     .conn
                     .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                // The minutes held in memory go to the file as they are
+                // (closing would otherwise rebuild them from the raw rows,
+                // as it does for a run whose process died).
+                let workers = &mut self.workers;
+                self.sketch.write_all(&tx, self.run_id, &mut |name| {
+                    super::statements::worker_id(&tx, workers, name)
+                })?;
                 lifecycle::close_run(&tx, self.run_id, end, clock::now_us())?;
                 tx.commit()
             })();
