@@ -74,6 +74,12 @@ async fn workflows_and_events_land_with_rollups_and_the_run_ends() {
         300
     );
     assert_eq!(count(&conn, "SELECT count(*) FROM executions"), 300);
+    // The writer checks no foreign key (it makes them hold by construction):
+    // every reference of the file holds.
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM pragma_foreign_key_check"),
+        0
+    );
     assert_eq!(
         count(&conn, "SELECT sum(completed) FROM worker_minute_rollups"),
         300

@@ -15,7 +15,8 @@
 //! holds complete sketches before it and none at or after it. An event
 //! that ends in a minute already added (late) is added with its batch.
 //! Closing a run (normally or after a crash) builds the minutes after
-//! `sketched_until_us` from the raw rows ([`super::lifecycle`]).
+//! `sketched_until_us`: from memory when the writer closes its own run,
+//! from the raw rows ([`super::lifecycle`]) when its process died.
 
 /// One minute in microseconds.
 pub const MINUTE_US: i64 = 60_000_000;

@@ -138,6 +138,24 @@ impl SketchState {
         Ok(())
     }
 
+    /// Adds, inside `tx`, every minute held in memory and marks the run's
+    /// sketches complete (`sketched_until_us` NULL): the run is closing.
+    /// Changes nothing in memory (a failed close is retried).
+    pub(super) fn write_all(
+        &self,
+        tx: &Transaction<'_>,
+        run_id: i64,
+        worker_id: &mut dyn FnMut(&Arc<str>) -> rusqlite::Result<i64>,
+    ) -> rusqlite::Result<()> {
+        let all = SketchPlan {
+            new_until_us: i64::MAX,
+        };
+        self.write(tx, all, &BatchSketch::default(), run_id, worker_id)?;
+        tx.prepare_cached(crate::sql::write::SET_SKETCHED_UNTIL)?
+            .execute(named_params! {":run_id": run_id, ":until_us": None::<i64>})?;
+        Ok(())
+    }
+
     /// After the commit of [`SketchState::write`]: the batch's later
     /// minutes join the pending ones, and the passed ones leave.
     pub(super) fn committed(&mut self, plan: SketchPlan, batch: &BatchSketch) {

@@ -103,11 +103,17 @@ pub(super) fn spawn_heartbeat(tx: mpsc::WeakSender<Command>) {
 pub const MAX_PAGE_COUNT_ENV: &str = "MULTIAGENTS_MAX_PAGE_COUNT";
 
 /// Settings of the write connection: `synchronous = NORMAL` (WAL survives a
-/// process crash with it), no automatic checkpoint (the checkpointer thread
+/// process crash with it), no foreign-key checks (see below), no automatic checkpoint (the checkpointer thread
 /// does it off the writer's path), a bound on the WAL file kept after a
 /// restart, and [`MAX_PAGE_COUNT_ENV`] when set.
 pub(super) fn writer_pragmas(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
+    // The writer makes every reference hold by construction (a batch
+    // inserts workflows before their events, worker ids come from
+    // `workers`, retention deletes children first), so checking each one
+    // costs a b-tree seek per row for nothing; and a failed check would
+    // fail the whole batch, losing every record in it for one bad row.
+    conn.execute_batch("PRAGMA foreign_keys = OFF;")?;
     conn.pragma_update(
         None,
         "journal_size_limit",
@@ -265,6 +271,13 @@ impl WriterThread {
                 let tx = self
                     .conn
                     .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                // The minutes held in memory go to the file as they are
+                // (closing would otherwise rebuild them from the raw rows,
+                // as it does for a run whose process died).
+                let workers = &mut self.workers;
+                self.sketch.write_all(&tx, self.run_id, &mut |name| {
+                    super::statements::worker_id(&tx, workers, name)
+                })?;
                 lifecycle::close_run(&tx, self.run_id, end, clock::now_us())?;
                 tx.commit()
             })();
