@@ -30,7 +30,7 @@ use crate::monitor::{
     ErrorPattern, EventMetrics, HealthStatus, HealthThresholds, RunScope, WorkerPerformance,
     evaluate_health,
 };
-use crate::runs::{RunSelector, list_runs, resolve_run};
+use crate::runs::{RunSelector, resolve_run, run_details};
 use crate::store::RunStatus;
 use crate::window::TimeWindow;
 
@@ -188,11 +188,10 @@ pub fn build_report_with(
     };
     let scope = RunScope::Run(resolved.run_id);
     let (first, last) = (resolved.first_id, resolved.last_id);
-    // The run's descriptive fields; runs are few, so listing them all is cheap.
-    let info = list_runs(conn, i64::MAX)?
-        .into_iter()
-        .find(|r| r.run_id == resolved.run_id);
-    // The run is always listed; the fallback only keeps a race with a
+    // The run's descriptive fields (one row: `query runs` would also count
+    // every workflow of every run, seconds on a day of recording).
+    let info = run_details(conn, resolved.run_id)?;
+    // The run is always there; the fallback only keeps a race with a
     // concurrent `cleanup` from failing the report.
     let listed_status = if resolved.unfinished {
         RunStatus::Running
