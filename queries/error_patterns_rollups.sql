@@ -39,12 +39,17 @@ errs AS MATERIALIZED (
       AND e.status IN ('failed', 'timeout')
       AND +e.id BETWEEN :run_first AND :run_last
     UNION ALL
-    SELECT r.error_type, r.worker_id, r.first_seen_us, r.last_seen_us, r.count, r.example_id
+    -- The rollup rows summed per type, worker and run first (a day is
+    -- 1,440 rows per type and worker). A run's minutes never share a
+    -- last_seen_us, so max() picks the row of its latest error, whose
+    -- example_id the bare column then is (SQLite's min/max rule).
+    SELECT r.error_type, r.worker_id, min(r.first_seen_us), max(r.last_seen_us), sum(r.count), r.example_id
     FROM error_minute_rollups AS r
     WHERE r.minute_us >= :rollup_start
       AND r.minute_us < :rollup_end
       AND (:run_id IS NULL OR r.run_id = :run_id)
       AND r.worker_id IN (SELECT id FROM chosen)
+    GROUP BY r.error_type, r.worker_id, r.run_id
 ),
 groups AS MATERIALIZED (
     SELECT errs.error_type,

@@ -33,6 +33,10 @@ unsketched AS MATERIALIZED (
            min(span.m1, max(span.m0, coalesce(runs.sketched_until_us, span.m1))) AS u
     FROM runs, span
     WHERE :run_id IS NULL OR runs.id = :run_id
+    UNION ALL
+    -- Rollup rows of no run (run 0, minutes several runs shared before
+    -- version 4) count for every run; they have no sketches.
+    SELECT 0, span.m1 FROM span WHERE :run_id IS NULL
 ),
 cover AS MATERIALIZED (
     SELECT unsketched.run_id, unsketched.u,

@@ -2,7 +2,7 @@
 //! run's id range and time bounds, so that offline questions can be scoped to
 //! one run and anchored at its end.
 
-use rusqlite::{Connection, named_params};
+use rusqlite::{Connection, OptionalExtension, named_params};
 
 use crate::clock;
 use crate::monitor::coverage::Source;
@@ -83,13 +83,66 @@ pub fn list_runs(conn: &Connection, limit: i64) -> Result<Vec<RunSummary>, Store
         for (run_id, why) in lifecycle::dead_open_runs(conn)? {
             if let Some(run) = runs.iter_mut().find(|r| r.run_id == run_id) {
                 run.status = RunStatus::Crashed;
-                run.end_reason = Some(format!(
-                    "{why} (not closed yet: the next process recording into this file, or cleanup, closes it)"
-                ));
+                run.end_reason = Some(not_closed_yet(&why));
             }
         }
     }
     Ok(runs)
+}
+
+/// One run's descriptive fields ([`RunSummary`] without its workflow
+/// counts, which read every workflow of the run).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunDetails {
+    /// Its command line.
+    pub command: String,
+    /// multiagents version that recorded it.
+    pub version: String,
+    /// Host it ran on.
+    pub host: String,
+    /// As in [`RunSummary::status`]: a run whose process died and that no
+    /// later process has closed yet is crashed.
+    pub status: RunStatus,
+    /// How it ended, in words.
+    pub end_reason: Option<String>,
+}
+
+/// Runs `queries/run_details.sql`: run `run_id`'s descriptive fields, or
+/// `None` for an unknown run.
+pub fn run_details(conn: &Connection, run_id: i64) -> Result<Option<RunDetails>, StoreError> {
+    let mut stmt = conn.prepare_cached(crate::sql::queries::RUN_DETAILS)?;
+    let found = stmt
+        .query_row(named_params! {":run_id": run_id}, |r| {
+            Ok(RunDetails {
+                command: r.get("command")?,
+                version: r.get("version")?,
+                host: r.get("host")?,
+                status: RunStatus::parse(&r.get::<_, String>("status")?)
+                    .unwrap_or(RunStatus::Running),
+                end_reason: r.get("end_reason")?,
+            })
+        })
+        .optional()?;
+    let Some(mut details) = found else {
+        return Ok(None);
+    };
+    if details.status == RunStatus::Running {
+        if let Some((_, why)) = lifecycle::dead_open_runs(conn)?
+            .into_iter()
+            .find(|(id, _)| *id == run_id)
+        {
+            details.status = RunStatus::Crashed;
+            details.end_reason = Some(not_closed_yet(&why));
+        }
+    }
+    Ok(Some(details))
+}
+
+/// Why a run still marked running is listed as crashed.
+fn not_closed_yet(why: &str) -> String {
+    format!(
+        "{why} (not closed yet: the next process recording into this file, or cleanup, closes it)"
+    )
 }
 
 const MINUTE_US: i64 = 60_000_000;

@@ -62,6 +62,7 @@ pub mod queries {
         WORKFLOW_OUTCOMES_ROLLUPS = "workflow_outcomes_rollups.sql",
         FIRING_ALERTS = "firing_alerts.sql",
         RUN_BOUNDS = "run_bounds.sql",
+        RUN_DETAILS = "run_details.sql",
         RUNS = "runs.sql",
         SYSTEM_METRICS = "system_metrics.sql",
         SYSTEM_SAMPLES_SERIES = "system_samples_series.sql",

@@ -514,12 +514,47 @@ fn run_args(run: Option<i64>, until: &str) -> Vec<String> {
     }
 }
 
+/// `query WHAT` with `--exact`: every raw row (and the rollups where
+/// retention deleted them), the model this test recomputes.
 fn query(db: &Path, what: &[&str], run: Option<i64>, until: &str) -> Value {
+    query_with(db, what, run, until, true)
+}
+
+fn query_with(db: &Path, what: &[&str], run: Option<i64>, until: &str, exact: bool) -> Value {
     let mut args: Vec<String> = vec!["query".into()];
     args.extend(what.iter().map(|s| s.to_string()));
     args.extend(run_args(run, until));
+    if exact {
+        args.push("--exact".into());
+    }
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     json_answer(db, &refs)
+}
+
+/// The default answer (long windows from the rollups and sketches) against
+/// the exact one: the same counts; percentiles within 1 % where every raw
+/// row of the window is still in the file (else the exact answer is itself
+/// an estimate from histogram buckets).
+fn check_against_exact(
+    auto: &Value,
+    exact: &Value,
+    same: &[&str],
+    percentiles: &[&str],
+    complete: bool,
+    ctx: &str,
+) {
+    for key in same {
+        assert_eq!(auto[key], exact[key], "{ctx} {key}");
+    }
+    for key in percentiles {
+        let (a, e) = (auto[key].as_f64().unwrap(), exact[key].as_f64().unwrap());
+        if complete {
+            assert!(
+                (a == 0.0 && e == 0.0) || ((a - e) / e).abs() < 0.01,
+                "{ctx} {key}: {a} vs exact {e}"
+            );
+        }
+    }
 }
 
 /// Every query subcommand, the report and the exposition of one scope.
@@ -531,6 +566,25 @@ fn check_scope(db: &Path, conn: &Connection, truth: &Truth, run: Option<i64>, un
     let window = window_of(&events["window"]);
     assert_eq!(events["run_id"].as_i64(), run, "{ctx}");
     check_events(truth, run, window, &events, &format!("{ctx} query events"));
+    let complete = split(truth, run, window).0.is_none();
+    let auto = query_with(db, &["events"], run, until, false);
+    check_against_exact(
+        &auto,
+        &events,
+        &[
+            "total_events",
+            "events_by_type",
+            "events_by_status",
+            "success_rate",
+            "error_rate",
+            "avg_latency_ms",
+            "throughput_per_minute",
+            "peak_throughput",
+        ],
+        &["p95_latency_ms"],
+        complete,
+        &format!("{ctx} query events without --exact"),
+    );
 
     // query workers, and query worker NAME for each
     let summary = query(db, &["workers"], run, until);
@@ -542,6 +596,27 @@ fn check_scope(db: &Path, conn: &Connection, truth: &Truth, run: Option<i64>, un
         .cloned()
         .collect();
     assert_eq!(listed, names, "{ctx} workers");
+    let auto = query_with(db, &["workers"], run, until, false);
+    for name in &names {
+        check_against_exact(
+            &auto["workers"][name],
+            &summary["workers"][name],
+            &[
+                "total_executions",
+                "successful_executions",
+                "failed_executions",
+                "timeout_executions",
+                "cancelled_executions",
+                "duration_sum_us",
+                "success_rate",
+                "error_rate",
+                "avg_duration_ms",
+            ],
+            &["p50_duration_ms", "p95_duration_ms", "p99_duration_ms"],
+            complete,
+            &format!("{ctx} query workers without --exact, {name}"),
+        );
+    }
     let mut all = Totals::default();
     for name in &names {
         check_worker(
@@ -777,7 +852,7 @@ fn check_scope(db: &Path, conn: &Connection, truth: &Truth, run: Option<i64>, un
     }
 
     // report --format json: the run's events and workers over its window.
-    let report = json_answer(db, &["report", "--run", &run_id.to_string()]);
+    let report = json_answer(db, &["report", "--run", &run_id.to_string(), "--exact"]);
     let rwin = window_of(&report["run"]["window"]);
     assert_eq!(rwin, window, "{ctx} report window = query window");
     check_events(

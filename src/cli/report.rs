@@ -41,6 +41,11 @@ pub struct ReportArgs {
     /// non-SQLite file only).
     #[arg(long, requires = "out")]
     force: bool,
+    /// Read every raw row for exact percentiles. Without it, a run of 10
+    /// minutes or more reads its whole minutes from the per-minute rollups
+    /// and sketches: counts exact, percentiles within 1 %.
+    #[arg(long)]
+    exact: bool,
 }
 
 /// Runs `multiagents report`.
@@ -55,9 +60,15 @@ pub async fn run(globals: &Globals, args: ReportArgs) -> anyhow::Result<Outcome>
     let thresholds = multiagents::monitor::HealthThresholds::from_config(&globals.config);
     let selector = args.run;
     let format = args.format;
+    let precision = if args.exact {
+        multiagents::monitor::Precision::Exact
+    } else {
+        multiagents::monitor::Precision::Auto
+    };
     let text = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
         let conn = store.reader()?;
-        let report = report::build_report(&conn, selector, &thresholds, clock::now_us())?;
+        let report =
+            report::build_report_with(&conn, selector, &thresholds, clock::now_us(), precision)?;
         Ok(match format {
             // Text is for people and terminals, in a file too (`cat`):
             // control characters from the database are shown escaped.

@@ -21,16 +21,16 @@ use super::ExportError;
 use crate::clock;
 use crate::monitor::alerts::{Alert, alert_history};
 use crate::monitor::coverage::{Provenance, watermarks};
-use crate::monitor::event::event_metrics;
+use crate::monitor::event::event_metrics_with;
 use crate::monitor::sketch::Precision;
 use crate::monitor::system::{SystemMetrics, system_metrics, system_samples_series};
 use crate::monitor::totals::{self, MinuteThroughput, Source};
-use crate::monitor::worker::worker_performance_summary;
+use crate::monitor::worker::worker_performance_summary_with;
 use crate::monitor::{
     ErrorPattern, EventMetrics, HealthStatus, HealthThresholds, RunScope, WorkerPerformance,
     evaluate_health,
 };
-use crate::runs::{RunSelector, list_runs, resolve_run};
+use crate::runs::{RunSelector, resolve_run, run_details};
 use crate::store::RunStatus;
 use crate::window::TimeWindow;
 
@@ -164,6 +164,19 @@ pub fn build_report(
     thresholds: &HealthThresholds,
     now_us: i64,
 ) -> Result<RunReport, ExportError> {
+    build_report_with(conn, selector, thresholds, now_us, Precision::Auto)
+}
+
+/// [`build_report`], reading a long run's whole minutes from the rollups
+/// and sketches under [`Precision::Auto`], or every raw row under
+/// [`Precision::Exact`] (`report --exact`).
+pub fn build_report_with(
+    conn: &Connection,
+    selector: RunSelector,
+    thresholds: &HealthThresholds,
+    now_us: i64,
+    precision: Precision,
+) -> Result<RunReport, ExportError> {
     let resolved = resolve_run(conn, selector)?;
     // One past the run's end — for a run without an end (killed, or still
     // going) one past its latest record of any kind — exactly the window
@@ -175,11 +188,10 @@ pub fn build_report(
     };
     let scope = RunScope::Run(resolved.run_id);
     let (first, last) = (resolved.first_id, resolved.last_id);
-    // The run's descriptive fields; runs are few, so listing them all is cheap.
-    let info = list_runs(conn, i64::MAX)?
-        .into_iter()
-        .find(|r| r.run_id == resolved.run_id);
-    // The run is always listed; the fallback only keeps a race with a
+    // The run's descriptive fields (one row: `query runs` would also count
+    // every workflow of every run, seconds on a day of recording).
+    let info = run_details(conn, resolved.run_id)?;
+    // The run is always there; the fallback only keeps a race with a
     // concurrent `cleanup` from failing the report.
     let listed_status = if resolved.unfinished {
         RunStatus::Running
@@ -206,12 +218,8 @@ pub fn build_report(
     approximate.extend(crate::monitor::performance::APPROXIMATE_WORKER_FIELDS);
     // Long runs read their whole minutes from the rollups and sketches,
     // as the queries do (Precision::Auto).
-    let mut provenance = crate::monitor::sketch::provenance(
-        &marks,
-        window,
-        crate::monitor::sketch::Precision::Auto,
-        &approximate,
-    );
+    let mut provenance =
+        crate::monitor::sketch::provenance(&marks, window, precision, &approximate);
     provenance.notes.extend(
         marks
             .raw_only_provenance(window, "unfinished workflows")
@@ -229,7 +237,7 @@ pub fn build_report(
     // Long runs: whole minutes from the rollups, the edges from raw rows
     // (the same parts as the queries'); unfinished workflows exist only as
     // raw rows, counted at the window's end.
-    let parts = crate::monitor::sketch::parts(window, &marks, Precision::Auto);
+    let parts = crate::monitor::sketch::parts(window, &marks, precision);
     let unfinished_at_end = TimeWindow {
         start_us: end_us,
         end_us,
@@ -262,8 +270,8 @@ pub fn build_report(
             .or_default() += o.count;
     }
 
-    let events = event_metrics(conn, window, scope)?;
-    let summary = worker_performance_summary(conn, window, scope, thresholds)?;
+    let events = event_metrics_with(conn, window, scope, precision)?;
+    let summary = worker_performance_summary_with(conn, window, scope, thresholds, precision)?;
     let mut workers = Vec::new();
     for (name, performance) in summary.workers {
         let health = evaluate_health(conn, &name, end_us - 1, thresholds, scope)?;
@@ -273,7 +281,8 @@ pub fn build_report(
             health_issues: health.issues,
         });
     }
-    let error_patterns = crate::monitor::event::error_patterns(conn, window, scope, None)?;
+    let error_patterns =
+        crate::monitor::event::error_patterns_with(conn, window, scope, None, precision)?;
     let alert_list = alert_history(conn, window, scope)?;
     let alerts = AlertSection {
         fired: alert_list.len() as u64,
