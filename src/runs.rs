@@ -126,14 +126,13 @@ pub fn run_details(conn: &Connection, run_id: i64) -> Result<Option<RunDetails>,
     let Some(mut details) = found else {
         return Ok(None);
     };
-    if details.status == RunStatus::Running {
-        if let Some((_, why)) = lifecycle::dead_open_runs(conn)?
+    if details.status == RunStatus::Running
+        && let Some((_, why)) = lifecycle::dead_open_runs(conn)?
             .into_iter()
             .find(|(id, _)| *id == run_id)
-        {
-            details.status = RunStatus::Crashed;
-            details.end_reason = Some(not_closed_yet(&why));
-        }
+    {
+        details.status = RunStatus::Crashed;
+        details.end_reason = Some(not_closed_yet(&why));
     }
     Ok(Some(details))
 }
