@@ -205,6 +205,21 @@ impl EventCounts {
             0.0
         }
     }
+
+    /// The metrics of `window` from these counts and the p95 latency (ms).
+    fn metrics(&self, window: TimeWindow, p95_latency_ms: f64) -> EventMetrics {
+        EventMetrics {
+            total_events: self.total,
+            events_by_type: self.by_type(),
+            events_by_status: self.by_status(),
+            success_rate: self.success_rate(),
+            error_rate: self.error_rate(),
+            avg_latency_ms: mean_ms(self.latency_sum_us, self.total),
+            p95_latency_ms,
+            throughput_per_minute: self.throughput_per_minute(window),
+            peak_throughput: self.peak_per_minute,
+        }
+    }
 }
 
 /// Event metrics over `window` for the runs in `scope`: from the raw events
@@ -244,17 +259,7 @@ pub fn event_metrics_with(
                     row.get::<_, Option<f64>>("p95_latency_us")?,
                 ))
             })?;
-        return Ok(EventMetrics {
-            total_events: counts.total,
-            events_by_type: counts.by_type(),
-            events_by_status: counts.by_status(),
-            success_rate: counts.success_rate(),
-            error_rate: counts.error_rate(),
-            avg_latency_ms: mean_ms(counts.latency_sum_us, counts.total),
-            p95_latency_ms: p95_us.map_or(0.0, |us| us / 1000.0),
-            throughput_per_minute: counts.throughput_per_minute(window),
-            peak_throughput: counts.peak_per_minute,
-        });
+        return Ok(counts.metrics(window, p95_us.map_or(0.0, |us| us / 1000.0)));
     }
     let split = marks.split(window);
     let Some(rolled) = split.rollups else {
@@ -283,17 +288,10 @@ pub fn event_metrics_with(
         histogram.extend(raw_histogram);
     }
     let max_ms = counts.latency_max_us.map_or(0.0, us_to_ms);
-    Ok(EventMetrics {
-        total_events: counts.total,
-        events_by_type: counts.by_type(),
-        events_by_status: counts.by_status(),
-        success_rate: counts.success_rate(),
-        error_rate: counts.error_rate(),
-        avg_latency_ms: mean_ms(counts.latency_sum_us, counts.total),
-        p95_latency_ms: coverage::histogram_percentile(&histogram, 95, max_ms),
-        throughput_per_minute: counts.throughput_per_minute(window),
-        peak_throughput: counts.peak_per_minute,
-    })
+    Ok(counts.metrics(
+        window,
+        coverage::histogram_percentile(&histogram, 95, max_ms),
+    ))
 }
 
 /// Runs `queries/event_metrics.sql`: exact event metrics over `window` from
@@ -304,17 +302,7 @@ pub fn raw_event_metrics(
     scope: RunScope,
 ) -> Result<EventMetrics, MonitorError> {
     let (counts, p95_us) = raw_counts(conn, window, scope)?;
-    Ok(EventMetrics {
-        total_events: counts.total,
-        events_by_type: counts.by_type(),
-        events_by_status: counts.by_status(),
-        success_rate: counts.success_rate(),
-        error_rate: counts.error_rate(),
-        avg_latency_ms: mean_ms(counts.latency_sum_us, counts.total),
-        p95_latency_ms: p95_us.map_or(0.0, us_to_ms),
-        throughput_per_minute: counts.throughput_per_minute(window),
-        peak_throughput: counts.peak_per_minute,
-    })
+    Ok(counts.metrics(window, p95_us.map_or(0.0, us_to_ms)))
 }
 
 /// The raw counts and exact p95 (µs) of `queries/event_metrics.sql`.
