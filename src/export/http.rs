@@ -26,7 +26,7 @@ use super::ExportError;
 use super::prometheus::{self, ExportOptions};
 use super::shared_answer::{Cancel, Failure, SharedAnswer, SharedAnswerStats};
 use crate::clock;
-use crate::monitor::health::evaluate_health;
+use crate::monitor::health::evaluate_health_all;
 use crate::monitor::worker::tracked_workers;
 use crate::monitor::{ALL_TIME, HealthThresholds, MonitorError, RunScope};
 use crate::runs::RunSelector;
@@ -170,11 +170,18 @@ fn health_json(options: &ServeOptions, cancel: &Cancel) -> Result<String, Export
                 (RunScope::Run(run.run_id), run.ended_at_us + 1)
             }
         };
-        let mut all = std::collections::BTreeMap::new();
-        for name in tracked_workers(conn, ALL_TIME, scope)? {
-            let h = evaluate_health(conn, &name, at_us, &options.thresholds, scope)?;
-            all.insert(name, h);
-        }
+        let names = tracked_workers(conn, ALL_TIME, scope)?;
+        let all: std::collections::BTreeMap<String, _> = names
+            .iter()
+            .cloned()
+            .zip(evaluate_health_all(
+                conn,
+                &names,
+                at_us,
+                &options.thresholds,
+                scope,
+            )?)
+            .collect();
         serde_json::to_string(&all).map_err(|e| ExportError::Render(e.to_string()))
     })
 }

@@ -57,7 +57,7 @@ use crate::clock;
 use crate::monitor::custom::{counter_totals, latest_gauges};
 use crate::monitor::system::system_samples_series;
 use crate::monitor::totals::{self, Source};
-use crate::monitor::{ALL_TIME, HealthStatus, HealthThresholds, RunScope, evaluate_health};
+use crate::monitor::{ALL_TIME, HealthStatus, HealthThresholds, RunScope, evaluate_health_all};
 use crate::runs::{ResolvedRun, RunSelector, resolve_run};
 use crate::store::Store;
 use crate::window::TimeWindow;
@@ -295,8 +295,9 @@ pub fn registry(conn: &Connection, options: &ExportOptions) -> Result<Registry, 
     let w_health = Family::<Labels, FloatGauge>::default();
     let mut thresholds = options.thresholds;
     thresholds.window = options.window;
-    for name in crate::monitor::worker::tracked_workers(conn, ALL_TIME, plan.scope)? {
-        let health = evaluate_health(conn, &name, plan.health_at_us, &thresholds, plan.scope)?;
+    let names = crate::monitor::worker::tracked_workers(conn, ALL_TIME, plan.scope)?;
+    let healths = evaluate_health_all(conn, &names, plan.health_at_us, &thresholds, plan.scope)?;
+    for (name, health) in names.into_iter().zip(healths) {
         for status in [
             HealthStatus::Healthy,
             HealthStatus::Degraded,

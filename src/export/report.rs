@@ -28,7 +28,7 @@ use crate::monitor::totals::{self, MinuteThroughput, Source};
 use crate::monitor::worker::worker_performance_summary_with;
 use crate::monitor::{
     ErrorPattern, EventMetrics, HealthStatus, HealthThresholds, RunScope, WorkerPerformance,
-    evaluate_health,
+    evaluate_health_all,
 };
 use crate::runs::{RunSelector, resolve_run, run_details};
 use crate::store::RunStatus;
@@ -272,9 +272,13 @@ pub fn build_report_with(
 
     let events = event_metrics_with(conn, window, scope, precision)?;
     let summary = worker_performance_summary_with(conn, window, scope, thresholds, precision)?;
+    let names: Vec<String> = summary.workers.keys().cloned().collect();
+    // At one past the run's end, as `query health --run`, `/health` and the
+    // Prometheus export judge it: the run's last execution is inside the
+    // window that ends there.
+    let healths = evaluate_health_all(conn, &names, end_us, thresholds, scope)?;
     let mut workers = Vec::new();
-    for (name, performance) in summary.workers {
-        let health = evaluate_health(conn, &name, end_us - 1, thresholds, scope)?;
+    for ((_, performance), health) in summary.workers.into_iter().zip(healths) {
         workers.push(WorkerReport {
             performance,
             health: health.status,

@@ -55,6 +55,7 @@ pub use error::MonitorError;
 pub use event::{ErrorPattern, EventMetrics, EventMonitor, EventSummary, TraceStage};
 pub use health::{
     HealthStatus, HealthThresholds, HealthTracker, Transition, WorkerHealth, evaluate_health,
+    evaluate_health_all,
 };
 pub use performance::WorkerPerformance;
 pub use rollups::AggregatedMetrics;

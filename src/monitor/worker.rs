@@ -375,11 +375,9 @@ impl WorkerMonitor {
         at_us: i64,
     ) -> Result<BTreeMap<String, WorkerHealth>, MonitorError> {
         let conn = self.store.reader()?;
-        let mut out = BTreeMap::new();
-        for name in tracked_workers(&conn, ALL_TIME, self.scope)? {
-            let h = health::evaluate_health(&conn, &name, at_us, &self.thresholds, self.scope)?;
-            out.insert(name, h);
-        }
-        Ok(out)
+        let names = tracked_workers(&conn, ALL_TIME, self.scope)?;
+        let healths =
+            health::evaluate_health_all(&conn, &names, at_us, &self.thresholds, self.scope)?;
+        Ok(names.into_iter().zip(healths).collect())
     }
 }
