@@ -1,8 +1,9 @@
 -- get_error_patterns for long windows: errors over [:window_start,
 -- :window_end) grouped by type, the whole minutes [:rollup_start,
--- :rollup_end) from error_minute_rollups (kept by the writer with the raw
--- rows, and after retention deletes them), the partial minutes at the edges
--- from raw events. Same definitions and columns as error_patterns.sql;
+-- :rollup_end) from the error rollups (kept by the writer with the raw
+-- rows, and after retention deletes them: whole hours from
+-- error_hour_rollups, the other minutes from error_minute_rollups), the
+-- partial minutes at the edges from raw events. Same definitions and columns as error_patterns.sql;
 -- exact (counts, first and last seen, the most recent example).
 --
 -- Parameters:
@@ -13,11 +14,21 @@
 --   :run_first, :run_last       that run's event id bounds, or the whole i64 range
 --   :worker                     a worker's name, or '' for every worker
 --
--- Index: the primary key of error_minute_rollups (starts with minute_us);
+-- Index: the primary keys of error_hour_rollups and error_minute_rollups
+-- (both start with the time);
 -- events_by_worker_finish for the two edges, one range per worker; the
 -- primary keys of events and workflows for the example.
 WITH chosen AS MATERIALIZED (
     SELECT id FROM workers WHERE :worker = '' OR name = :worker
+),
+-- [h0, h1): the hours all of whose minutes lie in [:rollup_start,
+-- :rollup_end) (none when h1 = h0), clamped to 1970..10000 so that "all
+-- time" stays inside integer arithmetic.
+hours AS MATERIALIZED (
+    SELECT h0, max(h0, h1) AS h1
+    FROM (SELECT ((max(:rollup_start, 0) + 3599999999) / 3600000000) * 3600000000 AS h0,
+                 ((((min(:rollup_end, 253402300800000000) + 59999999) / 60000000) * 60000000)
+                  / 3600000000) * 3600000000 AS h1)
 ),
 errs AS MATERIALIZED (
     SELECT coalesce(e.error_type, e.status) AS error_type, e.worker_id,
@@ -39,17 +50,30 @@ errs AS MATERIALIZED (
       AND e.status IN ('failed', 'timeout')
       AND +e.id BETWEEN :run_first AND :run_last
     UNION ALL
-    -- The rollup rows summed per type, worker and run first (a day is
-    -- 1,440 rows per type and worker). A run's minutes never share a
-    -- last_seen_us, so max() picks the row of its latest error, whose
-    -- example_id the bare column then is (SQLite's min/max rule).
-    SELECT r.error_type, r.worker_id, min(r.first_seen_us), max(r.last_seen_us), sum(r.count), r.example_id
-    FROM error_minute_rollups AS r
+    -- Whole hours from error_hour_rollups (the sum of their minutes), the
+    -- other whole minutes from error_minute_rollups: a day is 24 rows per
+    -- type and worker. Each row keeps its own example, the event of its
+    -- latest error, for `latest`.
+    SELECT r.error_type, r.worker_id, r.first_seen_us, r.last_seen_us, r.count, r.example_id
+    FROM hours CROSS JOIN error_hour_rollups AS r
+    WHERE r.hour_us >= hours.h0
+      AND r.hour_us < hours.h1
+      AND (:run_id IS NULL OR r.run_id = :run_id)
+      AND r.worker_id IN (SELECT id FROM chosen)
+    UNION ALL
+    SELECT r.error_type, r.worker_id, r.first_seen_us, r.last_seen_us, r.count, r.example_id
+    FROM hours CROSS JOIN error_minute_rollups AS r
     WHERE r.minute_us >= :rollup_start
+      AND r.minute_us < min(:rollup_end, hours.h0)
+      AND (:run_id IS NULL OR r.run_id = :run_id)
+      AND r.worker_id IN (SELECT id FROM chosen)
+    UNION ALL
+    SELECT r.error_type, r.worker_id, r.first_seen_us, r.last_seen_us, r.count, r.example_id
+    FROM hours CROSS JOIN error_minute_rollups AS r
+    WHERE r.minute_us >= max(:rollup_start, hours.h1)
       AND r.minute_us < :rollup_end
       AND (:run_id IS NULL OR r.run_id = :run_id)
       AND r.worker_id IN (SELECT id FROM chosen)
-    GROUP BY r.error_type, r.worker_id, r.run_id
 ),
 groups AS MATERIALIZED (
     SELECT errs.error_type,

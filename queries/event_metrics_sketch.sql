@@ -12,13 +12,13 @@
 --
 -- The parts, which never overlap: raw events for the partial minutes at
 -- the edges and for the minutes a live run has not added to its sketches
--- yet; for the rest, per run, counts from worker_minute_rollups and
--- latencies from the worker sketches summed over workers (whole hours from
--- worker_hour_sketch). The peak is the busiest calendar minute, raw and
--- rollup counts of one minute added together.
+-- yet; for the rest, per run, counts from the worker rollups and latencies
+-- from the worker sketches summed over workers (whole hours from
+-- worker_hour_rollups and worker_hour_sketch). The peak is the busiest
+-- calendar minute, raw and rollup counts of one minute added together.
 --
--- Index: the primary keys of worker_hour_sketch, worker_minute_sketch and
--- worker_minute_rollups (all start with the time); raw rows through
+-- Index: the primary keys of worker_hour_sketch, worker_minute_sketch,
+-- worker_hour_rollups and worker_minute_rollups (all start with the time); raw rows through
 -- events_by_worker_finish, one range per worker and part (latency reads
 -- dispatched_at_us from the table); sketch_buckets' unique upper_us for a
 -- raw latency's bucket.
@@ -72,29 +72,59 @@ raw AS MATERIALIZED (
       AND e.finished_at_us IS NOT NULL
       AND +e.id BETWEEN :run_first AND :run_last
 ),
-rolled AS MATERIALIZED (
-    SELECT r.minute_us, r.event_type, r.completed, r.failed, r.timeout, r.cancelled,
-           r.latency_sum_us, r.latency_max_us,
+-- Counts in the same parts as the sketches: whole hours, then minutes.
+rolled AS (
+    SELECT r.event_type, r.completed, r.failed, r.timeout, r.cancelled, r.latency_sum_us, r.latency_max_us,
            r.completed + r.failed + r.timeout + r.cancelled AS total
-    FROM worker_minute_rollups r CROSS JOIN cover c
-    WHERE c.run_id = r.run_id AND r.minute_us >= (SELECT m0 FROM span) AND r.minute_us < (SELECT m1 FROM span) AND r.minute_us < c.u
+    FROM worker_hour_rollups r CROSS JOIN cover
+    WHERE cover.run_id = r.run_id AND r.hour_us >= (SELECT h0 FROM span) AND r.hour_us < (SELECT h1 FROM span) AND r.hour_us < cover.e
+    UNION ALL
+    SELECT r.event_type, r.completed, r.failed, r.timeout, r.cancelled, r.latency_sum_us, r.latency_max_us,
+           r.completed + r.failed + r.timeout + r.cancelled
+    FROM worker_minute_rollups r CROSS JOIN cover
+    WHERE cover.run_id = r.run_id AND r.minute_us >= (SELECT m0 FROM span) AND r.minute_us < (SELECT a_end FROM limits) AND r.minute_us < cover.u
+    UNION ALL
+    SELECT r.event_type, r.completed, r.failed, r.timeout, r.cancelled, r.latency_sum_us, r.latency_max_us,
+           r.completed + r.failed + r.timeout + r.cancelled
+    FROM worker_minute_rollups r CROSS JOIN cover
+    WHERE cover.run_id = r.run_id AND r.minute_us >= (SELECT b_start FROM limits) AND r.minute_us < (SELECT m1 FROM span) AND r.minute_us >= cover.e AND r.minute_us < cover.u
 ),
-buckets AS (
-    SELECT k.key, k.latencies AS n
-    FROM worker_hour_sketch k CROSS JOIN cover c
-    WHERE c.run_id = k.run_id AND k.hour_us >= (SELECT h0 FROM span) AND k.hour_us < (SELECT h1 FROM span) AND k.hour_us < c.e AND k.latencies > 0
+-- Events per calendar minute, for the peak: every minute of the rollup
+-- part summed as the primary key orders it (no sort), then added to the
+-- raw events of the same minute (a live run's latest minutes are raw
+-- while another run's same minutes are in the rollups).
+per_minute AS (
+    SELECT r.minute_us, sum(r.completed + r.failed + r.timeout + r.cancelled) AS n
+    FROM worker_minute_rollups r CROSS JOIN cover
+    WHERE cover.run_id = r.run_id AND r.minute_us >= (SELECT m0 FROM span) AND r.minute_us < (SELECT m1 FROM span) AND r.minute_us < cover.u
+    GROUP BY r.minute_us
     UNION ALL
-    SELECT k.key, k.latencies
-    FROM worker_minute_sketch k CROSS JOIN cover c
-    WHERE c.run_id = k.run_id AND k.minute_us >= (SELECT m0 FROM span) AND k.minute_us < (SELECT a_end FROM limits) AND k.minute_us < c.u AND k.latencies > 0
-    UNION ALL
-    SELECT k.key, k.latencies
-    FROM worker_minute_sketch k CROSS JOIN cover c
-    WHERE c.run_id = k.run_id AND k.minute_us >= (SELECT b_start FROM limits) AND k.minute_us < (SELECT m1 FROM span) AND k.minute_us >= c.e AND k.minute_us < c.u
-      AND k.latencies > 0
-    UNION ALL
-    SELECT (SELECT b.key FROM sketch_buckets b WHERE b.upper_us >= raw.latency_us ORDER BY b.upper_us LIMIT 1), 1
+    SELECT (finished_at_us / 60000000) * 60000000, count(*)
     FROM raw
+    GROUP BY 1
+),
+-- Each part summed per bucket as it is read (a sort fed by the table
+-- itself), then the parts added up in `ranked`.
+buckets AS (
+    SELECT k.key, sum(k.latencies) AS n
+    FROM worker_hour_sketch k CROSS JOIN cover
+    WHERE cover.run_id = k.run_id AND k.hour_us >= (SELECT h0 FROM span) AND k.hour_us < (SELECT h1 FROM span) AND k.hour_us < cover.e AND k.latencies > 0
+    GROUP BY k.key
+    UNION ALL
+    SELECT k.key, sum(k.latencies)
+    FROM worker_minute_sketch k CROSS JOIN cover
+    WHERE cover.run_id = k.run_id AND k.minute_us >= (SELECT m0 FROM span) AND k.minute_us < (SELECT a_end FROM limits) AND k.minute_us < cover.u AND k.latencies > 0
+    GROUP BY k.key
+    UNION ALL
+    SELECT k.key, sum(k.latencies)
+    FROM worker_minute_sketch k CROSS JOIN cover
+    WHERE cover.run_id = k.run_id AND k.minute_us >= (SELECT b_start FROM limits) AND k.minute_us < (SELECT m1 FROM span) AND k.minute_us >= cover.e AND k.minute_us < cover.u
+      AND k.latencies > 0
+    GROUP BY k.key
+    UNION ALL
+    SELECT (SELECT b.key FROM sketch_buckets b WHERE b.upper_us >= raw.latency_us ORDER BY b.upper_us LIMIT 1), count(*)
+    FROM raw
+    GROUP BY 1
 ),
 ranked AS (
     SELECT key,
@@ -132,10 +162,6 @@ SELECT agg.total_events,
        agg.latency_max_us,
        (SELECT b.value_us FROM sketch_buckets b
         WHERE b.key = (SELECT min(key) FROM ranked WHERE cum >= max((95 * n + 99) / 100, 1))) AS p95_latency_us,
-       coalesce((SELECT max(n) FROM (
-                     SELECT sum(n) AS n FROM (
-                         SELECT minute_us, total AS n FROM rolled
-                         UNION ALL
-                         SELECT (finished_at_us / 60000000) * 60000000, 1 FROM raw)
-                     GROUP BY minute_us)), 0) AS peak_per_minute
+       coalesce((SELECT max(n) FROM (SELECT sum(n) AS n FROM per_minute GROUP BY minute_us)), 0)
+         AS peak_per_minute
 FROM agg;

@@ -21,15 +21,15 @@
 --     already added to the sketches (u = its sketched_until_us, or
 --     sketch_end when complete): whole hours from worker_hour_sketch, the
 --     other minutes from worker_minute_sketch, counts from
---     worker_minute_rollups;
+--     worker_hour_rollups and worker_minute_rollups alike;
 --   - the minutes [u, sketch_end) a live run has not added yet, from raw
 --     events.
 -- A percentile is the representative value of the first bucket whose
 -- running count reaches the nearest rank ceil(p n / 100), written
 -- (p n + 99) / 100 in integer arithmetic.
 --
--- Index: the primary keys of worker_hour_sketch, worker_minute_sketch and
--- worker_minute_rollups (all start with the time); raw rows through
+-- Index: the primary keys of worker_hour_sketch, worker_minute_sketch,
+-- worker_hour_rollups and worker_minute_rollups (all start with the time); raw rows through
 -- events_by_worker_finish (worker_id, finished_at_us, duration_us, status),
 -- one range per worker and part, covering; sketch_buckets' unique upper_us
 -- for a raw duration's bucket.
@@ -87,26 +87,38 @@ raw AS MATERIALIZED (
       AND e.finished_at_us IS NOT NULL
       AND +e.id BETWEEN :run_first AND :run_last
 ),
-buckets AS (
-    SELECT k.worker_id, k.key, k.durations AS n
-    FROM worker_hour_sketch k CROSS JOIN cover c
-    WHERE c.run_id = k.run_id AND k.hour_us >= (SELECT h0 FROM span) AND k.hour_us < (SELECT h1 FROM span) AND k.hour_us < c.e
-      AND k.worker_id IN (SELECT id FROM chosen) AND k.durations > 0
-    UNION ALL
-    SELECT k.worker_id, k.key, k.durations
-    FROM worker_minute_sketch k CROSS JOIN cover c
-    WHERE c.run_id = k.run_id AND k.minute_us >= (SELECT m0 FROM span) AND k.minute_us < (SELECT a_end FROM limits) AND k.minute_us < c.u
-      AND k.worker_id IN (SELECT id FROM chosen) AND k.durations > 0
-    UNION ALL
-    SELECT k.worker_id, k.key, k.durations
-    FROM worker_minute_sketch k CROSS JOIN cover c
-    WHERE c.run_id = k.run_id AND k.minute_us >= (SELECT b_start FROM limits) AND k.minute_us < (SELECT m1 FROM span) AND k.minute_us >= c.e AND k.minute_us < c.u
-      AND k.worker_id IN (SELECT id FROM chosen) AND k.durations > 0
-    UNION ALL
+-- The raw executions by worker, sketch bucket and status: one pass (one
+-- sort) gives both their buckets and their counts.
+raw_keys AS MATERIALIZED (
     SELECT worker_id,
-           (SELECT b.key FROM sketch_buckets b WHERE b.upper_us >= raw.duration_us ORDER BY b.upper_us LIMIT 1),
-           1
+           (SELECT b.key FROM sketch_buckets b WHERE b.upper_us >= raw.duration_us ORDER BY b.upper_us LIMIT 1) AS key,
+           status, count(*) AS n, sum(duration_us) AS duration_sum_us
     FROM raw
+    GROUP BY 1, 2, 3
+),
+-- Each part summed per worker and bucket as it is read (a sort fed by the
+-- table itself), then the parts added up in `merged`.
+buckets AS (
+    SELECT k.worker_id, k.key, sum(k.durations) AS n
+    FROM worker_hour_sketch k CROSS JOIN cover
+    WHERE cover.run_id = k.run_id AND k.hour_us >= (SELECT h0 FROM span) AND k.hour_us < (SELECT h1 FROM span) AND k.hour_us < cover.e
+      AND k.worker_id IN (SELECT id FROM chosen) AND k.durations > 0
+    GROUP BY k.worker_id, k.key
+    UNION ALL
+    SELECT k.worker_id, k.key, sum(k.durations)
+    FROM worker_minute_sketch k CROSS JOIN cover
+    WHERE cover.run_id = k.run_id AND k.minute_us >= (SELECT m0 FROM span) AND k.minute_us < (SELECT a_end FROM limits) AND k.minute_us < cover.u
+      AND k.worker_id IN (SELECT id FROM chosen) AND k.durations > 0
+    GROUP BY k.worker_id, k.key
+    UNION ALL
+    SELECT k.worker_id, k.key, sum(k.durations)
+    FROM worker_minute_sketch k CROSS JOIN cover
+    WHERE cover.run_id = k.run_id AND k.minute_us >= (SELECT b_start FROM limits) AND k.minute_us < (SELECT m1 FROM span) AND k.minute_us >= cover.e AND k.minute_us < cover.u
+      AND k.worker_id IN (SELECT id FROM chosen) AND k.durations > 0
+    GROUP BY k.worker_id, k.key
+    UNION ALL
+    SELECT worker_id, key, n
+    FROM raw_keys
 ),
 merged AS (
     SELECT worker_id, key, sum(n) AS n FROM buckets GROUP BY worker_id, key
@@ -130,14 +142,25 @@ counts AS (
            sum(completed) AS completed, sum(failed) AS failed, sum(timeout) AS timeout,
            sum(cancelled) AS cancelled, sum(duration_sum_us) AS duration_sum_us
     FROM (
+        -- The same parts as the sketches: whole hours, then minutes.
         SELECT r.worker_id, r.completed, r.failed, r.timeout, r.cancelled, r.duration_sum_us
-        FROM worker_minute_rollups r CROSS JOIN cover c
-        WHERE c.run_id = r.run_id AND r.minute_us >= (SELECT m0 FROM span) AND r.minute_us < (SELECT m1 FROM span) AND r.minute_us < c.u
+        FROM worker_hour_rollups r CROSS JOIN cover
+        WHERE cover.run_id = r.run_id AND r.hour_us >= (SELECT h0 FROM span) AND r.hour_us < (SELECT h1 FROM span) AND r.hour_us < cover.e
           AND r.worker_id IN (SELECT id FROM chosen)
         UNION ALL
-        SELECT worker_id, status = 'completed', status = 'failed', status = 'timeout',
-               status = 'cancelled', duration_us
-        FROM raw
+        SELECT r.worker_id, r.completed, r.failed, r.timeout, r.cancelled, r.duration_sum_us
+        FROM worker_minute_rollups r CROSS JOIN cover
+        WHERE cover.run_id = r.run_id AND r.minute_us >= (SELECT m0 FROM span) AND r.minute_us < (SELECT a_end FROM limits) AND r.minute_us < cover.u
+          AND r.worker_id IN (SELECT id FROM chosen)
+        UNION ALL
+        SELECT r.worker_id, r.completed, r.failed, r.timeout, r.cancelled, r.duration_sum_us
+        FROM worker_minute_rollups r CROSS JOIN cover
+        WHERE cover.run_id = r.run_id AND r.minute_us >= (SELECT b_start FROM limits) AND r.minute_us < (SELECT m1 FROM span) AND r.minute_us >= cover.e AND r.minute_us < cover.u
+          AND r.worker_id IN (SELECT id FROM chosen)
+        UNION ALL
+        SELECT worker_id, n * (status = 'completed'), n * (status = 'failed'), n * (status = 'timeout'),
+               n * (status = 'cancelled'), duration_sum_us
+        FROM raw_keys
     )
     GROUP BY worker_id
 )

@@ -452,6 +452,7 @@ fn after_kill_9_the_run_is_crashed_its_alerts_resolved_and_nothing_is_active() {
         count(&conn, "SELECT sum(count) FROM worker_minute_histogram"),
         count(&conn, "SELECT count(*) FROM events")
     );
+    assert_eq!(hour_rollup_differences(&conn), Vec::<String>::new());
     let histogram = |sql: &str, params: &[(&str, &dyn rusqlite::ToSql)]| -> Vec<(i64, i64)> {
         conn.prepare(sql)
             .unwrap()

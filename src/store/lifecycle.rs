@@ -375,9 +375,19 @@ pub(crate) fn close_run(
             .execute(range)?;
         conn.prepare_cached(crate::sql::lifecycle::CLOSE_WORKER_ROLLUPS)?
             .execute(range)?;
+        // The hour rows stay the sums of their minutes.
+        let hour = minute - minute.rem_euclid(crate::store::sketch::HOUR_US);
+        conn.prepare_cached(crate::sql::lifecycle::CLOSE_WORKER_HOUR_ROLLUPS)?
+            .execute(named_params! {
+                ":run_id": run_id, ":first": first, ":last": last, ":end_us": end_us, ":hour_us": hour,
+            })?;
         conn.prepare_cached(crate::sql::lifecycle::CLOSE_WORKER_HISTOGRAM)?
         .execute(named_params! {
             ":run_id": run_id, ":first": first, ":last": last, ":minute_us": minute, ":le_ms": le_ms,
+        })?;
+        conn.prepare_cached(crate::sql::lifecycle::CLOSE_WORKER_HOUR_HISTOGRAM)?
+        .execute(named_params! {
+            ":run_id": run_id, ":first": first, ":last": last, ":hour_us": hour, ":le_ms": le_ms,
         })?;
         conn.prepare_cached(crate::sql::lifecycle::CLOSE_EVENT_LATENCY_HISTOGRAM)?
             .execute(named_params! {

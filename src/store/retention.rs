@@ -191,6 +191,9 @@ impl RetentionRun {
                         crate::sql::retention::DELETE_WORKER_MINUTE_SKETCH,
                         crate::sql::retention::DELETE_WORKER_HOUR_SKETCH,
                         crate::sql::retention::DELETE_ERROR_ROLLUPS,
+                        crate::sql::retention::DELETE_WORKER_HOUR_ROLLUPS,
+                        crate::sql::retention::DELETE_WORKER_HOUR_HISTOGRAM,
+                        crate::sql::retention::DELETE_ERROR_HOUR_ROLLUPS,
                     ] {
                         let deleted = delete_returning(
                             &tx,

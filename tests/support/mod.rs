@@ -100,3 +100,76 @@ pub fn uuid_like(id: i64) -> String {
 pub fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).expect(sql)
 }
+
+/// The rows of the hour rollup tables (migrations/0006_hour_rollups.sql)
+/// that differ from the sum of their hour's minute rows, both ways, as
+/// text: empty when every hour row is the sum of its minutes and every
+/// minute has its hour row.
+pub fn hour_rollup_differences(conn: &rusqlite::Connection) -> Vec<String> {
+    let hour = "(minute_us / 3600000000) * 3600000000";
+    let pairs = [
+        (
+            "worker_hour_rollups".to_string(),
+            "SELECT hour_us, run_id, worker_id, event_type, completed, failed, timeout, cancelled,
+                    duration_sum_us, duration_min_us, duration_max_us, latency_sum_us,
+                    latency_max_us, payload_sum_bytes
+             FROM worker_hour_rollups"
+                .to_string(),
+            format!(
+                "SELECT {hour}, run_id, worker_id, event_type, sum(completed), sum(failed), sum(timeout),
+                        sum(cancelled), sum(duration_sum_us), min(duration_min_us), max(duration_max_us),
+                        sum(latency_sum_us), max(latency_max_us), sum(payload_sum_bytes)
+                 FROM worker_minute_rollups GROUP BY 1, 2, 3, 4"
+            ),
+        ),
+        (
+            "worker_hour_histogram".to_string(),
+            "SELECT hour_us, run_id, worker_id, le_ms, count FROM worker_hour_histogram".to_string(),
+            format!(
+                "SELECT {hour}, run_id, worker_id, le_ms, sum(count)
+                 FROM worker_minute_histogram GROUP BY 1, 2, 3, 4"
+            ),
+        ),
+        (
+            "error_hour_rollups".to_string(),
+            "SELECT hour_us, run_id, worker_id, error_type, count, first_seen_us, last_seen_us, example_id
+             FROM error_hour_rollups"
+                .to_string(),
+            // The example: the minute row of the latest error.
+            format!(
+                "SELECT h, run_id, worker_id, error_type, sum(count), min(first_seen_us), max(last_seen_us),
+                        max(CASE WHEN rn = 1 THEN example_id END)
+                 FROM (SELECT {hour} AS h, run_id, worker_id, error_type, count, first_seen_us,
+                              last_seen_us, example_id,
+                              row_number() OVER (PARTITION BY {hour}, run_id, worker_id, error_type
+                                                 ORDER BY last_seen_us DESC, example_id DESC) AS rn
+                       FROM error_minute_rollups)
+                 GROUP BY 1, 2, 3, 4"
+            ),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (table, stored, from_minutes) in pairs {
+        for (a, b, what) in [
+            (&stored, &from_minutes, "not the sum of its minutes"),
+            (&from_minutes, &stored, "minutes without their hour row"),
+        ] {
+            let sql = format!("{a} EXCEPT {b} LIMIT 5");
+            let mut stmt = conn.prepare(&sql).expect(&sql);
+            let width = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    let shown: Vec<String> = (0..width)
+                        .map(|i| {
+                            r.get::<_, rusqlite::types::Value>(i)
+                                .map_or_else(|e| e.to_string(), |v| format!("{v:?}"))
+                        })
+                        .collect();
+                    Ok(format!("{table} {what}: {}", shown.join(", ")))
+                })
+                .expect(&sql);
+            out.extend(rows.map(|r| r.expect("row")));
+        }
+    }
+    out
+}

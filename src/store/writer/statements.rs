@@ -243,10 +243,31 @@ fn write_rollups(
     run_id: i64,
     workers: &mut HashMap<Arc<str>, i64>,
 ) -> Result<(), rusqlite::Error> {
+    // Each minute's figures go to its row and to its hour's row (the hour
+    // tables of migrations/0006_hour_rollups.sql: the sum of their minutes).
+    let hour_of = |minute: i64| minute - minute.rem_euclid(crate::store::sketch::HOUR_US);
     if !batch.worker_rollups.is_empty() {
         let mut upsert = ByName::new(tx.prepare_cached(crate::sql::write::UPSERT_WORKER_ROLLUP)?);
+        let mut hourly =
+            ByName::new(tx.prepare_cached(crate::sql::write::UPSERT_WORKER_HOUR_ROLLUP)?);
         for ((worker, event_type, minute), r) in &batch.worker_rollups {
             let worker = worker_id(tx, workers, worker)?;
+            hourly.execute(named_params! {
+                ":worker_id": worker,
+                ":event_type": event_type.as_str(),
+                ":hour_us": hour_of(*minute),
+                ":completed": r.completed,
+                ":failed": r.failed,
+                ":timeout": r.timeout,
+                ":cancelled": r.cancelled,
+                ":duration_sum_us": r.duration_sum_us,
+                ":duration_min_us": r.duration_min_us,
+                ":duration_max_us": r.duration_max_us,
+                ":latency_sum_us": r.latency_sum_us,
+                ":latency_max_us": r.latency_max_us,
+                ":payload_sum_bytes": r.payload_sum_bytes,
+                ":run_id": run_id,
+            })?;
             upsert.execute(named_params! {
                 ":worker_id": worker,
                 ":event_type": event_type.as_str(),
@@ -268,8 +289,17 @@ fn write_rollups(
     if !batch.histogram.is_empty() {
         let mut upsert =
             ByName::new(tx.prepare_cached(crate::sql::write::UPSERT_WORKER_HISTOGRAM)?);
+        let mut hourly =
+            ByName::new(tx.prepare_cached(crate::sql::write::UPSERT_WORKER_HOUR_HISTOGRAM)?);
         for ((worker, minute, le), count) in &batch.histogram {
             let worker = worker_id(tx, workers, worker)?;
+            hourly.execute(named_params! {
+                ":worker_id": worker,
+                ":hour_us": hour_of(*minute),
+                ":le_ms": le,
+                ":count": count,
+                ":run_id": run_id,
+            })?;
             upsert.execute(named_params! {
                 ":worker_id": worker,
                 ":minute_us": minute,
@@ -293,8 +323,20 @@ fn write_rollups(
     }
     if !batch.error_rollups.is_empty() {
         let mut upsert = ByName::new(tx.prepare_cached(crate::sql::write::UPSERT_ERROR_ROLLUP)?);
+        let mut hourly =
+            ByName::new(tx.prepare_cached(crate::sql::write::UPSERT_ERROR_HOUR_ROLLUP)?);
         for ((worker, minute, error_type), r) in &batch.error_rollups {
             let worker = worker_id(tx, workers, worker)?;
+            hourly.execute(named_params! {
+                ":hour_us": hour_of(*minute),
+                ":run_id": run_id,
+                ":worker_id": worker,
+                ":error_type": error_type.as_ref(),
+                ":count": r.count,
+                ":first_seen_us": r.first_seen_us,
+                ":last_seen_us": r.last_seen_us,
+                ":example_id": r.example_id,
+            })?;
             upsert.execute(named_params! {
                 ":minute_us": minute,
                 ":run_id": run_id,

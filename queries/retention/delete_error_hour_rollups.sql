@@ -1,0 +1,5 @@
+-- Error rollup rows of hours that ended at or before the cutoff (an hour
+-- row stays whole while any minute of it is kept, like worker_hour_sketch).
+-- Index: the primary key of error_hour_rollups starts with hour_us.
+DELETE FROM error_hour_rollups WHERE hour_us <= :cutoff_us - 3600000000
+RETURNING run_id, hour_us + 3599999999  -- the hour's last microsecond
