@@ -1,4 +1,5 @@
--- multiagents schema, version 6: the per-minute rollups summed per hour.
+-- multiagents schema, version 6: the per-minute rollups summed per hour,
+-- and the hour sketches of a run in the order its questions group them.
 --
 -- A day's report, a long window's error patterns, or a scrape of "all
 -- time" summed 1,440 minute rows per worker and bucket (type, status) and
@@ -56,6 +57,15 @@ CREATE TABLE error_hour_rollups (
     example_id     INTEGER NOT NULL,
     PRIMARY KEY (hour_us, run_id, worker_id, error_type)
 ) STRICT, WITHOUT ROWID;
+
+-- The hour sketches of one run in (worker, bucket) order, covering: a
+-- question about one run over most of its life (its report, `query --run`)
+-- reads them in this order and groups them as they come, where the primary
+-- key's order (hour first) made it sort every hour row of the window (a day
+-- is 60,000 rows). queries/worker_performance_sketch.sql and
+-- queries/event_metrics_sketch.sql choose it by the window's length.
+CREATE INDEX worker_hour_sketch_by_run
+    ON worker_hour_sketch (run_id, worker_id, key, hour_us, durations, latencies);
 
 -- The hours of the minute rows already in the file.
 INSERT INTO worker_hour_rollups (hour_us, run_id, worker_id, event_type, completed, failed, timeout,

@@ -337,8 +337,9 @@ async fn retention_deletes_an_hour_once_the_hour_is_past_the_cutoff() {
     writer.shutdown().await.unwrap();
 }
 
-/// A version 5 file (no hour rollups) upgrades with the hours of its minute
-/// rows, and the answers read from them are those of the minute rows.
+/// A version 5 file (no hour rollups, no worker_hour_sketch_by_run)
+/// upgrades with the hours of its minute rows, and the answers read from
+/// them are those of the minute rows.
 #[test]
 fn a_version_5_file_upgrades_with_the_hours_of_its_minute_rows() {
     let db = support::temp_db();
@@ -354,6 +355,7 @@ fn a_version_5_file_upgrades_with_the_hours_of_its_minute_rows() {
             "DROP TABLE worker_hour_rollups;
              DROP TABLE worker_hour_histogram;
              DROP TABLE error_hour_rollups;
+             DROP INDEX worker_hour_sketch_by_run;
              PRAGMA user_version = 5;",
         )
         .unwrap();
