@@ -82,9 +82,8 @@ SELECT (minute_us / 3600000000) * 3600000000, run_id, worker_id, le_ms, sum(coun
 FROM worker_minute_histogram
 GROUP BY 1, run_id, worker_id, le_ms;
 
--- The example is the latest minute's: within one run, worker and type the
--- minutes' last errors never share a time, and ties of (last_seen_us,
--- example_id) across rows cannot happen, so the window picks one row.
+-- The example is that of the minute with the latest error (latest end,
+-- then highest id), as upsert_error_hour_rollup.sql picks it.
 INSERT INTO error_hour_rollups (hour_us, run_id, worker_id, error_type, count, first_seen_us,
                                 last_seen_us, example_id)
 SELECT hour_us, run_id, worker_id, error_type, sum(count), min(first_seen_us), max(last_seen_us),

@@ -3,8 +3,9 @@
 -- :rollup_end) from the error rollups (kept by the writer with the raw
 -- rows, and after retention deletes them: whole hours from
 -- error_hour_rollups, the other minutes from error_minute_rollups), the
--- partial minutes at the edges from raw events. Same definitions and columns as error_patterns.sql;
--- exact (counts, first and last seen, the most recent example).
+-- partial minutes at the edges from raw events. Same definitions and
+-- columns as error_patterns.sql; exact (counts, first and last seen, the
+-- most recent example).
 --
 -- Parameters:
 --   :window_start, :window_end  the window [start, end) in microseconds
@@ -15,9 +16,9 @@
 --   :worker                     a worker's name, or '' for every worker
 --
 -- Index: the primary keys of error_hour_rollups and error_minute_rollups
--- (both start with the time);
--- events_by_worker_finish for the two edges, one range per worker; the
--- primary keys of events and workflows for the example.
+-- (both start with the time); events_by_worker_finish for the two edges,
+-- one range per worker; the primary keys of events and workflows for the
+-- example.
 WITH chosen AS MATERIALIZED (
     SELECT id FROM workers WHERE :worker = '' OR name = :worker
 ),

@@ -19,11 +19,10 @@
 --
 -- Index: the primary keys of worker_hour_sketch, worker_minute_sketch,
 -- worker_hour_rollups and worker_minute_rollups (all start with the time),
--- or worker_hour_sketch_by_run for one run over most of its life; raw
--- rows through
--- events_by_worker_finish, one range per worker and part (latency reads
--- dispatched_at_us from the table); sketch_buckets' unique upper_us for a
--- raw latency's bucket.
+-- or worker_hour_sketch_by_run for one run over most of its life; raw rows
+-- through events_by_worker_finish, one range per worker and part (latency
+-- reads dispatched_at_us from the table); sketch_buckets' unique upper_us
+-- for a raw latency's bucket.
 WITH span AS MATERIALIZED (
     SELECT :sketch_start AS m0,
            :sketch_end AS m1,

@@ -30,11 +30,10 @@
 --
 -- Index: the primary keys of worker_hour_sketch, worker_minute_sketch,
 -- worker_hour_rollups and worker_minute_rollups (all start with the time),
--- or worker_hour_sketch_by_run for one run over most of its life; raw
--- rows through
--- events_by_worker_finish (worker_id, finished_at_us, duration_us, status),
--- one range per worker and part, covering; sketch_buckets' unique upper_us
--- for a raw duration's bucket.
+-- or worker_hour_sketch_by_run for one run over most of its life; raw rows
+-- through events_by_worker_finish (worker_id, finished_at_us, duration_us,
+-- status), one range per worker and part, covering; sketch_buckets' unique
+-- upper_us for a raw duration's bucket.
 WITH span AS MATERIALIZED (
     SELECT :sketch_start AS m0,
            :sketch_end AS m1,
