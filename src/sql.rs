@@ -36,6 +36,7 @@ pub mod migrations {
         M0003_RUN_LIFECYCLE = "0003_run_lifecycle.sql",
         M0004_ROLLUPS_PER_RUN = "0004_rollups_per_run.sql",
         M0005_SKETCHES = "0005_sketches.sql",
+        M0006_COMPACT_EVENTS = "0006_compact_events.sql",
     });
 }
 

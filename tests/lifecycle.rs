@@ -413,6 +413,8 @@ fn after_kill_9_the_run_is_crashed_its_alerts_resolved_and_nothing_is_active() {
             "SELECT count(*) FROM workflows WHERE run_id = 1 AND error LIKE 'crashed: %'"
         ) > 0
     );
+    // Closing gave the crashed workflows the end of their events' range.
+    support::assert_event_ranges(&conn);
     assert_eq!(
         count(
             &conn,

@@ -619,7 +619,7 @@ fn a_version_4_file_upgrades_with_sketches_of_its_raw_rows() {
         .unwrap();
     }
     let (from, to) = Store::upgrade(&db.path).unwrap();
-    assert_eq!((from, to), (4, 5));
+    assert_eq!((from, to), (4, multiagents::store::migrate::SCHEMA_VERSION));
     let store = Store::open_existing(&db.path).unwrap();
     let conn = store.reader().unwrap();
     assert_eq!(sketch_differences(&conn), Vec::<String>::new());

@@ -39,10 +39,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "0005_sketches",
         sql: crate::sql::migrations::M0005_SKETCHES,
     },
+    Migration {
+        version: 6,
+        name: "0006_compact_events",
+        sql: crate::sql::migrations::M0006_COMPACT_EVENTS,
+    },
 ];
 
 /// The schema version this binary writes and reads.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The schema version recorded in the file.
 pub fn schema_version(conn: &Connection) -> Result<i64, rusqlite::Error> {

@@ -100,3 +100,27 @@ pub fn uuid_like(id: i64) -> String {
 pub fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).expect(sql)
 }
+
+/// Every event lies in its workflow's id range (id, last_event_id]
+/// (migrations/0006_compact_events.sql), to the end of its run's ids while
+/// the workflow runs; an ended workflow's last_event_id is its latest
+/// event, or its own id when it dispatched none. The trace, the
+/// `event_stages` view and retention find a workflow's events by this range.
+pub fn assert_event_ranges(conn: &rusqlite::Connection) {
+    let outside = count(
+        conn,
+        "SELECT count(*) FROM events e JOIN workflows w ON w.id = e.workflow_id
+         WHERE NOT (e.id > w.id AND e.id <= coalesce(w.last_event_id, w.id | 1099511627775))",
+    );
+    assert_eq!(outside, 0, "events outside their workflow's id range");
+    let wrong = count(
+        conn,
+        "SELECT count(*) FROM workflows w
+         WHERE w.ended_at_us IS NOT NULL
+           AND w.last_event_id IS NOT coalesce((SELECT max(e.id) FROM events e WHERE e.workflow_id = w.id), w.id)",
+    );
+    assert_eq!(
+        wrong, 0,
+        "ended workflows whose last_event_id is not their latest event"
+    );
+}
