@@ -97,7 +97,10 @@ SELECT id,
        error_message
 FROM event_rows;
 
--- As in version 1, over the view.
+-- As in version 1, over the view. The join states the id range too, so
+--   SELECT * FROM executions WHERE transaction_id = '...';
+-- finds the workflow by workflows_by_transaction and its events by the
+-- primary key (1099511627775 = 2^40 - 1: the end of the run's ids).
 CREATE VIEW executions AS
 SELECT e.id AS execution_id, w.transaction_id, k.name AS worker, e.step, e.attempt, e.event_type,
        strftime('%Y-%m-%dT%H:%M:%fZ', e.processing_at_us / 1e6, 'unixepoch') AS started_at,
@@ -107,10 +110,10 @@ SELECT e.id AS execution_id, w.transaction_id, k.name AS worker, e.step, e.attem
        e.processing_at_us AS started_at_us, e.finished_at_us AS ended_at_us
 FROM events e
 JOIN workflows w ON w.id = e.workflow_id
+                AND e.id > w.id AND e.id <= coalesce(w.last_event_id, w.id | 1099511627775)
 JOIN workers k ON k.id = e.worker_id;
 
--- As in version 2, the events of a workflow found by their id range
--- (1099511627775 = 2^40 - 1: the end of the run's ids, see above):
+-- As in version 2, the events of a workflow found by their id range:
 --   SELECT * FROM event_stages WHERE transaction_id = '...' ORDER BY at_us;
 -- workflows_by_transaction finds the workflow, the primary key its events.
 CREATE VIEW event_stages AS

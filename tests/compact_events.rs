@@ -12,7 +12,7 @@ mod support;
 
 use std::sync::Arc;
 
-use multiagents::monitor::transaction_trace;
+use multiagents::monitor::event::transaction_trace;
 use multiagents::store::{
     EventDispatched, EventFinished, EventOutcome, EventType, Record, Store, WorkflowChanged,
     WorkflowStarted, WorkflowState,
@@ -195,13 +195,13 @@ fn interleaved_workflows_split_across_batches_keep_their_event_ranges() {
                     payload_size_bytes: 3,
                 }))
                 .unwrap();
-            if (i + step as usize) % 7 == 0 {
+            if (i + step as usize).is_multiple_of(7) {
                 writer.blocking_flush().unwrap();
                 flushes += 1;
             }
             // Every fourth event stays in flight; the others end, with
             // every status.
-            if (i + step as usize) % 4 != 0 {
+            if !(i + step as usize).is_multiple_of(4) {
                 let outcome = [
                     EventOutcome::Completed,
                     EventOutcome::Failed,
