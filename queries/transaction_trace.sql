@@ -16,11 +16,14 @@
 -- (ids are allocated in dispatch order) and each event's stages in
 -- lifecycle order.
 --
--- Index: workflows_by_transaction finds the workflow, events_by_workflow its
--- events. (The event_stages view gives the same rows for people; this form
--- lets the planner use both indexes directly.)
+-- Index: workflows_by_transaction finds the workflow, the primary key of
+-- event_rows its events: the id range (workflow id, last_event_id], to the
+-- end of its run's ids (2^40 - 1) while it runs
+-- (migrations/0006_compact_events.sql). (The event_stages view gives the
+-- same rows for people.)
 WITH wf AS MATERIALIZED (
-    SELECT id, state, created_at_us, started_at_us, compensating_at_us, ended_at_us
+    SELECT id, state, created_at_us, started_at_us, compensating_at_us, ended_at_us,
+           coalesce(last_event_id, id | 1099511627775) AS last_event_id
     FROM workflows
     WHERE transaction_id = :transaction_id
 ),
@@ -28,7 +31,9 @@ ev AS MATERIALIZED (
     SELECT events.id, events.event_type, events.status, events.step, events.worker_id,
            events.dispatched_at_us, events.picked_up_at_us, events.processing_at_us, events.finished_at_us
     FROM events
-    WHERE events.workflow_id = (SELECT id FROM wf)
+    WHERE events.id > (SELECT id FROM wf)
+      AND events.id <= (SELECT last_event_id FROM wf)
+      AND events.workflow_id = (SELECT id FROM wf)
 ),
 stages (event_id, event_type, stage, at_us, worker_id, step, grp, ord) AS (
     SELECT NULL, 'workflow', 'pending', created_at_us, NULL, NULL, 0, 0 FROM wf

@@ -36,7 +36,8 @@ pub mod migrations {
         M0003_RUN_LIFECYCLE = "0003_run_lifecycle.sql",
         M0004_ROLLUPS_PER_RUN = "0004_rollups_per_run.sql",
         M0005_SKETCHES = "0005_sketches.sql",
-        M0006_HOUR_ROLLUPS = "0006_hour_rollups.sql",
+        M0006_COMPACT_EVENTS = "0006_compact_events.sql",
+        M0007_HOUR_ROLLUPS = "0007_hour_rollups.sql",
     });
 }
 

@@ -1,4 +1,4 @@
-//! The hour rollups (migrations/0006_hour_rollups.sql): written by the real
+//! The hour rollups (migrations/0007_hour_rollups.sql): written by the real
 //! writer into real files, each hour row the sum of its hour's minute rows;
 //! the answers that read whole hours from them equal the same answers
 //! summed from the minute rows alone, and from the raw rows.
@@ -10,7 +10,7 @@
 //!   the minute rows (and the error patterns the raw rows').
 //! - Retention deletes an hour's rows once the hour is past the cutoff,
 //!   whole, with its watermark.
-//! - A version 5 file upgrades with the hours of its minute rows.
+//! - A version 6 file upgrades with the hours of its minute rows.
 
 mod support;
 
@@ -107,7 +107,7 @@ fn record(writer: &Writer, n: i64, in_flight: i64, seed: u64) {
 }
 
 /// The duration histogram summed from the minute rows alone (the query
-/// before version 6).
+/// before version 7).
 fn histogram_from_minutes(
     conn: &Connection,
     w: TimeWindow,
@@ -337,18 +337,18 @@ async fn retention_deletes_an_hour_once_the_hour_is_past_the_cutoff() {
     writer.shutdown().await.unwrap();
 }
 
-/// A version 5 file (no hour rollups, no worker_hour_sketch_by_run)
+/// A version 6 file (no hour rollups, no worker_hour_sketch_by_run)
 /// upgrades with the hours of its minute rows, and the answers read from
 /// them are those of the minute rows.
 #[test]
-fn a_version_5_file_upgrades_with_the_hours_of_its_minute_rows() {
+fn a_version_6_file_upgrades_with_the_hours_of_its_minute_rows() {
     let db = support::temp_db();
     {
         let (_, writer) = support::open(&db.path);
         record(&writer, 3_000, 0, 4);
         writer.blocking_shutdown().unwrap();
     }
-    // Back to version 5 as its writer left it: minute rows, no hours.
+    // Back to version 6 as its writer left it: minute rows, no hours.
     {
         let conn = Connection::open(&db.path).unwrap();
         conn.execute_batch(
@@ -356,12 +356,12 @@ fn a_version_5_file_upgrades_with_the_hours_of_its_minute_rows() {
              DROP TABLE worker_hour_histogram;
              DROP TABLE error_hour_rollups;
              DROP INDEX worker_hour_sketch_by_run;
-             PRAGMA user_version = 5;",
+             PRAGMA user_version = 6;",
         )
         .unwrap();
     }
     let (from, to) = Store::upgrade(&db.path).unwrap();
-    assert_eq!((from, to), (5, 6));
+    assert_eq!((from, to), (6, 7));
     let store = Store::open_existing(&db.path).unwrap();
     let conn = store.reader().unwrap();
     assert_eq!(

@@ -168,6 +168,9 @@ fn interrupt_load_test(sig: &str, code: i32) {
         count(&conn, "SELECT sum(cancelled) FROM workflow_minute_rollups") as u64,
         n("cancelled")
     );
+    // The sketches were completed by the close, as the rollups were.
+    assert_sketches_match_rollups(&conn);
+    assert_event_ranges(&conn);
     // `query runs` shows how it ended.
     let runs = run(&db.path, &["query", "runs", "--format", "json"]);
     let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
@@ -213,6 +216,8 @@ fn interrupt_demo(sig: &str, code: i32) {
         ),
         0
     );
+    assert_sketches_match_rollups(&conn);
+    assert_event_ranges(&conn);
 }
 
 #[test]
@@ -413,6 +418,10 @@ fn after_kill_9_the_run_is_crashed_its_alerts_resolved_and_nothing_is_active() {
             "SELECT count(*) FROM workflows WHERE run_id = 1 AND error LIKE 'crashed: %'"
         ) > 0
     );
+    // Closing gave the crashed workflows the end of their events' range,
+    // and built the sketch minutes the writer still held in memory.
+    assert_event_ranges(&conn);
+    assert_sketches_match_rollups(&conn);
     assert_eq!(
         count(
             &conn,
@@ -546,6 +555,25 @@ fn cleanup_during_a_full_speed_load_test_costs_no_writer_error() {
     assert_eq!(
         count(&conn, "SELECT count(*) FROM workflows WHERE run_id = 1"),
         0
+    );
+    // Cleanup deleted run 1's raw rows but none of either run's sketches,
+    // and the live run's sketches count its raw rows.
+    assert_sketches_match_rollups(&conn);
+    assert!(
+        count(
+            &conn,
+            "SELECT count(*) FROM worker_minute_sketch WHERE run_id = 1"
+        ) > 0
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT sum(durations) FROM worker_minute_sketch WHERE run_id = 2"
+        ),
+        count(
+            &conn,
+            "SELECT count(*) FROM events WHERE id >> 40 = 2 AND finished_at_us IS NOT NULL"
+        )
     );
     // Cleanup is not a run; it logs itself elsewhere.
     assert_eq!(count(&conn, "SELECT count(*) FROM runs"), 2);

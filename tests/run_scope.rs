@@ -322,8 +322,11 @@ fn the_documented_stage_lookup_uses_indexes_and_matches_the_trace() {
         plan.iter().any(|l| l.contains("workflows_by_transaction")),
         "{plan:#?}"
     );
+    // The events of the workflow: a range of event_rows' primary key.
     assert!(
-        plan.iter().any(|l| l.contains("events_by_workflow")),
+        plan.iter()
+            .any(|l| l.contains("event_rows")
+                && l.contains("INTEGER PRIMARY KEY (rowid>? AND rowid<?)")),
         "{plan:#?}"
     );
     // Same stages as `query trace`.

@@ -476,12 +476,15 @@ fn time_shell(
 }
 
 /// A real transaction: a workflow that ended inside `window` (by its end,
-/// through the workflows_by_end index), preferring one that retried.
+/// through the workflows_by_end index), preferring one that retried (its
+/// events counted in its id range, migrations/0006_compact_events.sql).
 fn pick_transaction(conn: &Connection, window: TimeWindow) -> BenchResult<String> {
     conn.query_row(
         "SELECT w.transaction_id FROM workflows w
          WHERE w.ended_at_us >= ?1 AND w.ended_at_us < ?2 AND w.ended_at_us IS NOT NULL
-         ORDER BY (SELECT count(*) FROM events e WHERE e.workflow_id = w.id) DESC, w.ended_at_us
+         ORDER BY (SELECT count(*) FROM events e
+                   WHERE e.id > w.id AND e.id <= coalesce(w.last_event_id, w.id | 1099511627775) AND e.workflow_id = w.id) DESC,
+                  w.ended_at_us
          LIMIT 1",
         [window.start_us, window.end_us],
         |r| r.get(0),

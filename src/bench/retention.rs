@@ -42,21 +42,30 @@ fn insert_expired(path: &std::path::Path, run_id: i64, workflows: usize) -> Benc
     {
         let mut wf = tx.prepare(
             "INSERT INTO workflows (id, transaction_id, run_id, workflow_name, state, current_step,
-                 created_at_us, started_at_us, ended_at_us, input_size_bytes)
-             VALUES (?1, ?2, ?3, 'expired', 'completed', 'c', ?4, ?4, ?5, 17)",
+                 created_at_us, started_at_us, ended_at_us, input_size_bytes, last_event_id)
+             VALUES (?1, ?2, ?3, 'expired', 'completed', 'c', ?4, ?4, ?5, 17, ?6)",
         )?;
         let mut ev = tx.prepare(
-            "INSERT INTO events (id, workflow_id, event_type, step, worker_id, attempt, status,
-                 dispatched_at_us, picked_up_at_us, processing_at_us, finished_at_us, duration_us,
-                 payload_size_bytes, result_size_bytes)
-             VALUES (?1, ?2, 'command', ?3, ?4, 1, 'completed', ?5, ?5, ?5, ?6, 3, 17, 2)",
+            "INSERT INTO event_rows (id, workflow_id, compensation, step, worker_id, attempt,
+                 status_code, dispatched_at_us, picked_up_after_us, processing_after_us,
+                 finished_at_us, duration_us, payload_size_bytes, result_size_bytes)
+             VALUES (?1, ?2, 0, ?3, ?4, 1, 1, ?5, 0, 0, ?6, 3, 17, 2)",
         )?;
         let mut id = first_id;
         for i in 0..workflows {
             id += 1;
             let wid = id;
             let t = t0 + i as i64 * 10;
-            wf.execute(params![wid, format!("{wid:032x}"), run_id, t, t + 30])?;
+            // Its events take the next STEPS ids.
+            let last_event_id = wid + STEPS as i64;
+            wf.execute(params![
+                wid,
+                format!("{wid:032x}"),
+                run_id,
+                t,
+                t + 30,
+                last_event_id
+            ])?;
             for s in 0..STEPS {
                 id += 1;
                 let at = t + s as i64 * 10;

@@ -41,13 +41,18 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 6,
-        name: "0006_hour_rollups",
-        sql: crate::sql::migrations::M0006_HOUR_ROLLUPS,
+        name: "0006_compact_events",
+        sql: crate::sql::migrations::M0006_COMPACT_EVENTS,
+    },
+    Migration {
+        version: 7,
+        name: "0007_hour_rollups",
+        sql: crate::sql::migrations::M0007_HOUR_ROLLUPS,
     },
 ];
 
 /// The schema version this binary writes and reads.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The schema version recorded in the file.
 pub fn schema_version(conn: &Connection) -> Result<i64, rusqlite::Error> {

@@ -77,7 +77,20 @@ impl EventType {
             EventType::Compensation => "compensation",
         }
     }
+
+    /// Its code in `event_rows.compensation`: 0 for a command, 1 for a
+    /// compensation.
+    pub fn code(self) -> i64 {
+        match self {
+            EventType::Command => 0,
+            EventType::Compensation => 1,
+        }
+    }
 }
+
+/// `event_rows.status_code` of an event still in flight (`dispatched`);
+/// the codes are the rows of the `event_statuses` table.
+pub const STATUS_DISPATCHED: i64 = 0;
 
 /// How an event ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -101,6 +114,17 @@ impl EventOutcome {
             EventOutcome::Failed => "failed",
             EventOutcome::Timeout => "timeout",
             EventOutcome::Cancelled => "cancelled",
+        }
+    }
+
+    /// Its code in `event_rows.status_code` (the `event_statuses` table):
+    /// completed is 1, which SQLite stores in no byte at all.
+    pub fn code(self) -> i64 {
+        match self {
+            EventOutcome::Completed => 1,
+            EventOutcome::Failed => 2,
+            EventOutcome::Timeout => 3,
+            EventOutcome::Cancelled => 4,
         }
     }
 }

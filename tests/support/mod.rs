@@ -101,7 +101,7 @@ pub fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).expect(sql)
 }
 
-/// The rows of the hour rollup tables (migrations/0006_hour_rollups.sql)
+/// The rows of the hour rollup tables (migrations/0007_hour_rollups.sql)
 /// that differ from the sum of their hour's minute rows, both ways, as
 /// text: empty when every hour row is the sum of its minutes and every
 /// minute has its hour row.
@@ -172,4 +172,55 @@ pub fn hour_rollup_differences(conn: &rusqlite::Connection) -> Vec<String> {
         }
     }
     out
+}
+
+/// Every event lies in its workflow's id range (id, last_event_id]
+/// (migrations/0006_compact_events.sql), to the end of its run's ids while
+/// the workflow runs; an ended workflow's last_event_id is its latest
+/// event, or its own id when it dispatched none. The trace, the
+/// `event_stages` view and retention find a workflow's events by this range.
+pub fn assert_event_ranges(conn: &rusqlite::Connection) {
+    let outside = count(
+        conn,
+        "SELECT count(*) FROM events e JOIN workflows w ON w.id = e.workflow_id
+         WHERE NOT (e.id > w.id AND e.id <= coalesce(w.last_event_id, w.id | 1099511627775))",
+    );
+    assert_eq!(outside, 0, "events outside their workflow's id range");
+    let wrong = count(
+        conn,
+        "WITH latest AS MATERIALIZED (SELECT workflow_id, max(id) AS id FROM event_rows GROUP BY workflow_id)
+         SELECT count(*) FROM workflows w LEFT JOIN latest ON latest.workflow_id = w.id
+         WHERE w.ended_at_us IS NOT NULL AND w.last_event_id IS NOT coalesce(latest.id, w.id)",
+    );
+    assert_eq!(
+        wrong, 0,
+        "ended workflows whose last_event_id is not their latest event"
+    );
+}
+
+/// The sketches of every closed run (`sketched_until_us` NULL) count, per
+/// worker, the executions its rollups count — minute and hour sketches,
+/// durations and latencies alike — and no sketch counts a worker the
+/// rollups don't. Both outlive the raw rows, so this holds after cleanup
+/// deleted them; it catches a sketch minute lost or added twice by a close,
+/// an interruption or a cleanup running while the run records.
+pub fn assert_sketches_match_rollups(conn: &rusqlite::Connection) {
+    let mismatched = count(
+        conn,
+        "WITH r AS (SELECT run_id, worker_id, sum(completed + failed + timeout + cancelled) AS n
+                    FROM worker_minute_rollups GROUP BY run_id, worker_id),
+              m AS (SELECT run_id, worker_id, sum(durations) AS d, sum(latencies) AS l
+                    FROM worker_minute_sketch GROUP BY run_id, worker_id),
+              h AS (SELECT run_id, worker_id, sum(durations) AS d, sum(latencies) AS l
+                    FROM worker_hour_sketch GROUP BY run_id, worker_id),
+              closed AS (SELECT id FROM runs WHERE sketched_until_us IS NULL),
+              keys AS (SELECT run_id, worker_id FROM r UNION SELECT run_id, worker_id FROM m
+                       UNION SELECT run_id, worker_id FROM h)
+         SELECT count(*) FROM keys
+         LEFT JOIN r USING (run_id, worker_id) LEFT JOIN m USING (run_id, worker_id)
+         LEFT JOIN h USING (run_id, worker_id)
+         WHERE keys.run_id IN (SELECT id FROM closed)
+           AND (m.d IS NOT r.n OR m.l IS NOT r.n OR h.d IS NOT r.n OR h.l IS NOT r.n)",
+    );
+    assert_eq!(mismatched, 0, "sketches and rollups count differently");
 }

@@ -24,6 +24,15 @@ pub(super) struct WorkflowRow {
     pub(super) ended_at_us: Option<i64>,
     pub(super) current_step: Option<Arc<str>>,
     pub(super) error: Option<String>,
+    /// Its last event's id, once it ended (see [`Batch::last_event_ids`]).
+    pub(super) last_event_id: Option<i64>,
+}
+
+/// A state change of a workflow inserted by an earlier batch, with its last
+/// event's id when the change ends it.
+pub(super) struct WorkflowUpdate {
+    pub(super) change: WorkflowChanged,
+    pub(super) last_event_id: Option<i64>,
 }
 
 /// An event row as it will be inserted: the start merged with its end when
@@ -77,7 +86,7 @@ pub(super) struct Batch {
     pub(super) records: usize,
     pub(super) workflows: Vec<WorkflowRow>,
     workflow_index: FastMap<i64, usize>,
-    pub(super) workflow_changes: Vec<WorkflowChanged>,
+    pub(super) workflow_changes: Vec<WorkflowUpdate>,
     pub(super) events: Vec<EventRow>,
     event_index: FastMap<i64, usize>,
     pub(super) event_finishes: Vec<EventFinished>,
@@ -95,6 +104,11 @@ pub(super) struct Batch {
     /// Duration and latency sketch counts of the events that ended.
     pub(super) sketch: BatchSketch,
     buckets: Arc<SketchBuckets>,
+    /// The highest event id dispatched so far by each workflow in flight,
+    /// kept across batches: a workflow's events are the rows of id range
+    /// (its id, last_event_id] (migrations/0006_compact_events.sql), so its
+    /// row gets that bound when it ends. Holds the workflows in flight only.
+    last_event_ids: FastMap<i64, i64>,
 }
 
 impl Batch {
@@ -119,6 +133,7 @@ impl Batch {
             error_rollups: FastMap::default(),
             sketch: BatchSketch::default(),
             buckets,
+            last_event_ids: FastMap::default(),
         }
     }
 
@@ -151,6 +166,8 @@ impl Batch {
         self.records += 1;
         match record {
             Record::WorkflowStarted(start) => {
+                // No event yet: the empty range (id, id].
+                self.last_event_ids.insert(start.id, start.id);
                 self.workflow_index.insert(start.id, self.workflows.len());
                 self.workflows.push(WorkflowRow {
                     start,
@@ -159,10 +176,16 @@ impl Batch {
                     ended_at_us: None,
                     current_step: None,
                     error: None,
+                    last_event_id: None,
                 });
             }
             Record::WorkflowChanged(change) => {
                 self.roll_up_workflow(&change);
+                let last_event_id = if change.state.is_terminal() {
+                    self.last_event_ids.remove(&change.id)
+                } else {
+                    None
+                };
                 match self.workflow_index.get(&change.id) {
                     Some(&i) => {
                         let row = &mut self.workflows[i];
@@ -172,6 +195,7 @@ impl Batch {
                         }
                         if change.state.is_terminal() {
                             row.ended_at_us = Some(change.at_us);
+                            row.last_event_id = last_event_id;
                         }
                         if change.current_step.is_some() {
                             row.current_step = change.current_step;
@@ -180,10 +204,18 @@ impl Batch {
                             row.error = change.error;
                         }
                     }
-                    None => self.workflow_changes.push(change),
+                    None => self.workflow_changes.push(WorkflowUpdate {
+                        change,
+                        last_event_id,
+                    }),
                 }
             }
             Record::EventDispatched(start) => {
+                let last = self
+                    .last_event_ids
+                    .entry(start.workflow_id)
+                    .or_insert(start.workflow_id);
+                *last = (*last).max(start.id);
                 self.event_index.insert(start.id, self.events.len());
                 self.events.push(EventRow { start, end: None });
             }

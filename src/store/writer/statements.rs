@@ -10,7 +10,8 @@ use std::sync::Arc;
 use rusqlite::types::ToSql;
 use rusqlite::{CachedStatement, Transaction, named_params};
 
-use super::batch::Batch;
+use super::batch::{Batch, WorkflowUpdate};
+use crate::store::records::STATUS_DISPATCHED;
 
 /// A step name as SQL text (`NULL` when absent).
 fn opt_str(s: &Option<Arc<str>>) -> Option<&str> {
@@ -118,6 +119,7 @@ pub(super) fn write_batch(
                 ":ended_at_us": row.ended_at_us,
                 ":input_size_bytes": s.input_size_bytes,
                 ":error": row.error.as_deref(),
+                ":last_event_id": row.last_event_id,
             })?;
         }
     }
@@ -130,11 +132,11 @@ pub(super) fn write_batch(
             insert.execute(named_params! {
                 ":id": s.id,
                 ":workflow_id": s.workflow_id,
-                ":event_type": s.event_type.as_str(),
+                ":compensation": s.event_type.code(),
                 ":step": s.step.as_ref(),
                 ":worker_id": worker,
                 ":attempt": s.attempt,
-                ":status": e.map_or("dispatched", |e| e.outcome.as_str()),
+                ":status_code": e.map_or(STATUS_DISPATCHED, |e| e.outcome.code()),
                 ":dispatched_at_us": s.dispatched_at_us,
                 ":picked_up_at_us": e.and_then(|e| e.picked_up_at_us),
                 ":processing_at_us": e.and_then(|e| e.processing_at_us),
@@ -152,7 +154,7 @@ pub(super) fn write_batch(
         for e in &batch.event_finishes {
             update.execute(named_params! {
                 ":id": e.id,
-                ":status": e.outcome.as_str(),
+                ":status_code": e.outcome.code(),
                 ":picked_up_at_us": e.picked_up_at_us,
                 ":processing_at_us": e.processing_at_us,
                 ":finished_at_us": e.finished_at_us,
@@ -165,9 +167,14 @@ pub(super) fn write_batch(
     }
     if !batch.workflow_changes.is_empty() {
         let mut update = ByName::new(tx.prepare_cached(crate::sql::write::UPDATE_WORKFLOW)?);
-        for c in &batch.workflow_changes {
+        for WorkflowUpdate {
+            change: c,
+            last_event_id,
+        } in &batch.workflow_changes
+        {
             update.execute(named_params! {
                 ":id": c.id,
+                ":last_event_id": last_event_id,
                 ":state": c.state.as_str(),
                 ":at_us": c.at_us,
                 ":current_step": opt_str(&c.current_step),
@@ -244,7 +251,7 @@ fn write_rollups(
     workers: &mut HashMap<Arc<str>, i64>,
 ) -> Result<(), rusqlite::Error> {
     // Each minute's figures go to its row and to its hour's row (the hour
-    // tables of migrations/0006_hour_rollups.sql: the sum of their minutes).
+    // tables of migrations/0007_hour_rollups.sql: the sum of their minutes).
     let hour_of = |minute: i64| minute - minute.rem_euclid(crate::store::sketch::HOUR_US);
     if !batch.worker_rollups.is_empty() {
         let mut upsert = ByName::new(tx.prepare_cached(crate::sql::write::UPSERT_WORKER_ROLLUP)?);

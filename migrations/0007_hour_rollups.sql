@@ -1,4 +1,4 @@
--- multiagents schema, version 6: the per-minute rollups summed per hour,
+-- multiagents schema, version 7: the per-minute rollups summed per hour,
 -- and the hour sketches of a run in the order its questions group them.
 --
 -- A day's report, a long window's error patterns, or a scrape of "all
