@@ -38,6 +38,7 @@ pub mod migrations {
         M0005_SKETCHES = "0005_sketches.sql",
         M0006_COMPACT_EVENTS = "0006_compact_events.sql",
         M0007_HOUR_ROLLUPS = "0007_hour_rollups.sql",
+        M0008_HOSTS_AND_MERGE = "0008_hosts_and_merge.sql",
     });
 }
 

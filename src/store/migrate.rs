@@ -49,10 +49,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "0007_hour_rollups",
         sql: crate::sql::migrations::M0007_HOUR_ROLLUPS,
     },
+    Migration {
+        version: 8,
+        name: "0008_hosts_and_merge",
+        sql: crate::sql::migrations::M0008_HOSTS_AND_MERGE,
+    },
 ];
 
 /// The schema version this binary writes and reads.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// The schema version recorded in the file.
 pub fn schema_version(conn: &Connection) -> Result<i64, rusqlite::Error> {

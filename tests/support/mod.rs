@@ -224,3 +224,40 @@ pub fn assert_sketches_match_rollups(conn: &rusqlite::Connection) {
     );
     assert_eq!(mismatched, 0, "sketches and rollups count differently");
 }
+
+/// The text of `migration` from `start` to the end of the first `end` after it.
+fn statement_of(migration: &str, start: &str, end: &str) -> String {
+    let from = migration.find(start).expect("statement start");
+    let len = migration[from..].find(end).expect("statement end") + end.len();
+    migration[from..from + len].to_string()
+}
+
+/// Undoes migration 8 (hosts and merge) in place, so that a file the
+/// current writer recorded becomes the version 7 file an older binary left:
+/// the version 6 views of `events` and `executions`, no host or merge
+/// columns, tables or indexes.
+pub fn downgrade_to_7(conn: &rusqlite::Connection) {
+    let m6 = multiagents::sql::migrations::M0006_COMPACT_EVENTS;
+    let events = statement_of(m6, "CREATE VIEW events AS", "FROM event_rows;");
+    let executions = statement_of(
+        m6,
+        "CREATE VIEW executions AS",
+        "JOIN workers k ON k.id = e.worker_id;",
+    );
+    conn.execute_batch(&format!(
+        "DROP VIEW executions;
+         DROP VIEW events;
+         {events}
+         {executions}
+         DROP INDEX events_by_host_finish;
+         DROP INDEX runs_by_origin;
+         ALTER TABLE event_rows DROP COLUMN host_id;
+         ALTER TABLE runs DROP COLUMN origin;
+         ALTER TABLE runs DROP COLUMN source_id;
+         DROP TABLE run_hosts;
+         DROP TABLE hosts;
+         DROP TABLE merge_sources;
+         PRAGMA user_version = 7;"
+    ))
+    .expect("downgrade to version 7");
+}
