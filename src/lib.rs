@@ -12,6 +12,8 @@
 //! - [`window`], [`schedule`], [`logging`]: monitoring windows, background
 //!   jobs as ticks on intervals, and `tracing` output;
 //! - [`store`]: the SQLite file, its schema, the reader pool and the single writer;
+//! - [`transport`]: where steps run, in process or on worker hosts over
+//!   Redis Streams (feature `distributed`);
 //! - [`orchestrator`], [`monitor`]: the runtime that records into the store,
 //!   and the monitoring questions, answered in SQL;
 //! - [`session`], [`runs`], [`workload`]: the entry point (store, writer,
@@ -61,6 +63,7 @@ pub mod session;
 pub mod sql;
 pub mod store;
 pub mod terminal;
+pub mod transport;
 pub mod window;
 pub mod worker;
 pub mod workflow;

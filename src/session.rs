@@ -6,6 +6,7 @@
 //! This is what `demo`, `load-test` and embedding programs use; tests can
 //! still assemble the parts by hand.
 
+use crate::transport::RemoteWorkers;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -195,7 +196,24 @@ impl Session {
         run: RunInfo,
         writer_options: WriterOptions,
     ) -> Result<Session, MonitorError> {
+        Self::start_remote(db, config, workers, run, writer_options, None).await
+    }
+
+    /// [`Session::start_with`] whose steps run on worker hosts through
+    /// `remote` (for the workers it serves; see [`crate::transport`]). The
+    /// hosts it hears from are recorded in the run (`run_hosts`).
+    pub async fn start_remote(
+        db: &Path,
+        config: MonitoringConfig,
+        workers: WorkerRegistry,
+        run: RunInfo,
+        writer_options: WriterOptions,
+        remote: Option<Arc<dyn RemoteWorkers>>,
+    ) -> Result<Session, MonitorError> {
         let (store, writer) = Store::open(db, &run, writer_options)?;
+        if let Some(remote) = &remote {
+            remote.record_into(writer.clone());
+        }
         let orchestrator = Orchestrator::build(
             workers,
             Some(store.clone()),
@@ -204,6 +222,7 @@ impl Session {
                 record_events: config.event_monitoring.enabled,
                 track_payload_size: config.event_monitoring.track_payload_size,
                 detailed_timing: config.event_monitoring.detailed_timing,
+                remote,
                 ..OrchestratorOptions::default()
             },
         );
@@ -482,6 +501,9 @@ impl Session {
             .await
             .resolve_all(clock::now_us())
             .await?;
+        if let Some(remote) = self.orchestrator.remote() {
+            remote.record_hosts().await;
+        }
         self.writer.close(end).await?;
         Ok(summary)
     }

@@ -92,8 +92,10 @@ pub mod queries {
 pub mod write {
     sql_files!("queries/write/" {
         FINISH_EVENT = "finish_event.sql",
+        HOST_ID = "host_id.sql",
         INSERT_ALERT = "insert_alert.sql",
         INSERT_EVENT = "insert_event.sql",
+        INSERT_HOST = "insert_host.sql",
         INSERT_METRIC = "insert_metric.sql",
         INSERT_RUN = "insert_run.sql",
         INSERT_SYSTEM_SAMPLE = "insert_system_sample.sql",
@@ -105,6 +107,7 @@ pub mod write {
         UPSERT_ERROR_HOUR_ROLLUP = "upsert_error_hour_rollup.sql",
         UPSERT_ERROR_ROLLUP = "upsert_error_rollup.sql",
         UPSERT_LATENCY_HISTOGRAM = "upsert_latency_histogram.sql",
+        UPSERT_RUN_HOST = "upsert_run_host.sql",
         UPSERT_WORKER_HISTOGRAM = "upsert_worker_histogram.sql",
         UPSERT_WORKER_HOUR_HISTOGRAM = "upsert_worker_hour_histogram.sql",
         UPSERT_WORKER_HOUR_ROLLUP = "upsert_worker_hour_rollup.sql",

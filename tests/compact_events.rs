@@ -224,6 +224,7 @@ fn interleaved_workflows_split_across_batches_keep_their_event_ranges() {
                         event_type: kind,
                         dispatched_at_us: at,
                         payload_size_bytes: 3,
+                        host: None,
                     }))
                     .unwrap();
             }

@@ -82,6 +82,7 @@ fn write_run(path: &std::path::Path, slow_base_ms: i64) -> i64 {
                 event_type: EventType::Command,
                 dispatched_at_us: at,
                 payload_size_bytes: 5,
+                host: None,
             }));
             at += 20 + duration_us;
         }

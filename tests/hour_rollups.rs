@@ -100,6 +100,7 @@ fn record(writer: &Writer, n: i64, in_flight: i64, seed: u64) {
                 event_type,
                 dispatched_at_us: dispatched,
                 payload_size_bytes: 1,
+                host: None,
             }))
             .unwrap();
     }

@@ -953,6 +953,7 @@ proptest! {
                 processing_at_us: Some(processing), finished_at_us: finished, duration_us: *duration,
                 result_size_bytes: None, error_type: None, error_message: None, worker,
                 event_type: EventType::Command, dispatched_at_us: dispatched, payload_size_bytes: 1,
+                host: None,
             }));
         }
         for r in records {

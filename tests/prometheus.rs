@@ -215,6 +215,7 @@ fn label_values_are_escaped() {
             event_type: EventType::Command,
             dispatched_at_us: t0,
             payload_size_bytes: 1,
+            host: None,
         }),
         Record::WorkflowChanged(WorkflowChanged {
             id,

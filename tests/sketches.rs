@@ -93,6 +93,7 @@ fn record(writer: &Writer, events: &[Ev]) {
                 event_type: EventType::Command,
                 dispatched_at_us: dispatched,
                 payload_size_bytes: 1,
+                host: None,
             }))
             .unwrap();
     }

@@ -581,6 +581,7 @@ fn finish(rng: &mut ChaCha8Rng, d: &Dispatched, w: usize, cancel: bool) -> Event
         event_type: d.event_type,
         dispatched_at_us: d.dispatched_at_us,
         payload_size_bytes: d.payload_size_bytes,
+        host: None,
     }
 }
 

@@ -78,6 +78,7 @@ pub(super) fn workflow_records(writer: &Writer, names: &Names, t0: i64) -> Vec<R
             event_type: EventType::Command,
             dispatched_at_us: at,
             payload_size_bytes: 17,
+            host: None,
         }));
     }
     records.push(Record::WorkflowChanged(WorkflowChanged {

@@ -32,7 +32,8 @@ pub async fn run(globals: &Globals, args: CleanupArgs) -> anyhow::Result<Outcome
         None => RetentionCutoffs::from_config(&globals.config, now),
     };
     let db = globals.db.clone();
-    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let command =
+        multiagents::transport::redact_command_line(&std::env::args().collect::<Vec<_>>());
     let cleaned =
         tokio::task::spawn_blocking(move || maintenance::cleanup(&db, cutoffs, &command)).await?;
     let cleaned = cleaned?;

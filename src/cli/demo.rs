@@ -21,16 +21,23 @@ pub struct DemoArgs {
     /// a second signal stops at once. Range: 1ms to 30d.
     #[arg(long, default_value = "10s", value_parser = multiagents::window::parse_run_length)]
     grace: std::time::Duration,
+    #[command(flatten)]
+    remote: super::remote::RedisArgs,
 }
 
 /// Runs `multiagents demo`.
 pub async fn run(globals: &Globals, args: DemoArgs) -> anyhow::Result<Outcome> {
+    let remote = args
+        .remote
+        .connect(&multiagents::demo::demo_worker_names())
+        .await?;
     let options = DemoOptions {
+        remote,
         db: globals.db.clone(),
         config: globals.config.clone(),
         seed: args.seed,
         full: args.full,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: multiagents::transport::redact_command_line(&std::env::args().collect::<Vec<_>>()),
     };
     // Before the session starts, so that a signal during startup is handled.
     let signals = super::signals::install(args.grace)?;

@@ -56,6 +56,8 @@ pub struct LoadTestArgs {
     /// Table for people, JSON for programs.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    #[command(flatten)]
+    remote: super::remote::RedisArgs,
 }
 
 /// A progress bar on stderr, hidden when stderr is not a terminal.
@@ -108,12 +110,16 @@ pub async fn run(globals: &Globals, args: LoadTestArgs) -> anyhow::Result<Outcom
     options.validate()?;
     // Before the session starts, so that a signal during startup is handled.
     let signals = super::signals::install(args.grace)?;
+    let workers = load_test_workers(settings);
+    let remote = args.remote.connect(&workers.names()).await?;
     let run = RunInfo::from_env(globals.config.to_json().to_string());
-    let mut session = Session::start(
+    let mut session = Session::start_remote(
         &globals.db,
         globals.config.clone(),
-        load_test_workers(settings),
+        workers,
         run,
+        multiagents::store::WriterOptions::default(),
+        remote,
     )
     .await?;
     session.set_interrupter(signals.interrupt.clone());

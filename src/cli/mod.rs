@@ -19,11 +19,13 @@ mod maintenance;
 mod option_ranges;
 mod output;
 mod query;
+mod remote;
 mod report;
 mod serve;
 mod signals;
 #[cfg(feature = "bench")]
 mod soak;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -89,6 +91,8 @@ enum Command {
     Snapshot(maintenance::SnapshotArgs),
     /// Migrate the database to this version's schema without recording a run.
     Upgrade(maintenance::UpgradeArgs),
+    /// Serve the demo's workers to orchestrators elsewhere (`demo --redis`, `load-test --redis`) over Redis Streams.
+    Worker(worker::WorkerArgs),
 }
 
 /// What a command concluded, beyond "it ran".
@@ -211,6 +215,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Check(args) => maintenance::check(&globals, args).await,
             Command::Snapshot(args) => maintenance::snapshot(&globals, args).await,
             Command::Upgrade(args) => maintenance::upgrade(&globals, args).await,
+            Command::Worker(args) => worker::run(&globals, args).await,
         }
     })
 }

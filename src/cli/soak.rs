@@ -310,6 +310,7 @@ async fn write_old_workflows(writer: &Writer, count: usize) -> anyhow::Result<()
                     event_type: EventType::Command,
                     dispatched_at_us: at,
                     payload_size_bytes: 2,
+                    host: None,
                 }))
                 .await?;
         }

@@ -3,4 +3,6 @@
 
 pub mod program;
 
-pub use program::{DemoError, DemoOptions, DemoSummary, run_demo, run_demo_with};
+pub use program::{
+    DemoError, DemoOptions, DemoSummary, demo_worker_names, run_demo, run_demo_with,
+};

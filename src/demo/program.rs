@@ -39,6 +39,13 @@ pub struct DemoOptions {
     pub full: bool,
     /// The command line, recorded in the run.
     pub command: String,
+    /// Worker hosts that run the steps (`--redis`); `None`: this process.
+    pub remote: Option<std::sync::Arc<dyn crate::transport::RemoteWorkers>>,
+}
+
+/// The workers the demo's workflows use, which `--redis` needs hosts for.
+pub fn demo_worker_names() -> Vec<String> {
+    load_test_workers(DemoSettings::default()).names()
 }
 
 /// Why the demo stopped.
@@ -592,7 +599,15 @@ pub async fn run_demo_with(
         command: options.command,
         config_json: config.to_json().to_string(),
     };
-    let mut session = Session::start(&options.db, config, workers, run).await?;
+    let mut session = Session::start_remote(
+        &options.db,
+        config,
+        workers,
+        run,
+        crate::store::WriterOptions::default(),
+        options.remote,
+    )
+    .await?;
     session.set_interrupter(interrupt.clone());
     session.set_grace(grace);
     register_demo_workflows(session.orchestrator())?;

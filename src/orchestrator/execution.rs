@@ -15,6 +15,9 @@ use crate::store::{
     EventDispatched, EventFinished, EventOutcome, EventType, Record, WorkflowChanged,
     WorkflowStarted, WorkflowState,
 };
+use crate::transport::{
+    Call, CallEvent, RemoteResult, RemoteWorkers, Reply, TransportError, placed_stages,
+};
 use crate::worker::{Context, WorkerFn, WorkerResult, error_type};
 use crate::workflow::{Stage, Step};
 
@@ -93,6 +96,11 @@ impl Inner {
                 _ => tracing::error!(error = %e, "could not record"),
             }
         }
+    }
+
+    /// The transport that runs `worker`'s steps, if they are remote.
+    fn remote_for(&self, worker: &str) -> Option<&Arc<dyn RemoteWorkers>> {
+        self.options.remote.as_ref().filter(|r| r.serves(worker))
     }
 
     fn next_id(&self) -> i64 {
@@ -442,10 +450,27 @@ async fn run_step(
     let mut attempt = 1u32;
     loop {
         lock(&run.status).note(clock::now_us(), "step_started", Some(&step.name));
-        let (outcome, finished_at_us, result) = run_attempt(
-            inner, run, step, event_type, worker, attempt, &context, own_task,
-        )
-        .await;
+        let (outcome, finished_at_us, result) = match inner.remote_for(worker) {
+            Some(remote) => {
+                run_remote_attempt(
+                    inner,
+                    remote,
+                    run,
+                    step,
+                    event_type,
+                    worker,
+                    &mut attempt,
+                    &context,
+                )
+                .await
+            }
+            None => {
+                run_attempt(
+                    inner, run, step, event_type, worker, attempt, &context, own_task,
+                )
+                .await
+            }
+        };
         let event = match outcome {
             EventOutcome::Completed => "step_completed",
             EventOutcome::Failed => "step_failed",
@@ -638,36 +663,21 @@ async fn run_attempt(
     context: &Context,
     own_task: bool,
 ) -> (EventOutcome, i64, Result<Value, Failure>) {
-    let event_id = inner.next_id();
-    let dispatched_at_us = clock::now_us();
     let payload_size_bytes = if inner.options.track_payload_size && inner.options.record_events {
         json_size(context.as_map())
     } else {
         0
     };
-    if inner.options.record_events {
-        inner
-            .record(Record::EventDispatched(EventDispatched {
-                id: event_id,
-                workflow_id: run.row_id,
-                event_type,
-                step: Arc::clone(&step.name),
-                worker: Arc::clone(worker),
-                attempt,
-                dispatched_at_us,
-                payload_size_bytes,
-            }))
-            .await;
-    }
-
-    tracing::debug!(
-        transaction_id = %run.transaction_id,
-        step = %step.name,
-        worker = %worker,
+    let (event_id, dispatched_at_us) = record_dispatch(
+        inner,
+        run,
+        step,
+        event_type,
+        worker,
         attempt,
-        event_id,
-        "step dispatched"
-    );
+        payload_size_bytes,
+    )
+    .await;
 
     // Stage timestamps the attempt writes: picked up, processing.
     let stamps = Arc::new([AtomicI64::new(0), AtomicI64::new(0)]);
@@ -683,14 +693,7 @@ async fn run_attempt(
                 inline(run, step, event_type, f, &stamps, context).await
             };
             match ended {
-                Ended::TimedOut => Err(Failure::new(
-                    EventOutcome::Timeout,
-                    format!(
-                        "TimeoutError: step {:?} exceeded its timeout of {} ms",
-                        step.name.as_ref(),
-                        step.timeout.map_or(0, |t| t.as_millis())
-                    ),
-                )),
+                Ended::TimedOut => Err(timed_out(step)),
                 Ended::Returned(Ok(Value::Object(fields))) => Ok(Value::Object(fields)),
                 Ended::Returned(Ok(other)) => Err(Failure::fatal(
                     EventOutcome::Failed,
@@ -707,40 +710,81 @@ async fn run_attempt(
                 Ended::Panicked(payload) => {
                     Err(Failure::new(EventOutcome::Failed, panic_message(payload)))
                 }
-                Ended::Cancelled => Err(Failure::new(
-                    EventOutcome::Cancelled,
-                    if run.stop_reason.get().is_some() {
-                        crate::store::lifecycle::INTERRUPTED_EVENT_ERROR.to_string()
-                    } else {
-                        "Cancelled: workflow was cancelled".to_string()
-                    },
-                )),
+                Ended::Cancelled => Err(cancelled(run)),
             }
         }
     };
     let finished_at_us = clock::now_us();
     let stamp = |i: usize| Some(stamps[i].load(Ordering::Relaxed)).filter(|&t| t > 0);
     let processing_at_us = stamp(1);
+    let attempt = Attempt {
+        id: event_id,
+        step,
+        worker,
+        event_type,
+        number: attempt,
+        dispatched_at_us,
+        payload_size_bytes,
+    };
+    let stages = Stages {
+        picked_up_at_us: stamp(0),
+        processing_at_us,
+        finished_at_us,
+        duration_us: processing_at_us.map_or(0, |p| finished_at_us - p),
+        host: None,
+    };
+    record_end(inner, run, &attempt, &result, stages).await;
+    (outcome_of(&result), finished_at_us, result)
+}
+
+/// The coordinates of one recorded attempt.
+struct Attempt<'a> {
+    id: i64,
+    step: &'a Step,
+    worker: &'a Arc<str>,
+    event_type: EventType,
+    number: u32,
+    dispatched_at_us: i64,
+    payload_size_bytes: i64,
+}
+
+/// When an attempt's stages happened (on this process's clock) and where.
+struct Stages {
+    picked_up_at_us: Option<i64>,
+    processing_at_us: Option<i64>,
+    finished_at_us: i64,
+    duration_us: i64,
+    host: Option<Arc<str>>,
+}
+
+/// Logs an attempt's end and records it (its event's end).
+async fn record_end(
+    inner: &Inner,
+    run: &WorkflowRun,
+    attempt: &Attempt<'_>,
+    result: &Result<Value, Failure>,
+    stages: Stages,
+) {
     log_attempt(
         inner,
         run,
-        step,
-        worker,
-        attempt,
-        &result,
-        finished_at_us - dispatched_at_us,
+        attempt.step,
+        attempt.worker,
+        attempt.number,
+        result,
+        stages.finished_at_us - attempt.dispatched_at_us,
     );
     if !inner.options.record_events {
-        return (outcome_of(&result), finished_at_us, result);
+        return;
     }
     // Without detailed timing the intermediate stages are not recorded; the
     // duration (the worker's own time) still is.
-    let (picked_up_at_us, processing_stage_us) = if inner.options.detailed_timing {
-        (stamp(0), processing_at_us)
+    let (picked_up_at_us, processing_at_us) = if inner.options.detailed_timing {
+        (stages.picked_up_at_us, stages.processing_at_us)
     } else {
         (None, None)
     };
-    let (outcome, result_size_bytes, error) = match &result {
+    let (outcome, result_size_bytes, error) = match result {
         Ok(value) => (
             EventOutcome::Completed,
             inner.options.track_payload_size.then(|| json_size(value)),
@@ -750,22 +794,262 @@ async fn run_attempt(
     };
     inner
         .record(Record::EventFinished(EventFinished {
-            id: event_id,
+            id: attempt.id,
             outcome,
             picked_up_at_us,
-            processing_at_us: processing_stage_us,
-            finished_at_us,
-            duration_us: processing_at_us.map_or(0, |p| finished_at_us - p),
+            processing_at_us,
+            finished_at_us: stages.finished_at_us,
+            duration_us: stages.duration_us,
             result_size_bytes,
             error_type: error.map(|m| error_type(m).to_string()),
             error_message: error.map(str::to_string),
-            worker: Arc::clone(worker),
-            event_type,
-            dispatched_at_us,
-            payload_size_bytes,
+            worker: Arc::clone(attempt.worker),
+            event_type: attempt.event_type,
+            dispatched_at_us: attempt.dispatched_at_us,
+            payload_size_bytes: attempt.payload_size_bytes,
+            host: stages.host,
         }))
         .await;
-    (outcome, finished_at_us, result)
+}
+
+/// Records an attempt's dispatch; returns its event id and time.
+async fn record_dispatch(
+    inner: &Inner,
+    run: &WorkflowRun,
+    step: &Step,
+    event_type: EventType,
+    worker: &Arc<str>,
+    attempt: u32,
+    payload_size_bytes: i64,
+) -> (i64, i64) {
+    let event_id = inner.next_id();
+    let dispatched_at_us = clock::now_us();
+    if inner.options.record_events {
+        inner
+            .record(Record::EventDispatched(EventDispatched {
+                id: event_id,
+                workflow_id: run.row_id,
+                event_type,
+                step: Arc::clone(&step.name),
+                worker: Arc::clone(worker),
+                attempt,
+                dispatched_at_us,
+                payload_size_bytes,
+            }))
+            .await;
+    }
+    tracing::debug!(
+        transaction_id = %run.transaction_id,
+        step = %step.name,
+        worker = %worker,
+        attempt,
+        event_id,
+        "step dispatched"
+    );
+    (event_id, dispatched_at_us)
+}
+
+/// The failure of an attempt the workflow's cancel (or the process's stop)
+/// ended.
+fn cancelled(run: &WorkflowRun) -> Failure {
+    Failure::new(
+        EventOutcome::Cancelled,
+        if run.stop_reason.get().is_some() {
+            crate::store::lifecycle::INTERRUPTED_EVENT_ERROR.to_string()
+        } else {
+            "Cancelled: workflow was cancelled".to_string()
+        },
+    )
+}
+
+/// The failure of an attempt that ran past its step's timeout.
+fn timed_out(step: &Step) -> Failure {
+    Failure::new(
+        EventOutcome::Timeout,
+        format!(
+            "TimeoutError: step {:?} exceeded its timeout of {} ms",
+            step.name.as_ref(),
+            step.timeout.map_or(0, |t| t.as_millis())
+        ),
+    )
+}
+
+/// One attempt on a worker host (see [`crate::transport`]): the dispatch
+/// is recorded here, and the end with the host's stages (placed on this
+/// clock by [`placed_stages`]) when its reply comes. The step's timeout and
+/// a cancel are enforced here: waiting stops, and a reply that comes later
+/// is counted by the transport as a duplicate. A delivery that another host
+/// reclaimed from a lost one ends this attempt `failed` ("HostLost") and
+/// records the next attempt, which the reclaiming host runs.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the attempt's coordinates, as run_attempt"
+)]
+async fn run_remote_attempt(
+    inner: &Inner,
+    remote: &Arc<dyn RemoteWorkers>,
+    run: &Arc<WorkflowRun>,
+    step: &Step,
+    event_type: EventType,
+    worker: &Arc<str>,
+    attempt: &mut u32,
+    context: &Context,
+) -> (EventOutcome, i64, Result<Value, Failure>) {
+    let notified = run.cancel_notify.notified();
+    tokio::pin!(notified);
+    // Registered before the flag is read, so a cancel cannot slip between.
+    notified.as_mut().enable();
+    let payload_size_bytes = if inner.options.track_payload_size && inner.options.record_events {
+        json_size(context.as_map())
+    } else {
+        0
+    };
+    let (mut event_id, mut dispatched_at_us) = record_dispatch(
+        inner,
+        run,
+        step,
+        event_type,
+        worker,
+        *attempt,
+        payload_size_bytes,
+    )
+    .await;
+    let call = Call {
+        id: event_id,
+        worker: Arc::clone(worker),
+        step: Arc::clone(&step.name),
+        event_type,
+        attempt: *attempt,
+        transaction_id: Arc::clone(&run.transaction_id),
+        context: context.clone(),
+    };
+    let transport_failure = |e: TransportError| Failure {
+        outcome: EventOutcome::Failed,
+        retryable: e.is_retryable(),
+        message: e.to_string(),
+    };
+    let mut deadline = step.timeout.map(|t| tokio::time::Instant::now() + t);
+    let ended: Result<(Reply, i64), Failure> = async {
+        if run.is_cancelled() && event_type == EventType::Command {
+            return Err(cancelled(run));
+        }
+        let mut pending = remote.send(call).await.map_err(transport_failure)?;
+        loop {
+            let expiry = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let event = tokio::select! {
+                biased;
+                _ = &mut notified => return Err(cancelled(run)),
+                _ = expiry => return Err(timed_out(step)),
+                event = pending.next() => event,
+            };
+            match event.map_err(transport_failure)? {
+                CallEvent::Replied(reply) => return Ok((reply, clock::now_us())),
+                CallEvent::Reclaimed {
+                    from_host,
+                    by_host,
+                    idle_ms,
+                } => {
+                    // The lost host's attempt ends here; the reclaiming
+                    // host's run of the same command is the next attempt.
+                    let lost = Err(Failure::new(
+                        EventOutcome::Failed,
+                        format!(
+                            "HostLost: worker host {from_host} stopped answering for {idle_ms} ms; \
+                             host {by_host} took the step over as attempt {}",
+                            *attempt + 1
+                        ),
+                    ));
+                    let now = clock::now_us();
+                    let ended = Attempt {
+                        id: event_id,
+                        step,
+                        worker,
+                        event_type,
+                        number: *attempt,
+                        dispatched_at_us,
+                        payload_size_bytes,
+                    };
+                    let stages = Stages {
+                        picked_up_at_us: None,
+                        processing_at_us: None,
+                        finished_at_us: now,
+                        duration_us: 0,
+                        host: Some(from_host),
+                    };
+                    record_end(inner, run, &ended, &lost, stages).await;
+                    lock(&run.status).note(now, "step_reclaimed", Some(&step.name));
+                    *attempt += 1;
+                    (event_id, dispatched_at_us) = record_dispatch(
+                        inner,
+                        run,
+                        step,
+                        event_type,
+                        worker,
+                        *attempt,
+                        payload_size_bytes,
+                    )
+                    .await;
+                    deadline = step.timeout.map(|t| tokio::time::Instant::now() + t);
+                }
+            }
+        }
+    }
+    .await;
+    let (result, stages) = match ended {
+        Ok((reply, received_at_us)) => {
+            let placed = placed_stages(&reply, dispatched_at_us, received_at_us);
+            let result = match reply.result {
+                RemoteResult::Completed(Value::Object(fields)) => Ok(Value::Object(fields)),
+                RemoteResult::Completed(other) => Err(Failure::fatal(
+                    EventOutcome::Failed,
+                    format!(
+                        "InvalidResult: worker {worker:?} returned {}, expected a JSON object",
+                        super::json_kind(&other)
+                    ),
+                )),
+                RemoteResult::Failed { message, retryable } => Err(Failure {
+                    outcome: EventOutcome::Failed,
+                    message,
+                    retryable,
+                }),
+            };
+            let stages = Stages {
+                picked_up_at_us: Some(placed.picked_up_at_us),
+                processing_at_us: Some(placed.processing_at_us),
+                finished_at_us: placed.finished_at_us,
+                duration_us: placed.duration_us,
+                host: Some(reply.host),
+            };
+            (result, stages)
+        }
+        Err(failure) => {
+            let stages = Stages {
+                picked_up_at_us: None,
+                processing_at_us: None,
+                finished_at_us: clock::now_us(),
+                duration_us: 0,
+                host: None,
+            };
+            (Err(failure), stages)
+        }
+    };
+    let finished_at_us = stages.finished_at_us;
+    let ended = Attempt {
+        id: event_id,
+        step,
+        worker,
+        event_type,
+        number: *attempt,
+        dispatched_at_us,
+        payload_size_bytes,
+    };
+    record_end(inner, run, &ended, &result, stages).await;
+    (outcome_of(&result), finished_at_us, result)
 }
 
 /// The event outcome of an attempt's result.

@@ -20,6 +20,7 @@ pub use status::{HistoryEntry, WorkflowStatus};
 
 use crate::clock;
 use crate::store::{Store, StoreError, Writer};
+use crate::transport::RemoteWorkers;
 use crate::worker::{Context, WorkerRegistry};
 use crate::workflow::{Workflow, WorkflowError};
 
@@ -59,6 +60,9 @@ pub struct OrchestratorOptions {
     /// memory; older ones are answered from the database. Bounded so that
     /// memory does not grow with history.
     pub finished_in_memory: usize,
+    /// Worker hosts that run the steps of the workers they serve (see
+    /// [`crate::transport`]); `None`: every step runs in this process.
+    pub remote: Option<Arc<dyn RemoteWorkers>>,
 }
 
 impl Default for OrchestratorOptions {
@@ -68,6 +72,7 @@ impl Default for OrchestratorOptions {
             track_payload_size: true,
             detailed_timing: true,
             finished_in_memory: 10_000,
+            remote: None,
         }
     }
 }
@@ -191,7 +196,10 @@ impl Orchestrator {
 
     /// Adds a workflow definition, checking that its workers exist.
     pub fn register_workflow(&self, workflow: Workflow) -> Result<(), OrchestratorError> {
-        workflow.check_workers(|w| self.inner.workers.contains(w))?;
+        let remote = self.inner.options.remote.as_ref();
+        workflow.check_workers(|w| {
+            self.inner.workers.contains(w) || remote.is_some_and(|r| r.serves(w))
+        })?;
         let mut workflows = self
             .inner
             .workflows
@@ -216,6 +224,11 @@ impl Orchestrator {
     /// The writer this orchestrator records through, if it records.
     pub fn writer(&self) -> Option<&Writer> {
         self.inner.writer.as_ref()
+    }
+
+    /// The transport to worker hosts, if steps run remotely.
+    pub fn remote(&self) -> Option<&Arc<dyn RemoteWorkers>> {
+        self.inner.options.remote.as_ref()
     }
 
     /// The store it reads older statuses from, if any.

@@ -89,7 +89,7 @@ impl RunInfo {
     /// A run described by this process's command line.
     pub fn from_env(config_json: String) -> Self {
         RunInfo {
-            command: std::env::args().collect::<Vec<_>>().join(" "),
+            command: crate::transport::redact_command_line(&std::env::args().collect::<Vec<_>>()),
             config_json,
         }
     }

@@ -216,6 +216,28 @@ pub struct EventFinished {
     pub dispatched_at_us: i64,
     /// Repeated from the start record for the rollups.
     pub payload_size_bytes: i64,
+    /// The worker host that ran it (`None`: this process).
+    pub host: Option<Arc<str>>,
+}
+
+/// A worker host the orchestrator heard from (its heartbeat), with what it
+/// did for this run so far: upserts the run's `run_hosts` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostSeen {
+    /// The host's name.
+    pub name: Arc<str>,
+    /// The workers it serves, comma-separated.
+    pub workers: String,
+    /// Steps it runs at once.
+    pub concurrency: i64,
+    /// When this run first heard from it (the orchestrator's clock).
+    pub first_seen_us: i64,
+    /// When this run last saw its heartbeat (the orchestrator's clock).
+    pub last_heartbeat_us: i64,
+    /// Deliveries it took over from a lost host, so far.
+    pub reclaimed: i64,
+    /// Replies it sent for attempts already ended, so far.
+    pub duplicates: i64,
 }
 
 /// One sample of the machine and this process.
@@ -306,6 +328,8 @@ pub enum Record {
     Metric(MetricObservation),
     /// See [`AlertFired`].
     AlertFired(AlertFired),
+    /// See [`HostSeen`].
+    HostSeen(HostSeen),
     /// The alert with this id stopped firing at this time.
     AlertResolved {
         /// The alert's row id.

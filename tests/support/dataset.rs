@@ -311,6 +311,7 @@ pub fn write(writer: &Writer, data: &Dataset) {
                         event_type: ev.event_type,
                         dispatched_at_us: ev.dispatched_at_us,
                         payload_size_bytes: 30,
+                        host: None,
                     }))
                     .expect("record");
             }

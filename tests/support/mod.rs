@@ -79,6 +79,7 @@ pub fn workflow_records(writer: &Writer, steps: usize, t0: i64) -> Vec<Record> {
             event_type: EventType::Command,
             dispatched_at_us: at,
             payload_size_bytes: 5,
+            host: None,
         }));
     }
     records.push(Record::WorkflowChanged(WorkflowChanged {

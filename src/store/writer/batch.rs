@@ -10,8 +10,8 @@ use super::sketch::BatchSketch;
 use crate::clock;
 use crate::store::histogram::histogram_bucket;
 use crate::store::records::{
-    AlertFired, EventDispatched, EventFinished, EventOutcome, EventType, MetricObservation, Record,
-    SystemSample, WorkflowChanged, WorkflowStarted, WorkflowState,
+    AlertFired, EventDispatched, EventFinished, EventOutcome, EventType, HostSeen,
+    MetricObservation, Record, SystemSample, WorkflowChanged, WorkflowStarted, WorkflowState,
 };
 use crate::store::sketch::SketchBuckets;
 
@@ -94,6 +94,7 @@ pub(super) struct Batch {
     pub(super) metrics: Vec<MetricObservation>,
     pub(super) alerts: Vec<AlertFired>,
     pub(super) alert_resolutions: Vec<(i64, i64)>,
+    pub(super) hosts: Vec<HostSeen>,
     pub(super) worker_rollups: FastMap<(Arc<str>, EventType, i64), WorkerRollup>,
     pub(super) histogram: FastMap<(Arc<str>, i64, i64), i64>,
     /// Event latency histogram: (minute, bucket) -> count.
@@ -126,6 +127,7 @@ impl Batch {
             metrics: Vec::new(),
             alerts: Vec::new(),
             alert_resolutions: Vec::new(),
+            hosts: Vec::new(),
             worker_rollups: FastMap::default(),
             histogram: FastMap::default(),
             latency_histogram: FastMap::default(),
@@ -154,6 +156,7 @@ impl Batch {
         self.metrics.clear();
         self.alerts.clear();
         self.alert_resolutions.clear();
+        self.hosts.clear();
         self.worker_rollups.clear();
         self.histogram.clear();
         self.latency_histogram.clear();
@@ -229,6 +232,7 @@ impl Batch {
             Record::SystemSample(sample) => self.samples.push(sample),
             Record::Metric(metric) => self.metrics.push(metric),
             Record::AlertFired(alert) => self.alerts.push(alert),
+            Record::HostSeen(host) => self.hosts.push(host),
             Record::AlertResolved { id, resolved_at_us } => {
                 self.alert_resolutions.push((id, resolved_at_us))
             }

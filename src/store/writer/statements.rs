@@ -37,6 +37,37 @@ pub(super) fn worker_id(
     Ok(id)
 }
 
+/// The `hosts.id` of `name`, inserting it the first time; cached like
+/// [`worker_id`].
+fn host_id(
+    tx: &Transaction<'_>,
+    cache: &mut HashMap<Arc<str>, i64>,
+    name: &Arc<str>,
+) -> Result<i64, rusqlite::Error> {
+    if let Some(&id) = cache.get(name) {
+        return Ok(id);
+    }
+    tx.prepare_cached(crate::sql::write::INSERT_HOST)?
+        .execute(named_params! {":host": name.as_ref()})?;
+    let id: i64 = tx
+        .prepare_cached(crate::sql::write::HOST_ID)?
+        .query_row(named_params! {":host": name.as_ref()}, |row| row.get(0))?;
+    cache.insert(Arc::clone(name), id);
+    Ok(id)
+}
+
+/// The host id of an event's end (`None`: it ran in this process).
+fn event_host_id(
+    tx: &Transaction<'_>,
+    cache: &mut HashMap<Arc<str>, i64>,
+    end: Option<&crate::store::EventFinished>,
+) -> Result<Option<i64>, rusqlite::Error> {
+    match end.and_then(|e| e.host.as_ref()) {
+        Some(name) => host_id(tx, cache, name).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// Writes every row of the batch, and adds its rollups, inside `tx`.
 /// A statement run once per row of a batch, bound with `named_params!`.
 ///
@@ -101,6 +132,7 @@ pub(super) fn write_batch(
     batch: &Batch,
     run_id: i64,
     workers: &mut HashMap<Arc<str>, i64>,
+    hosts: &mut HashMap<Arc<str>, i64>,
 ) -> Result<(), rusqlite::Error> {
     if !batch.workflows.is_empty() {
         let mut insert = ByName::new(tx.prepare_cached(crate::sql::write::INSERT_WORKFLOW)?);
@@ -129,6 +161,7 @@ pub(super) fn write_batch(
             let s = &row.start;
             let worker = worker_id(tx, workers, &s.worker)?;
             let e = row.end.as_ref();
+            let host = event_host_id(tx, hosts, e)?;
             insert.execute(named_params! {
                 ":id": s.id,
                 ":workflow_id": s.workflow_id,
@@ -146,12 +179,14 @@ pub(super) fn write_batch(
                 ":result_size_bytes": e.and_then(|e| e.result_size_bytes),
                 ":error_type": e.and_then(|e| e.error_type.as_deref()),
                 ":error_message": e.and_then(|e| e.error_message.as_deref()),
+                ":host_id": host,
             })?;
         }
     }
     if !batch.event_finishes.is_empty() {
         let mut update = ByName::new(tx.prepare_cached(crate::sql::write::FINISH_EVENT)?);
         for e in &batch.event_finishes {
+            let host = event_host_id(tx, hosts, Some(e))?;
             update.execute(named_params! {
                 ":id": e.id,
                 ":status_code": e.outcome.code(),
@@ -162,6 +197,7 @@ pub(super) fn write_batch(
                 ":result_size_bytes": e.result_size_bytes,
                 ":error_type": e.error_type.as_deref(),
                 ":error_message": e.error_message.as_deref(),
+                ":host_id": host,
             })?;
         }
     }
@@ -230,6 +266,22 @@ pub(super) fn write_batch(
                 ":threshold": a.threshold,
                 ":fired_at_us": a.fired_at_us,
                 ":details_json": a.details_json,
+            })?;
+        }
+    }
+    if !batch.hosts.is_empty() {
+        let mut upsert = ByName::new(tx.prepare_cached(crate::sql::write::UPSERT_RUN_HOST)?);
+        for h in &batch.hosts {
+            let host = host_id(tx, hosts, &h.name)?;
+            upsert.execute(named_params! {
+                ":run_id": run_id,
+                ":host_id": host,
+                ":workers": h.workers,
+                ":concurrency": h.concurrency,
+                ":first_seen_us": h.first_seen_us,
+                ":last_heartbeat_us": h.last_heartbeat_us,
+                ":reclaimed": h.reclaimed,
+                ":duplicates": h.duplicates,
             })?;
         }
     }

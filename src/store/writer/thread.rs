@@ -32,6 +32,8 @@ pub(super) struct WriterThread {
     failure: Arc<watch::Sender<Option<String>>>,
     checkpointer: Checkpointer,
     workers: HashMap<Arc<str>, i64>,
+    /// `hosts.id` by name, as `workers`.
+    hosts: HashMap<Arc<str>, i64>,
     last_heartbeat: Instant,
     sketch: SketchState,
 }
@@ -69,6 +71,7 @@ impl WriterThread {
             failure,
             checkpointer,
             workers: HashMap::new(),
+            hosts: HashMap::new(),
             last_heartbeat: Instant::now(),
             sketch,
         }
@@ -395,6 +398,7 @@ impl WriterThread {
                     self.stats.commit_retries.fetch_add(1, Ordering::Relaxed);
                     // Ids cached from a rolled-back transaction may not exist.
                     self.workers.clear();
+                    self.hosts.clear();
                     std::thread::sleep(Duration::from_millis(10 << attempt.min(6)));
                     attempt += 1;
                 }
@@ -413,7 +417,7 @@ impl WriterThread {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        write_batch(&tx, batch, self.run_id, &mut self.workers)?;
+        write_batch(&tx, batch, self.run_id, &mut self.workers, &mut self.hosts)?;
         let plan = self.sketch.plan(&batch.sketch);
         let workers = &mut self.workers;
         self.sketch
