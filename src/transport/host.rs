@@ -342,7 +342,10 @@ impl Host {
         }
     }
 
-    /// Runs one delivered command in its own task, holding a permit.
+    /// Runs one delivered command in its own task once a permit is free.
+    /// It is held (and so touched) from now on: a read may deliver more
+    /// commands than there are free permits, and those waiting must not be
+    /// taken for lost.
     fn start(
         self: &Arc<Self>,
         stream: &str,
@@ -352,37 +355,44 @@ impl Host {
     ) {
         let host = Arc::clone(self);
         let stream = stream.to_string();
-        running.spawn(async move {
-            let Ok(_permit) = Arc::clone(&host.permits).acquire_owned().await else {
-                return;
-            };
-            host.execute(&stream, entry, reclaimed_from).await;
-        });
-    }
-
-    async fn execute(&self, stream: &str, entry: StreamId, reclaimed_from: Option<(String, i64)>) {
-        let picked_up_at_us = clock::now_us();
         let command = match CommandEntry::parse(&entry.map) {
             Ok(command) => command,
             Err(e) => {
                 tracing::warn!(stream, id = %entry.id, error = %e, "dropping an unreadable command");
-                self.done(stream, &entry.id).await;
+                running.spawn(async move { host.done(&stream, &entry.id).await });
                 return;
             }
         };
         lock(&self.held).insert(
             entry.id.clone(),
             Held {
-                stream: stream.to_string(),
+                stream: stream.clone(),
                 fields: command.fields(),
             },
         );
+        running.spawn(async move {
+            let Ok(_permit) = Arc::clone(&host.permits).acquire_owned().await else {
+                return;
+            };
+            host.execute(&stream, &entry.id, command, reclaimed_from)
+                .await;
+        });
+    }
+
+    async fn execute(
+        &self,
+        stream: &str,
+        entry_id: &str,
+        command: CommandEntry,
+        reclaimed_from: Option<(String, i64)>,
+    ) {
+        let picked_up_at_us = clock::now_us();
         let mut conn = self.conn.clone();
         // Nobody would record the result of a gone orchestrator.
         let exists: Result<bool, _> = conn.exists(&command.reply_to).await;
         if matches!(exists, Ok(false)) {
             self.counters.orphaned.fetch_add(1, Ordering::Relaxed);
-            self.done(stream, &entry.id).await;
+            self.done(stream, entry_id).await;
             return;
         }
         if let Some((from_host, idle_ms)) = reclaimed_from {
@@ -422,7 +432,7 @@ impl Host {
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
         self.counters.executed.fetch_add(1, Ordering::Relaxed);
-        self.done(stream, &entry.id).await;
+        self.done(stream, entry_id).await;
     }
 
     /// Runs the worker in its own task (a panic stays there).

@@ -373,6 +373,26 @@ impl Shared {
         Ok(())
     }
 
+    /// Keeps the reply stream alive, and makes it again if Redis lost it (a
+    /// restart without persistence): hosts drop the commands of an
+    /// orchestrator whose reply stream is gone.
+    async fn keep_reply_stream(&self) {
+        let mut conn = self.conn.clone();
+        let kept: Result<bool, _> = conn.expire(&self.reply_key, REPLY_STREAM_TTL_S).await;
+        if matches!(kept, Ok(false)) {
+            let made: Result<(), _> = redis::pipe()
+                .xadd(&self.reply_key, "*", &[("kind", "hello"), ("id", "0")])
+                .ignore()
+                .expire(&self.reply_key, REPLY_STREAM_TTL_S)
+                .ignore()
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = made {
+                tracing::debug!(error = %unreachable(&e, &self.options.url), "could not make the reply stream");
+            }
+        }
+    }
+
     async fn record_hosts(&self) {
         let Some(writer) = self.writer.get() else {
             return;
@@ -533,8 +553,7 @@ async fn watch_hosts(shared: Arc<Shared>) {
             tracing::debug!(error = %e, "could not read heartbeats");
             continue;
         }
-        let mut conn = shared.conn.clone();
-        let _: Result<bool, _> = conn.expire(&shared.reply_key, REPLY_STREAM_TTL_S).await;
+        shared.keep_reply_stream().await;
         // Workers with calls out and no live host.
         let workers: Vec<Arc<str>> = {
             let waiting = lock(&shared.waiting);

@@ -6,6 +6,7 @@
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod dataset;
+pub mod redis;
 pub mod stats;
 
 use std::path::PathBuf;
