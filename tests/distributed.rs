@@ -469,6 +469,9 @@ fn the_password_is_never_recorded_printed_or_logged() {
     assert!(command.contains("--redis"), "{command}");
     assert!(!config.contains(password));
     assert!(count(&conn, "SELECT count(*) FROM executions WHERE host = 'h1'") > 0);
+    let host_log = host.log();
+    assert!(!host_log.contains(password), "{host_log}");
+    assert!(host_log.contains("***@127.0.0.1"), "{host_log}");
     drop(host);
     // A wrong password: one line, exit 2, no file made.
     let other = db.dir.path().join("other.db");

@@ -23,6 +23,10 @@ pub struct RedisArgs {
     /// several deployments can share one server.
     #[arg(long, default_value = DEFAULT_NAMESPACE, requires = "redis")]
     redis_namespace: String,
+    /// With a rediss:// URL: the PEM file of the certificate authority that
+    /// signed the server's certificate, when the system does not trust it.
+    #[arg(long, env = "MULTIAGENTS_REDIS_CA", requires = "redis")]
+    redis_ca: Option<std::path::PathBuf>,
     /// With --redis: how long to wait at the start for hosts serving every
     /// worker before giving up. Range: 1ms to 30d.
     #[arg(long, default_value = "30s", value_parser = multiagents::window::parse_run_length, requires = "redis")]
@@ -42,6 +46,7 @@ impl RedisArgs {
         };
         let mut options = RedisOptions::new(url.clone());
         options.namespace.clone_from(&self.redis_namespace);
+        options.ca_cert.clone_from(&self.redis_ca);
         let remote = RedisWorkers::connect(options).await.context("--redis")?;
         eprintln!(
             "multiagents: steps run on worker hosts through {}; waiting up to {:.0} s for hosts serving {}",

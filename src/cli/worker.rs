@@ -24,6 +24,10 @@ pub struct WorkerArgs {
     /// Prefix of the keys in Redis (the orchestrators' --redis-namespace).
     #[arg(long, default_value = DEFAULT_NAMESPACE)]
     redis_namespace: String,
+    /// With a rediss:// URL: the PEM file of the certificate authority that
+    /// signed the server's certificate, when the system does not trust it.
+    #[arg(long, env = "MULTIAGENTS_REDIS_CA")]
+    redis_ca: Option<std::path::PathBuf>,
     /// Workers to serve, comma-separated [default: every demo worker].
     #[arg(long, value_delimiter = ',')]
     workers: Vec<String>,
@@ -65,6 +69,7 @@ pub async fn run(_globals: &Globals, args: WorkerArgs) -> anyhow::Result<Outcome
     };
     let mut options = HostOptions::new(args.redis.clone(), workers);
     options.namespace = args.redis_namespace.clone();
+    options.ca_cert = args.redis_ca.clone();
     options.name = args.name.clone().unwrap_or_else(default_host_name);
     options.concurrency = args.concurrency as usize;
     options.visibility_timeout = args.visibility_timeout;

@@ -47,6 +47,9 @@ pub struct HostOptions {
     pub url: String,
     /// Key prefix; the orchestrators' must be the same.
     pub namespace: String,
+    /// With `rediss://`: the PEM certificate authority of the server's
+    /// certificate, when not in the system's trust store.
+    pub ca_cert: Option<std::path::PathBuf>,
     /// Unique among the hosts (`machine:pid` by default).
     pub name: String,
     /// The workers to serve (each must be in the registry).
@@ -72,6 +75,7 @@ impl HostOptions {
         HostOptions {
             url: url.into(),
             namespace: super::wire::DEFAULT_NAMESPACE.to_string(),
+            ca_cert: None,
             name: default_host_name(),
             workers,
             concurrency: 16,
@@ -167,7 +171,7 @@ pub async fn serve(
         })?;
         workers.insert(name.clone(), Arc::clone(f));
     }
-    let client = client(&options.url)?;
+    let client = client(&options.url, options.ca_cert.as_deref())?;
     let mut conn = manager(&client, &options.url).await?;
     let keys = Keys::new(&options.namespace);
     for worker in &options.workers {

@@ -35,6 +35,9 @@ pub struct RedisOptions {
     pub url: String,
     /// Prefix of every key, so deployments can share one Redis.
     pub namespace: String,
+    /// With `rediss://`: a PEM file of the certificate authority that signed
+    /// the server's certificate, when it is not in the system's trust store.
+    pub ca_cert: Option<std::path::PathBuf>,
     /// The workers whose steps go to hosts; `None`: every worker.
     pub workers: Option<Vec<String>>,
     /// Largest context sent, in bytes (JSON).
@@ -53,6 +56,7 @@ impl RedisOptions {
         RedisOptions {
             url: url.into(),
             namespace: DEFAULT_NAMESPACE.to_string(),
+            ca_cert: None,
             workers: None,
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             unreachable_after: Duration::from_secs(5),
@@ -75,15 +79,44 @@ const READ_BLOCK_MS: usize = 500;
 /// Longest wait for one Redis command (a blocking read waits longer).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Opens a client for `url`, with the password kept out of every message.
-pub(crate) fn client(url: &str) -> Result<redis::Client, TransportError> {
-    redis::Client::open(url).map_err(|e| {
+/// Opens a client for `url` (trusting `ca_cert` for `rediss://`), with the
+/// password kept out of every message.
+pub(crate) fn client(
+    url: &str,
+    ca_cert: Option<&std::path::Path>,
+) -> Result<redis::Client, TransportError> {
+    let invalid = |e: redis::RedisError| {
         TransportError::Config(format!(
             "invalid Redis URL {}: {}",
             redact_url(url),
             redact_error(&e, url)
         ))
-    })
+    };
+    match ca_cert {
+        None => redis::Client::open(url).map_err(invalid),
+        Some(path) => {
+            if !url.starts_with("rediss://") {
+                return Err(TransportError::Config(format!(
+                    "a CA certificate ({}) is for TLS: the Redis URL must start with rediss://",
+                    path.display()
+                )));
+            }
+            let pem = std::fs::read(path).map_err(|e| {
+                TransportError::Config(format!(
+                    "cannot read the CA certificate {}: {e}",
+                    path.display()
+                ))
+            })?;
+            redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                },
+            )
+            .map_err(invalid)
+        }
+    }
 }
 
 /// A Redis error's text without the URL's password (some errors quote it).
@@ -223,7 +256,7 @@ impl RedisWorkers {
     /// names the writer). Fails, changing nothing, when Redis cannot be
     /// reached.
     pub async fn connect(options: RedisOptions) -> Result<RedisWorkers, TransportError> {
-        let client = client(&options.url)?;
+        let client = client(&options.url, options.ca_cert.as_deref())?;
         let mut conn = manager(&client, &options.url).await?;
         let keys = Keys::new(&options.namespace);
         let me = format!(
