@@ -256,7 +256,7 @@ fn a_host_killed_mid_run_loses_its_steps_to_the_other_host() {
     let host_args = ["--time-scale", "1", "--visibility-timeout", "1s"];
     let mut victim = Host::start(db.dir.path(), &url, "victim", &host_args);
     let _survivor = Host::start(db.dir.path(), &url, "survivor", &host_args);
-    let mut orchestrator = load_test(
+    let orchestrator = load_test(
         &db.path,
         &url,
         &[
@@ -336,7 +336,7 @@ fn redis_stopped_mid_run_ends_the_run_cleanly_and_back_it_serves_again() {
     let url = redis.url();
     let host_args = ["--time-scale", "0.2"];
     let host = Host::start(db.dir.path(), &url, "h1", &host_args);
-    let mut orchestrator = load_test(
+    let orchestrator = load_test(
         &db.path,
         &url,
         &[
