@@ -217,6 +217,48 @@ const NUMERIC: &[Numeric] = &[
         1_000_000_000.0,
     ),
     n(&["report"], "--run", Kind::Int, 1.0, I64_MAX),
+    n(
+        &["demo", "--redis", "redis://h"],
+        "--wait-for-hosts",
+        Kind::Duration,
+        0.001,
+        30.0 * DAY,
+    ),
+    n(
+        &["worker", "--redis", "redis://h"],
+        "--concurrency",
+        Kind::Int,
+        1.0,
+        1_000_000.0,
+    ),
+    n(
+        &["worker", "--redis", "redis://h"],
+        "--visibility-timeout",
+        Kind::Duration,
+        0.001,
+        30.0 * DAY,
+    ),
+    n(
+        &["worker", "--redis", "redis://h"],
+        "--grace",
+        Kind::Duration,
+        0.001,
+        30.0 * DAY,
+    ),
+    n(
+        &["worker", "--redis", "redis://h"],
+        "--seed",
+        Kind::Int,
+        0.0,
+        U64_MAX,
+    ),
+    n(
+        &["worker", "--redis", "redis://h"],
+        "--time-scale",
+        Kind::Real,
+        0.0,
+        1000.0,
+    ),
 ];
 
 /// Options that take a value that is not a number (paths, names, formats,
@@ -238,6 +280,11 @@ const NOT_NUMERIC: &[&str] = &[
     "mode",
     "listen",
     "out",
+    "redis",
+    "redis-namespace",
+    "redis-ca",
+    "workers",
+    "name",
 ];
 
 /// `--run` and the compare selectors also take `latest`; their numeric

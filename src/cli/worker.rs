@@ -31,9 +31,9 @@ pub struct WorkerArgs {
     /// Workers to serve, comma-separated [default: every demo worker].
     #[arg(long, value_delimiter = ',')]
     workers: Vec<String>,
-    /// Steps run at once. Range: 1 to 100000.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    concurrency: u32,
+    /// Steps run at once. Range: 1 to 1000000.
+    #[arg(long, default_value = "16", value_parser = multiagents::loadtest::parse_concurrency)]
+    concurrency: usize,
     /// This host's name, unique among the hosts [default: machine:pid].
     #[arg(long)]
     name: Option<String>,
@@ -46,7 +46,8 @@ pub struct WorkerArgs {
     /// once. Range: 1ms to 30d.
     #[arg(long, default_value = "10s", value_parser = multiagents::window::parse_run_length)]
     grace: Duration,
-    /// Seed of the demo workers' durations and failures.
+    /// Seed of the demo workers' durations and failures. Range: 0 to
+    /// 18446744073709551615.
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Multiplies the demo workers' sleeps (the quick demo's are 0.1).
@@ -71,7 +72,7 @@ pub async fn run(_globals: &Globals, args: WorkerArgs) -> anyhow::Result<Outcome
     options.namespace = args.redis_namespace.clone();
     options.ca_cert = args.redis_ca.clone();
     options.name = args.name.clone().unwrap_or_else(default_host_name);
-    options.concurrency = args.concurrency as usize;
+    options.concurrency = args.concurrency;
     options.visibility_timeout = args.visibility_timeout;
     options.grace = args.grace;
     let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
