@@ -31,9 +31,14 @@ fn rows(conn: &Connection, sql: &str) -> Vec<Row> {
         .unwrap()
 }
 
-const EVENTS: &str = "SELECT * FROM events ORDER BY id";
+/// Version 5's columns (later versions add the host).
+const EVENTS: &str = "SELECT id, workflow_id, event_type, step, worker_id, attempt, status,
+    dispatched_at_us, picked_up_at_us, processing_at_us, finished_at_us, duration_us,
+    payload_size_bytes, result_size_bytes, error_type, error_message FROM events ORDER BY id";
 const STAGES: &str = "SELECT * FROM event_stages ORDER BY transaction_id, at_us, event_id, stage";
-const EXECUTIONS: &str = "SELECT * FROM executions ORDER BY execution_id";
+const EXECUTIONS: &str = "SELECT execution_id, transaction_id, worker, step, attempt, event_type,
+    started_at, ended_at, duration_ms, status, error_type, error_message, started_at_us,
+    ended_at_us FROM executions ORDER BY execution_id";
 
 #[test]
 fn a_version_5_file_upgrades_with_the_same_events_and_traces() {

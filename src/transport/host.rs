@@ -136,6 +136,9 @@ struct Host {
     /// Entry id → the command, while it runs.
     held: Mutex<HashMap<String, Held>>,
     permits: Arc<Semaphore>,
+    /// Reply streams seen to exist, and when: checked again after a second,
+    /// not for every command.
+    live_replies: Mutex<HashMap<String, std::time::Instant>>,
     counters: Counters,
     started_at_us: i64,
 }
@@ -183,6 +186,7 @@ pub async fn serve(
         conn,
         workers,
         held: Mutex::new(HashMap::new()),
+        live_replies: Mutex::new(HashMap::new()),
         counters: Counters::default(),
         started_at_us: clock::now_us(),
         options,
@@ -393,8 +397,7 @@ impl Host {
         let picked_up_at_us = clock::now_us();
         let mut conn = self.conn.clone();
         // Nobody would record the result of a gone orchestrator.
-        let exists: Result<bool, _> = conn.exists(&command.reply_to).await;
-        if matches!(exists, Ok(false)) {
+        if !self.orchestrator_alive(&command.reply_to).await {
             self.counters.orphaned.fetch_add(1, Ordering::Relaxed);
             self.done(stream, entry_id).await;
             return;
@@ -437,6 +440,34 @@ impl Host {
         }
         self.counters.executed.fetch_add(1, Ordering::Relaxed);
         self.done(stream, entry_id).await;
+    }
+
+    /// Whether the reply stream exists (its orchestrator is alive), asked
+    /// of Redis at most once a second per stream. When Redis cannot say,
+    /// the command runs: the reply waits for Redis like any other.
+    async fn orchestrator_alive(&self, reply_to: &str) -> bool {
+        let fresh = lock(&self.live_replies)
+            .get(reply_to)
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(1));
+        if fresh {
+            return true;
+        }
+        let mut conn = self.conn.clone();
+        let exists: Result<bool, _> = conn.exists(reply_to).await;
+        let mut live = lock(&self.live_replies);
+        match exists {
+            Ok(false) => {
+                live.remove(reply_to);
+                false
+            }
+            _ => {
+                if live.len() > 10_000 {
+                    live.clear();
+                }
+                live.insert(reply_to.to_string(), std::time::Instant::now());
+                true
+            }
+        }
     }
 
     /// Runs the worker in its own task (a panic stays there).
