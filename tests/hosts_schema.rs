@@ -47,7 +47,10 @@ fn a_version_7_file_upgrades_with_every_event_unchanged_and_no_host() {
     let (events, executions, stages, runs) = {
         let conn = Connection::open(&db.path).unwrap();
         support::downgrade_to_7(&conn);
-        assert_eq!(multiagents::store::migrate::schema_version(&conn).unwrap(), 7);
+        assert_eq!(
+            multiagents::store::migrate::schema_version(&conn).unwrap(),
+            7
+        );
         (
             rows(&conn, EVENTS),
             rows(&conn, EXECUTIONS),
@@ -73,15 +76,24 @@ fn a_version_7_file_upgrades_with_every_event_unchanged_and_no_host() {
         .collect();
     assert_eq!(after, runs);
     assert_eq!(
-        support::count(&conn, "SELECT count(*) FROM events WHERE host_id IS NOT NULL"),
+        support::count(
+            &conn,
+            "SELECT count(*) FROM events WHERE host_id IS NOT NULL"
+        ),
         0
     );
     assert_eq!(
-        support::count(&conn, "SELECT count(*) FROM executions WHERE host IS NOT NULL"),
+        support::count(
+            &conn,
+            "SELECT count(*) FROM executions WHERE host IS NOT NULL"
+        ),
         0
     );
     for table in ["hosts", "run_hosts", "merge_sources"] {
-        assert_eq!(support::count(&conn, &format!("SELECT count(*) FROM {table}")), 0);
+        assert_eq!(
+            support::count(&conn, &format!("SELECT count(*) FROM {table}")),
+            0
+        );
     }
     assert_eq!(
         support::count(&conn, "SELECT count(*) FROM pragma_foreign_key_check"),

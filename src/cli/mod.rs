@@ -15,6 +15,7 @@ mod demo;
 mod export;
 mod load_test;
 mod maintenance;
+mod merge;
 #[cfg(test)]
 mod option_ranges;
 mod output;
@@ -89,6 +90,8 @@ enum Command {
     Snapshot(maintenance::SnapshotArgs),
     /// Migrate the database to this version's schema without recording a run.
     Upgrade(maintenance::UpgradeArgs),
+    /// Copy the runs of several files (one per host) into one for analysis: OUT IN...
+    Merge(merge::MergeArgs),
 }
 
 /// What a command concluded, beyond "it ran".
@@ -211,6 +214,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Check(args) => maintenance::check(&globals, args).await,
             Command::Snapshot(args) => maintenance::snapshot(&globals, args).await,
             Command::Upgrade(args) => maintenance::upgrade(&globals, args).await,
+            Command::Merge(args) => merge::run(&globals, args).await,
         }
     })
 }

@@ -12,6 +12,7 @@ mod file;
 pub mod histogram;
 pub mod lifecycle;
 pub mod maintenance;
+pub mod merge;
 pub mod migrate;
 pub mod records;
 pub mod retention;
