@@ -236,15 +236,15 @@ pub enum MergeError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// SQLite failed while merging (a full disk, a damaged input).
-    #[error("{out}: merging {input} failed: {source}; {out} {unchanged}")]
+    #[error("{out}: merging {input} failed: {error}; {out} {unchanged}")]
     Sqlite {
         /// OUT.
         out: PathBuf,
         /// The input being merged (or OUT, before any input).
         input: PathBuf,
-        /// What SQLite said.
-        #[source]
-        source: rusqlite::Error,
+        /// What SQLite said (in the message, not as a source: its own
+        /// source would repeat it on the command line).
+        error: Box<rusqlite::Error>,
         /// "is as it was" or "was not created".
         unchanged: &'static str,
     },
@@ -362,6 +362,7 @@ pub fn merge(
         }
         FileState::Database => {
             readable(out)?;
+            refuse_recording_out(out)?;
             false
         }
     };
@@ -512,6 +513,22 @@ fn dead_runs(path: &Path) -> Result<HashMap<i64, String>, MergeError> {
     Ok(dead)
 }
 
+/// Refuses an OUT that a run is recording into, before it is opened for
+/// writing (checked again under the write lock).
+fn refuse_recording_out(out: &Path) -> Result<(), MergeError> {
+    let conn = file::open_read_only(out)?;
+    match lifecycle::open_runs_liveness(&conn)?
+        .into_iter()
+        .find(|(_, liveness)| *liveness == Liveness::Alive)
+    {
+        Some((run_id, _)) => Err(MergeError::OutRecording {
+            path: out.to_path_buf(),
+            run_id,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// A run of an input as `source_runs.sql` lists it.
 struct SourceRun {
     id: i64,
@@ -550,7 +567,7 @@ fn merge_into(
             MergeError::Sqlite {
                 out: out.to_path_buf(),
                 input: input.to_path_buf(),
-                source: e,
+                error: Box::new(e),
                 unchanged,
             }
         }
