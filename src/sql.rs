@@ -9,8 +9,8 @@
 //!
 //! One module per directory: [`migrations`], [`queries`] (the monitoring
 //! questions, [`QUERY_FILES`]), and the store's own statements in
-//! [`write`](mod@write), [`lifecycle`], [`merge`], [`retention`] and [`store`]. This module
-//! depends on nothing of the crate: the store uses it.
+//! [`write`](mod@write), [`lifecycle`], [`merge`], [`retention`] and
+//! [`store`]. This module depends on nothing of the crate: the store uses it.
 
 /// Declares one constant per SQL file of a directory, and `FILES`: every
 /// file of the directory by name with its text, in the listed order.

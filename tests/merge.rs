@@ -1076,3 +1076,26 @@ fn an_interrupted_merge_leaves_out_as_it_was_or_absent() {
     assert_eq!(report.runs_added(), 1);
     assert_sound(&out);
 }
+
+/// SQLite (built with URI names on) would read `file:in.db` as a URI for
+/// `in.db`: relative names starting with `file:` are files like any other.
+#[test]
+fn files_named_like_uris_are_files() {
+    let dir = tempfile::tempdir().unwrap();
+    small(dir.path(), "file:in.db");
+    for _ in 0..2 {
+        succeeded(
+            binary()
+                .args(["merge", "file:out.db", "file:in.db"])
+                .current_dir(dir.path())
+                .output()
+                .unwrap(),
+        );
+    }
+    let runs = listed_runs(&dir.path().join("file:out.db"));
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[&1]["merged_from"], "file:in.db");
+    for stray in ["in.db", "out.db"] {
+        assert!(!dir.path().join(stray).exists(), "{stray} was created");
+    }
+}

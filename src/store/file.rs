@@ -312,15 +312,15 @@ pub(crate) fn open_existing_for_writing(path: &Path) -> Result<Connection, Store
 }
 
 /// [`open_existing_for_writing`] for `merge`, whose connection attaches its
-/// inputs read-only by `file:` URIs: URI names are enabled, and `path`
-/// itself is opened under a name that cannot read as one (SQLite takes a
-/// name starting with `file:` for a URI).
+/// inputs read-only by `file:` URIs (URI names are enabled).
 pub(crate) fn open_existing_for_attaching(path: &Path) -> Result<Connection, StoreError> {
     open_existing_with(path, OpenFlags::SQLITE_OPEN_URI)
 }
 
 /// `path` under a name SQLite never reads as a URI: a relative path gets a
-/// leading `./`.
+/// leading `./`. The bundled SQLite is built with `SQLITE_USE_URI`, so it
+/// takes any name starting with `file:` for a URI (`--db file:x.db` would
+/// open `x.db`): every connection of ours opens its file by this name.
 pub(crate) fn not_a_uri(path: &Path) -> PathBuf {
     if path.is_relative() {
         Path::new(".").join(path)
@@ -620,7 +620,7 @@ pub(crate) fn open_for_reading(path: &Path, allow_older: bool) -> Result<Readabl
 /// A read-only connection (no checks: call [`open_for_reading`] first).
 pub(crate) fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
-        path,
+        not_a_uri(path),
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     configure(&conn)?;

@@ -521,7 +521,7 @@ pub(crate) fn check_run_capacity_untouched(path: &Path) -> Result<(), StoreError
     }
     let flags =
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let Ok(conn) = Connection::open_with_flags(path, flags) else {
+    let Ok(conn) = Connection::open_with_flags(super::file::not_a_uri(path), flags) else {
         return Ok(());
     };
     let _ = conn.busy_timeout(super::BUSY_TIMEOUT);

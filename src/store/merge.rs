@@ -623,7 +623,21 @@ fn merge_into(
             "runs_skipped": s.runs_skipped.len(),
         })).collect::<Vec<_>>(),
     });
-    lifecycle::log_maintenance(&tx, &options.command, started_at_us, &details)?;
+    lifecycle::log_maintenance(&tx, &options.command, started_at_us, &details).map_err(
+        |e| match e {
+            StoreError::Sqlite(e) => failed(out, e),
+            other => other.into(),
+        },
+    )?;
+    // A stop asked for while the last statements ran short of the progress
+    // handler's period: still nothing committed.
+    if options
+        .interrupt
+        .as_ref()
+        .is_some_and(Interrupt::is_triggered)
+    {
+        return Err(interrupted(options));
+    }
     tx.commit().map_err(|e| failed(out, e))?;
     Ok(sources)
 }
