@@ -1099,3 +1099,68 @@ fn files_named_like_uris_are_files() {
         assert!(!dir.path().join(stray).exists(), "{stray} was created");
     }
 }
+
+/// Rollup rows of run 0 (minutes several runs shared, from files older
+/// than schema version 4) belong to their file as a whole: added to OUT's
+/// own when the file's runs are new there, left (and said so) when some
+/// were merged before.
+#[test]
+fn rollups_of_no_run_are_added_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = small(dir.path(), "old.db");
+    let out = small(dir.path(), "out.db");
+    // small() names transactions after their row ids: make OUT's its own.
+    Connection::open(&out)
+        .unwrap()
+        .execute(
+            "UPDATE workflows SET transaction_id = 'out-' || transaction_id",
+            [],
+        )
+        .unwrap();
+    let minute = 27_000_000 * MINUTE;
+    for db in [&input, &out] {
+        let conn = Connection::open(db).unwrap();
+        conn.execute(
+            "INSERT INTO worker_minute_rollups (run_id, worker_id, event_type, minute_us, completed,
+                                                duration_sum_us, payload_sum_bytes)
+             VALUES (0, (SELECT min(id) FROM workers), 'command', ?1, 5, 500, 50)",
+            [minute],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO worker_hour_rollups (hour_us, run_id, worker_id, event_type, completed,
+                                              duration_sum_us, payload_sum_bytes)
+             VALUES ((?1 / 3600000000) * 3600000000, 0, (SELECT min(id) FROM workers), 'command',
+                     5, 500, 50)",
+            [minute],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO retention_watermarks (run_id, kind, deleted_before_us)
+             VALUES (0, 'traces', ?1)",
+            [minute + if db == &input { 2 * MINUTE } else { MINUTE }],
+        )
+        .unwrap();
+    }
+    let unattributed = |db: &Path| -> (i64, i64) {
+        let conn = Connection::open(db).unwrap();
+        conn.query_row(
+            "SELECT (SELECT sum(completed) FROM worker_minute_rollups WHERE run_id = 0),
+                    (SELECT deleted_before_us FROM retention_watermarks WHERE run_id = 0)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let options = MergeOptions::default();
+    let report = merge::merge(&out, std::slice::from_ref(&input), &options).unwrap();
+    assert_eq!(report.runs_added(), 1);
+    assert_eq!(report.sources[0].unattributed_rows_left, 0);
+    // Added up with OUT's own; the later watermark kept.
+    assert_eq!(unattributed(&out), (10, minute + 2 * MINUTE));
+    let again = merge::merge(&out, std::slice::from_ref(&input), &options).unwrap();
+    assert_eq!(again.runs_added(), 0);
+    assert_eq!(again.sources[0].unattributed_rows_left, 3);
+    assert_eq!(unattributed(&out), (10, minute + 2 * MINUTE));
+    assert_sound(&out);
+}
