@@ -11,6 +11,10 @@
 -- span through the primary key of workflow_minute_rollups (minute_us
 -- first); the watermarks are primary-key lookups (run_id, kind).
 --
+-- A run copied by `multiagents merge` names the file it came from (the
+-- path as given to merge, a primary-key lookup of merge_sources) and its
+-- origin; both NULL for a run recorded in this file.
+--
 -- Parameters:
 --   :limit  how many runs
 WITH listed AS (
@@ -52,6 +56,8 @@ SELECT resumed.id AS run_id,
                AND x.run_id = resumed.id)
        END AS rolled_up_workflows,
        resumed.traces_deleted_before_us,
-       resumed.rollups_deleted_before_us
+       resumed.rollups_deleted_before_us,
+       (SELECT s.path FROM merge_sources s WHERE s.id = resumed.source_id) AS merged_from,
+       resumed.origin
 FROM resumed
 ORDER BY resumed.id DESC

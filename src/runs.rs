@@ -46,6 +46,12 @@ pub struct RunSummary {
     /// How it ended, in words; for a crashed run not yet closed, why it is
     /// judged dead.
     pub end_reason: Option<String>,
+    /// For a run copied by `multiagents merge`: the file it came from (the
+    /// path as given to merge); `None` for a run recorded in this file.
+    pub merged_from: Option<String>,
+    /// For a copied run: where it was recorded
+    /// (`host|boot_id|pid_namespace|pid|process_start_ticks|started_at_us`).
+    pub origin: Option<String>,
 }
 
 /// The most recent runs, newest first.
@@ -76,6 +82,8 @@ pub fn list_runs(conn: &Connection, limit: i64) -> Result<Vec<RunSummary>, Store
             unfinished: r.get("unfinished")?,
             status: RunStatus::parse(&r.get::<_, String>("status")?).unwrap_or(RunStatus::Running),
             end_reason: r.get("end_reason")?,
+            merged_from: r.get("merged_from")?,
+            origin: r.get("origin")?,
         })
     })?;
     let mut runs: Vec<RunSummary> = rows.collect::<Result<_, _>>()?;

@@ -9,8 +9,8 @@
 //!
 //! One module per directory: [`migrations`], [`queries`] (the monitoring
 //! questions, [`QUERY_FILES`]), and the store's own statements in
-//! [`write`](mod@write), [`lifecycle`], [`retention`] and [`store`]. This module
-//! depends on nothing of the crate: the store uses it.
+//! [`write`](mod@write), [`lifecycle`], [`merge`], [`retention`] and
+//! [`store`]. This module depends on nothing of the crate: the store uses it.
 
 /// Declares one constant per SQL file of a directory, and `FILES`: every
 /// file of the directory by name with its text, in the listed order.
@@ -144,6 +144,43 @@ pub mod lifecycle {
     });
 }
 
+/// `multiagents merge`'s statements, `queries/merge/*.sql`: each input is
+/// attached read-only as `src` (further inputs of one merge as `src2`, ...:
+/// see `store::merge`) and copied into OUT, `main`.
+pub mod merge {
+    sql_files!("queries/merge/" {
+        ADD_HOSTS = "add_hosts.sql",
+        ADD_WORKERS = "add_workers.sql",
+        ATTACH_SOURCE = "attach_source.sql",
+        CLEAR_MAPS = "clear_maps.sql",
+        COPY_ALERTS = "copy_alerts.sql",
+        COPY_CUSTOM_METRICS = "copy_custom_metrics.sql",
+        COPY_ERROR_HOUR_ROLLUPS = "copy_error_hour_rollups.sql",
+        COPY_ERROR_MINUTE_ROLLUPS = "copy_error_minute_rollups.sql",
+        COPY_EVENT_MINUTE_LATENCY_HISTOGRAM = "copy_event_minute_latency_histogram.sql",
+        COPY_EVENTS = "copy_events.sql",
+        COPY_RETENTION_WATERMARKS = "copy_retention_watermarks.sql",
+        COPY_RUN = "copy_run.sql",
+        COPY_RUN_HOSTS = "copy_run_hosts.sql",
+        COPY_SYSTEM_SAMPLES = "copy_system_samples.sql",
+        COPY_WORKER_HOUR_HISTOGRAM = "copy_worker_hour_histogram.sql",
+        COPY_WORKER_HOUR_ROLLUPS = "copy_worker_hour_rollups.sql",
+        COPY_WORKER_HOUR_SKETCH = "copy_worker_hour_sketch.sql",
+        COPY_WORKER_MINUTE_HISTOGRAM = "copy_worker_minute_histogram.sql",
+        COPY_WORKER_MINUTE_ROLLUPS = "copy_worker_minute_rollups.sql",
+        COPY_WORKER_MINUTE_SKETCH = "copy_worker_minute_sketch.sql",
+        COPY_WORKFLOW_MINUTE_ROLLUPS = "copy_workflow_minute_rollups.sql",
+        COPY_WORKFLOWS = "copy_workflows.sql",
+        INSERT_SOURCE = "insert_source.sql",
+        MAP_HOSTS = "map_hosts.sql",
+        MAP_RUN = "map_run.sql",
+        MAP_WORKERS = "map_workers.sql",
+        MAPS = "maps.sql",
+        SOURCE_RUNS = "source_runs.sql",
+        UNATTRIBUTED_ROWS = "unattributed_rows.sql",
+    });
+}
+
 /// Retention's deletes, `queries/retention/*.sql`.
 pub mod retention {
     sql_files!("queries/retention/" {
@@ -190,6 +227,7 @@ pub const DIRECTORIES: &[(&str, &[(&str, &str)])] = &[
     ("migrations/", migrations::FILES),
     ("queries/", queries::FILES),
     ("queries/lifecycle/", lifecycle::FILES),
+    ("queries/merge/", merge::FILES),
     ("queries/retention/", retention::FILES),
     ("queries/store/", store::FILES),
     ("queries/write/", write::FILES),

@@ -120,7 +120,15 @@ fn a_version_5_file_upgrades_with_the_same_events_and_traces() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(names, ["event_rows", "events", "events_by_worker_finish"]);
+    assert_eq!(
+        names,
+        [
+            "event_rows",
+            "events",
+            "events_by_host_finish", // version 8
+            "events_by_worker_finish"
+        ]
+    );
     assert_eq!(
         count(&conn, "SELECT count(*) FROM pragma_foreign_key_check"),
         0

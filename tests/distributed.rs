@@ -486,3 +486,129 @@ fn the_password_is_never_recorded_printed_or_logged() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(!other.exists());
 }
+
+/// Drops what only names the run or the moment of asking.
+fn normalized(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "run_id" | "generated_at" | "run"))
+                .map(|(k, v)| (k.clone(), normalized(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(normalized).collect()),
+        other => other.clone(),
+    }
+}
+
+fn per_host(db: &Path) -> Vec<(String, i64)> {
+    let conn = Connection::open(db).unwrap();
+    conn.prepare(
+        "SELECT h.name, count(*) FROM event_rows e JOIN hosts h ON h.id = e.host_id
+         GROUP BY h.name ORDER BY h.name",
+    )
+    .unwrap()
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+#[test]
+fn two_orchestrators_files_merge_into_one_analysis() {
+    let Some(redis) = RedisServer::start("two_orchestrators_files_merge_into_one_analysis") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let _a = Host::start(dir.path(), &url, "host-a", &["--time-scale", "0.02"]);
+    let _b = Host::start(dir.path(), &url, "host-b", &["--time-scale", "0.02"]);
+    let files = [dir.path().join("east.db"), dir.path().join("west.db")];
+    // Two orchestrators at once, each with its own file, sharing the hosts.
+    let runs: Vec<std::process::Child> = files
+        .iter()
+        .map(|db| {
+            load_test(
+                db,
+                &url,
+                &[
+                    "--duration",
+                    "2s",
+                    "--rps",
+                    "10",
+                    "--mix",
+                    "simple,parallel,error",
+                    "--time-scale",
+                    "0.02",
+                ],
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for run in runs {
+        support::cli::ok(run.wait_with_output().unwrap());
+    }
+    let all = dir.path().join("all.db");
+    let merge = |out: &Path| {
+        let output = Command::new(env!("CARGO_BIN_EXE_multiagents"))
+            .arg("merge")
+            .arg(out)
+            .args(&files)
+            .output()
+            .unwrap();
+        support::cli::ok(output)
+    };
+    merge(&all);
+    let conn = Connection::open(&all).unwrap();
+    assert_consistent(&conn);
+    // Per host, the merged file holds the sum of the parts.
+    let mut expected: std::collections::BTreeMap<String, i64> = Default::default();
+    for db in &files {
+        for (host, n) in per_host(db) {
+            *expected.entry(host).or_default() += n;
+        }
+    }
+    let merged: std::collections::BTreeMap<String, i64> = per_host(&all).into_iter().collect();
+    assert_eq!(merged, expected);
+    assert_eq!(expected.len(), 2);
+    assert_eq!(count(&conn, "SELECT count(*) FROM run_hosts"), 4);
+    // Each merged run answers as its source did.
+    for (db, merged_run) in files.iter().zip(["1", "2"]) {
+        for question in [
+            ["query", "workers"],
+            ["query", "events"],
+            ["query", "errors"],
+        ] {
+            let source = support::cli::json_answer(
+                db,
+                &[question[0], question[1], "--run", "1", "--window", "1h"],
+            );
+            let copy = support::cli::json_answer(
+                &all,
+                &[
+                    question[0],
+                    question[1],
+                    "--run",
+                    merged_run,
+                    "--window",
+                    "1h",
+                ],
+            );
+            assert_eq!(
+                normalized(&copy),
+                normalized(&source),
+                "{question:?} of {}",
+                db.display()
+            );
+        }
+    }
+    // Merging the same files again adds nothing.
+    let before = count(&conn, "SELECT count(*) FROM event_rows");
+    merge(&all);
+    assert_eq!(count(&conn, "SELECT count(*) FROM event_rows"), before);
+    assert_eq!(count(&conn, "SELECT count(*) FROM runs"), 2);
+}

@@ -15,6 +15,7 @@ mod demo;
 mod export;
 mod load_test;
 mod maintenance;
+mod merge;
 #[cfg(test)]
 mod option_ranges;
 mod output;
@@ -93,6 +94,8 @@ enum Command {
     Upgrade(maintenance::UpgradeArgs),
     /// Serve the demo's workers to orchestrators elsewhere (`demo --redis`, `load-test --redis`) over Redis Streams.
     Worker(worker::WorkerArgs),
+    /// Copy the runs of several files (one per host) into one for analysis: OUT IN...
+    Merge(merge::MergeArgs),
 }
 
 /// What a command concluded, beyond "it ran".
@@ -216,6 +219,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Snapshot(args) => maintenance::snapshot(&globals, args).await,
             Command::Upgrade(args) => maintenance::upgrade(&globals, args).await,
             Command::Worker(args) => worker::run(&globals, args).await,
+            Command::Merge(args) => merge::run(&globals, args).await,
         }
     })
 }

@@ -145,7 +145,7 @@ pub fn snapshot(source: &Path, target: &Path) -> Result<SnapshotReport, StoreErr
     let copied = (|| {
         // Not query_only: VACUUM INTO writes, though only to the target.
         let conn = rusqlite::Connection::open_with_flags(
-            source,
+            file::not_a_uri(source),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(super::BUSY_TIMEOUT)?;

@@ -153,7 +153,7 @@ impl Drop for Checkpointer {
 
 fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open_with_flags(
-        path,
+        super::file::not_a_uri(path),
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(LOCK_WAIT)?;

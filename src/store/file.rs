@@ -308,6 +308,28 @@ pub(crate) fn open_for_writing(path: &Path) -> Result<Connection, StoreError> {
 
 /// [`open_for_writing`] for a file that must already exist (`upgrade`).
 pub(crate) fn open_existing_for_writing(path: &Path) -> Result<Connection, StoreError> {
+    open_existing_with(path, OpenFlags::empty())
+}
+
+/// [`open_existing_for_writing`] for `merge`, whose connection attaches its
+/// inputs read-only by `file:` URIs (URI names are enabled).
+pub(crate) fn open_existing_for_attaching(path: &Path) -> Result<Connection, StoreError> {
+    open_existing_with(path, OpenFlags::SQLITE_OPEN_URI)
+}
+
+/// `path` under a name SQLite never reads as a URI: a relative path gets a
+/// leading `./`. The bundled SQLite is built with `SQLITE_USE_URI`, so it
+/// takes any name starting with `file:` for a URI (`--db file:x.db` would
+/// open `x.db`): every connection of ours opens its file by this name.
+pub(crate) fn not_a_uri(path: &Path) -> PathBuf {
+    if path.is_relative() {
+        Path::new(".").join(path)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+fn open_existing_with(path: &Path, extra: OpenFlags) -> Result<Connection, StoreError> {
     match inspect(path)? {
         FileState::Missing => {
             return Err(StoreError::NotFound {
@@ -318,8 +340,8 @@ pub(crate) fn open_existing_for_writing(path: &Path) -> Result<Connection, Store
     }
     check_writable(path)?;
     let mut conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        not_a_uri(path),
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra,
     )?;
     configure(&conn)?;
     // A damaged file is refused before anything is written to it: no
@@ -396,6 +418,108 @@ pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
 /// the file system has no hard links, an empty file is created instead and
 /// migrated in place under the write lock.
 fn create_aside(path: &Path) -> Result<(), StoreError> {
+    let temp = aside_name(path, "new")?;
+    create_private_new(&temp).map_err(|e| StoreError::io(path, e))?;
+    let result = build_new(&temp).and_then(|()| link_into_place(&temp, path));
+    for leftover in [
+        temp.clone(),
+        wal_path(&temp),
+        sidecar(&temp, "-shm"),
+        sidecar(&temp, "-journal"),
+    ] {
+        let _ = std::fs::remove_file(leftover);
+    }
+    result
+}
+
+/// A new database file built aside, for a command that must either create
+/// `path` whole or leave it absent (`merge`): a hidden file in the same
+/// directory, at this schema and in WAL mode, whose connection (URI names
+/// enabled, like [`open_existing_for_attaching`]) the caller fills. Then
+/// [`NewFile::link_into_place`] links it to `path` (refusing a file that
+/// appeared there meanwhile); dropped before that, it is removed.
+pub(crate) struct NewFile {
+    temp: PathBuf,
+    path: PathBuf,
+}
+
+impl NewFile {
+    /// Creates the hidden file beside `path` and opens it, migrated.
+    pub(crate) fn create(path: &Path) -> Result<(NewFile, Connection), StoreError> {
+        let temp = aside_name(path, "merge")?;
+        create_private_new(&temp).map_err(|e| StoreError::io(path, e))?;
+        let new = NewFile {
+            temp,
+            path: path.to_path_buf(),
+        };
+        let mut conn = Connection::open_with_flags(
+            not_a_uri(&new.temp),
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        configure(&conn)?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        migrate::apply(&tx, 0)?;
+        tx.commit()?;
+        Ok((new, conn))
+    }
+
+    /// Closes `conn` (which checkpoints its WAL into the file: the file
+    /// alone is the whole database) and links the file to its path. A file
+    /// that appeared at the path meanwhile is never replaced:
+    /// [`StoreError::SnapshotTarget`] says so.
+    pub(crate) fn link_into_place(self, conn: Connection) -> Result<(), StoreError> {
+        conn.close().map_err(|(_, e)| StoreError::Sqlite(e))?;
+        match std::fs::hard_link(&self.temp, &self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(StoreError::SnapshotTarget {
+                    path: self.path.clone(),
+                    reason: "appeared while the merge was building it; refusing to replace it"
+                        .to_string(),
+                })
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::Unsupported | std::io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                // No hard links here: a rename, after checking (a file that
+                // appears between the check and the rename is the one case
+                // this cannot refuse).
+                if inspect(&self.path)? != FileState::Missing {
+                    return Err(StoreError::SnapshotTarget {
+                        path: self.path.clone(),
+                        reason: "appeared while the merge was building it; refusing to replace it"
+                            .to_string(),
+                    });
+                }
+                std::fs::rename(&self.temp, &self.path).map_err(|e| StoreError::io(&self.path, e))
+            }
+            Err(e) => Err(StoreError::io(&self.path, e)),
+        }
+    }
+}
+
+impl Drop for NewFile {
+    fn drop(&mut self) {
+        for leftover in [
+            self.temp.clone(),
+            wal_path(&self.temp),
+            sidecar(&self.temp, "-shm"),
+            sidecar(&self.temp, "-journal"),
+        ] {
+            let _ = std::fs::remove_file(leftover);
+        }
+    }
+}
+
+/// A hidden name beside `path`, unique to this process and moment:
+/// `.<name>.<what>-<pid>-<nanos>`.
+fn aside_name(path: &Path, what: &str) -> Result<PathBuf, StoreError> {
     let Some(name) = path.file_name() else {
         return Err(StoreError::NotFound {
             path: path.to_path_buf(),
@@ -410,19 +534,8 @@ fn create_aside(path: &Path) -> Result<(), StoreError> {
         .map_or(0, |d| d.subsec_nanos());
     let mut temp_name = OsString::from(".");
     temp_name.push(name);
-    temp_name.push(format!(".new-{}-{nanos}", std::process::id()));
-    let temp = dir.join(temp_name);
-    create_private_new(&temp).map_err(|e| StoreError::io(path, e))?;
-    let result = build_new(&temp).and_then(|()| link_into_place(&temp, path));
-    for leftover in [
-        temp.clone(),
-        wal_path(&temp),
-        sidecar(&temp, "-shm"),
-        sidecar(&temp, "-journal"),
-    ] {
-        let _ = std::fs::remove_file(leftover);
-    }
-    result
+    temp_name.push(format!(".{what}-{}-{nanos}", std::process::id()));
+    Ok(dir.join(temp_name))
 }
 
 fn build_new(temp: &Path) -> Result<(), StoreError> {
@@ -507,7 +620,7 @@ pub(crate) fn open_for_reading(path: &Path, allow_older: bool) -> Result<Readabl
 /// A read-only connection (no checks: call [`open_for_reading`] first).
 pub(crate) fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
-        path,
+        not_a_uri(path),
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     configure(&conn)?;

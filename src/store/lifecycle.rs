@@ -291,18 +291,27 @@ fn judge(
     })
 }
 
+/// Every run that is not closed, with whether its process is alive.
+pub fn open_runs_liveness(conn: &Connection) -> Result<Vec<(i64, Liveness)>, StoreError> {
+    let me = ProcessIdentity::current();
+    let now = clock::now_us();
+    let mut judged = Vec::new();
+    for run in open_runs(conn)? {
+        judged.push((run.id, judge(conn, &run, &me, now)?));
+    }
+    Ok(judged)
+}
+
 /// Runs that are not closed but whose process is gone, with why: what a
 /// read-only command shows as `crashed` without writing anything.
 pub fn dead_open_runs(conn: &Connection) -> Result<Vec<(i64, String)>, StoreError> {
-    let me = ProcessIdentity::current();
-    let now = clock::now_us();
-    let mut dead = Vec::new();
-    for run in open_runs(conn)? {
-        if let Liveness::Gone(why) = judge(conn, &run, &me, now)? {
-            dead.push((run.id, why));
-        }
-    }
-    Ok(dead)
+    Ok(open_runs_liveness(conn)?
+        .into_iter()
+        .filter_map(|(id, liveness)| match liveness {
+            Liveness::Gone(why) => Some((id, why)),
+            Liveness::Alive => None,
+        })
+        .collect())
 }
 
 /// The ids of [`dead_open_runs`] as a JSON array, the form queries take
@@ -512,7 +521,7 @@ pub(crate) fn check_run_capacity_untouched(path: &Path) -> Result<(), StoreError
     }
     let flags =
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let Ok(conn) = Connection::open_with_flags(path, flags) else {
+    let Ok(conn) = Connection::open_with_flags(super::file::not_a_uri(path), flags) else {
         return Ok(());
     };
     let _ = conn.busy_timeout(super::BUSY_TIMEOUT);

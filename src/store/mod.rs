@@ -12,6 +12,7 @@ mod file;
 pub mod histogram;
 pub mod lifecycle;
 pub mod maintenance;
+pub mod merge;
 pub mod migrate;
 pub mod records;
 pub mod retention;
@@ -172,7 +173,7 @@ impl Store {
     }
 
     fn with_pool(path: &Path, writer_open: bool) -> Result<Store, StoreError> {
-        let manager = SqliteConnectionManager::file(path)
+        let manager = SqliteConnectionManager::file(file::not_a_uri(path))
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(|c| {
                 file::configure(c)?;

@@ -80,6 +80,12 @@ pub(super) fn runs(list: &[RunSummary]) -> String {
         ]);
     }
     let mut text = table.to_string();
+    // Runs copied by `merge`: the file each came from.
+    for r in list {
+        if let Some(path) = &r.merged_from {
+            text.push_str(&format!("\nRun {}: merged from {path}.", r.run_id));
+        }
+    }
     // Retention is never silent: say where a count comes from.
     for r in list.iter().filter(|r| !r.notes.is_empty()) {
         text.push_str(&format!(

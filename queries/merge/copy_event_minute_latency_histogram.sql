@@ -1,0 +1,17 @@
+-- Per-minute event latency histograms of the runs being copied, with the run
+-- and the worker renumbered.
+-- Rows of run 0 (the rollups of no run, from before schema version 4) are
+-- copied only when the merge maps run 0 (see store::merge), and then add to
+-- OUT's own run-0 rows as the writer's upsert adds a batch
+-- (queries/write/upsert_latency_histogram.sql). The new runs' rows never
+-- meet an existing row: the run ids are new.
+-- `WHERE true`: the ON CONFLICT is the upsert's, not the join's.
+-- Index: one scan of the input's table (its key starts with the time, not
+-- the run), the run map by its primary key; OUT's primary key per row.
+INSERT INTO main.event_minute_latency_histogram (run_id, minute_us, le_ms, count)
+SELECT m.new_id, r.minute_us, r.le_ms, r.count
+FROM src.event_minute_latency_histogram r
+JOIN temp.merge_runs m ON m.old_id = r.run_id
+WHERE true
+ON CONFLICT (minute_us, run_id, le_ms) DO UPDATE
+SET count = count + excluded.count
