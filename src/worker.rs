@@ -194,6 +194,18 @@ impl From<std::io::Error> for WorkerError {
     }
 }
 
+/// How a JSON value is named in an error ("a string", "an array").
+pub(crate) fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// What a worker returns: a JSON object on success. Any other JSON value is
 /// recorded as a failed execution.
 pub type WorkerResult = Result<Value, WorkerError>;

@@ -21,7 +21,7 @@ pub use status::{HistoryEntry, WorkflowStatus};
 use crate::clock;
 use crate::store::{Store, StoreError, Writer};
 use crate::transport::RemoteWorkers;
-use crate::worker::{Context, WorkerRegistry};
+use crate::worker::{Context, WorkerRegistry, json_kind};
 use crate::workflow::{Workflow, WorkflowError};
 
 /// What the orchestrator refuses or cannot answer.
@@ -141,17 +141,6 @@ pub(crate) struct WorkflowRun {
 impl WorkflowRun {
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -38,7 +38,7 @@ use super::redis::{
 use super::wire::{CommandEntry, GROUP, HostBeat, Keys, ReplyEntry};
 use super::{CallEvent, RemoteResult, Reply, TransportError, redact_url};
 use crate::clock;
-use crate::worker::{Context, WorkerError, WorkerFn, WorkerRegistry};
+use crate::worker::{Context, WorkerError, WorkerFn, WorkerRegistry, json_kind};
 
 /// How a host serves.
 #[derive(Debug, Clone)]
@@ -674,16 +674,5 @@ impl Host {
                 ),
             }
         }
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

@@ -18,42 +18,54 @@ fn opt_str(s: &Option<Arc<str>>) -> Option<&str> {
     s.as_deref()
 }
 
-/// The `workers.id` of `name`, inserting it the first time; cached for the
-/// writer's life (cleared when a transaction rolls back).
+/// The id of `name` in a table of names (`workers`, `hosts`): inserted
+/// the first time by `insert`, read by `select`, both binding `param`;
+/// cached for the writer's life (cleared when a transaction rolls back).
+fn name_id(
+    tx: &Transaction<'_>,
+    cache: &mut HashMap<Arc<str>, i64>,
+    name: &Arc<str>,
+    (insert, select, param): (&str, &str, &str),
+) -> Result<i64, rusqlite::Error> {
+    if let Some(&id) = cache.get(name) {
+        return Ok(id);
+    }
+    tx.prepare_cached(insert)?
+        .execute(&[(param, &name.as_ref() as &dyn ToSql)])?;
+    let id: i64 = tx
+        .prepare_cached(select)?
+        .query_row(&[(param, &name.as_ref() as &dyn ToSql)], |row| row.get(0))?;
+    cache.insert(Arc::clone(name), id);
+    Ok(id)
+}
+
+/// The `workers.id` of `name` (the lookup is the monitors'
+/// `queries/worker_id.sql`).
 pub(super) fn worker_id(
     tx: &Transaction<'_>,
     cache: &mut HashMap<Arc<str>, i64>,
     name: &Arc<str>,
 ) -> Result<i64, rusqlite::Error> {
-    if let Some(&id) = cache.get(name) {
-        return Ok(id);
-    }
-    tx.prepare_cached(crate::sql::write::INSERT_WORKER)?
-        .execute(named_params! {":worker": name.as_ref()})?;
-    let id: i64 = tx
-        .prepare_cached(crate::sql::queries::WORKER_ID)?
-        .query_row(named_params! {":worker": name.as_ref()}, |row| row.get(0))?;
-    cache.insert(Arc::clone(name), id);
-    Ok(id)
+    let statements = (
+        crate::sql::write::INSERT_WORKER,
+        crate::sql::queries::WORKER_ID,
+        ":worker",
+    );
+    name_id(tx, cache, name, statements)
 }
 
-/// The `hosts.id` of `name`, inserting it the first time; cached like
-/// [`worker_id`].
+/// The `hosts.id` of `name`.
 fn host_id(
     tx: &Transaction<'_>,
     cache: &mut HashMap<Arc<str>, i64>,
     name: &Arc<str>,
 ) -> Result<i64, rusqlite::Error> {
-    if let Some(&id) = cache.get(name) {
-        return Ok(id);
-    }
-    tx.prepare_cached(crate::sql::write::INSERT_HOST)?
-        .execute(named_params! {":host": name.as_ref()})?;
-    let id: i64 = tx
-        .prepare_cached(crate::sql::write::HOST_ID)?
-        .query_row(named_params! {":host": name.as_ref()}, |row| row.get(0))?;
-    cache.insert(Arc::clone(name), id);
-    Ok(id)
+    let statements = (
+        crate::sql::write::INSERT_HOST,
+        crate::sql::write::HOST_ID,
+        ":host",
+    );
+    name_id(tx, cache, name, statements)
 }
 
 /// The host id of an event's end (`None`: it ran in this process).
