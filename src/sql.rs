@@ -64,6 +64,7 @@ pub mod queries {
         RETENTION_WATERMARKS = "retention_watermarks.sql",
         WORKFLOW_OUTCOMES_ROLLUPS = "workflow_outcomes_rollups.sql",
         FIRING_ALERTS = "firing_alerts.sql",
+        HOSTS = "hosts.sql",
         RUN_BOUNDS = "run_bounds.sql",
         RUN_DETAILS = "run_details.sql",
         RUNS = "runs.sql",

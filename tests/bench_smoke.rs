@@ -122,3 +122,52 @@ fn the_quick_day_suite_completes_and_prints_every_figure() {
         );
     }
 }
+
+/// `--only distributed` at its quick size: its own redis-server, two
+/// `multiagents worker` processes, 1,000 no-op workflows each way and 40
+/// light-load steps. Every figure is named; with redis-server both hosts
+/// ran steps, and the latencies were read from the recorded rows.
+#[test]
+fn the_quick_distributed_suite_completes_and_names_every_figure() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (stdout, report) = quick_bench(dir.path(), &["--only", "distributed"]);
+    let figures = [
+        "distributed_throughput",
+        "distributed_vs_in_process",
+        "remote_step_added_latency_p50",
+        "remote_step_added_latency_p99",
+    ];
+    for name in figures {
+        assert!(stdout.contains(name), "{name} missing from:\n{stdout}");
+    }
+    assert_eq!(names(&report), figures);
+    let throughput = &report["figures"][0]["details"];
+    if let Some(why) = throughput["skipped"].as_str() {
+        // CI installs redis-server (.ci/run); a local run without it says so.
+        eprintln!("SKIPPED the distributed figures: {why}");
+        assert!(why.contains("redis-server not found"), "{why}");
+        return;
+    }
+    let per_host = throughput["executions_per_host"]
+        .as_object()
+        .expect("executions per host");
+    assert_eq!(per_host.len(), 2, "{per_host:?}");
+    for (host, executions) in per_host {
+        assert!(
+            executions.as_u64().expect("a count") > 0,
+            "{host} ran nothing"
+        );
+    }
+    let total: u64 = per_host.values().filter_map(|v| v.as_u64()).sum();
+    // 1,000 workflows and a warm-up of 100, three steps each.
+    assert_eq!(total, 3 * 1_100);
+    assert!(
+        throughput["in_process_workflows_per_s"]
+            .as_f64()
+            .expect("rate")
+            > 0.0
+    );
+    let latency = &report["figures"][2]["details"];
+    assert_eq!(latency["remote"]["events"], 40);
+    assert_eq!(latency["in_process"]["events"], 40);
+}

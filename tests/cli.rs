@@ -166,6 +166,7 @@ fn the_demo_records_a_run_that_can_be_explored_after_it_ended() {
         vec!["system"],
         vec!["metrics"],
         vec!["alerts"],
+        vec!["hosts"],
         vec!["runs"],
     ] {
         let mut args = vec!["query"];

@@ -830,12 +830,13 @@ fn full_scans(conn: &rusqlite::Connection, name: &str, sql: &str) -> Vec<String>
                 return false;
             };
             let target = rest.split(' ').next().unwrap_or("");
-            // `workers` and `runs` hold a row per worker name and per process
-            // run (the sketch queries read every run's sketched_until_us),
-            // `retention_watermarks` at most three rows per run;
-            // `json_each` reads a JSON array parameter (:crashed_runs), a
-            // handful of run ids.
+            // `workers`, `hosts` and `runs` hold a row per worker name, per
+            // worker host name and per process run (the sketch queries read
+            // every run's sketched_until_us), `retention_watermarks` at most
+            // three rows per run; `json_each` reads a JSON array parameter
+            // (:crashed_runs), a handful of run ids.
             !(target == "workers"
+                || target == "hosts"
                 || target == "json_each"
                 || target == "retention_watermarks"
                 || target == "runs"

@@ -19,6 +19,10 @@
 //!   (`order_value` per completed order), and alerts that fire and resolve
 //!   (the last ones still firing), so that every query in `queries/` has
 //!   rows to read.
+//! - Half the workflows run their steps on three worker hosts (`--redis`,
+//!   `multiagents worker`): their events carry the host, and the run keeps
+//!   the hosts' heartbeats (`run_hosts`), so `query hosts` has both kinds of
+//!   rows to read; the other half run in process.
 //! - The run row is the generated span (its start and last microsecond),
 //!   so `report` and `query --run` of the file ask about exactly the span.
 //!
@@ -37,9 +41,9 @@ use rand_chacha::ChaCha8Rng;
 use super::BenchResult;
 use crate::monitor::custom::{Labels, labels_json};
 use crate::store::{
-    AlertFired, EventDispatched, EventFinished, EventOutcome, EventType, MetricObservation,
-    MetricType, Record, RunInfo, Store, SystemSample, WorkflowChanged, WorkflowStarted,
-    WorkflowState, Writer, WriterOptions,
+    AlertFired, EventDispatched, EventFinished, EventOutcome, EventType, HostSeen,
+    MetricObservation, MetricType, Record, RunInfo, Store, SystemSample, WorkflowChanged,
+    WorkflowStarted, WorkflowState, Writer, WriterOptions,
 };
 
 /// 2024-01-01T00:00:00Z: the start of the generated span (whole minute and
@@ -53,7 +57,8 @@ pub const MINUTE_US: i64 = 60_000_000;
 /// Bumped whenever the generated contents change, so that cached files of
 /// an older generator are not reused.
 // 4: the span is `hours` long; the run row is set to the span.
-const GENERATOR_VERSION: u32 = 4;
+// 5: half the workflows run on worker hosts (schema version 8).
+const GENERATOR_VERSION: u32 = 5;
 
 /// The seed's flaky-worker messages; the error type is the text before ':'.
 pub const ERROR_MESSAGES: [&str; 4] = [
@@ -135,6 +140,9 @@ pub struct DatasetSummary {
     pub custom_metrics: u64,
     /// Alerts fired.
     pub alerts: u64,
+    /// Executions run on worker hosts (the rest ran in process).
+    #[serde(default)]
+    pub on_hosts: u64,
     /// Generation's progress every 1/[`INGEST_MARKS`] of the executions
     /// (empty when the summary was read back from a file).
     #[serde(default)]
@@ -288,6 +296,10 @@ impl Names {
     }
 }
 
+/// The worker hosts that run half the workflows (see the module's
+/// documentation), each with a heartbeat over the whole span.
+pub const HOSTS: [&str; 3] = ["host-a:1001", "host-b:1002", "host-c:1003"];
+
 /// The name of one of the generated workers that has executions in every
 /// minute (used for the per-worker queries).
 pub const BUSY_WORKER: &str = "flaky_processor";
@@ -299,6 +311,7 @@ pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<Dataset
     let span_us = spec.span_us();
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x005E_ED0F_DA7A);
     let names = Names::new();
+    let hosts: Vec<Arc<str>> = HOSTS.iter().map(|h| Arc::from(*h)).collect();
     let mut summary = DatasetSummary::default();
     let target = spec.executions.max(1) as u64;
     let emit = |r: Record| writer.blocking_record(r).context("the writer stopped");
@@ -347,6 +360,10 @@ pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<Dataset
                 .to_string(),
         );
         let started = created + rng.random_range(50..500);
+        // Every other workflow in process, the others on the hosts in turn
+        // (by count, so the random draws stay those of version 4).
+        let host = (workflows_started % 2 == 1)
+            .then(|| Arc::clone(&hosts[(workflows_started / 2) % hosts.len()]));
         emit(Record::WorkflowStarted(WorkflowStarted {
             id,
             transaction_id,
@@ -382,7 +399,9 @@ pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<Dataset
                     break 'steps;
                 }
                 let cancel_here = cancel && s == 1;
-                let end = finish(&mut rng, &ev.1, w, cancel_here);
+                let mut end = finish(&mut rng, &ev.1, w, cancel_here);
+                end.host = host.clone();
+                summary.on_hosts += u64::from(host.is_some());
                 t = end.finished_at_us + rng.random_range(20..200);
                 let o = end.outcome;
                 let message = end.error_message.clone();
@@ -442,6 +461,8 @@ pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<Dataset
                 );
                 emit(Record::EventDispatched(ev.0))?;
                 let mut end = finish(&mut rng, &ev.1, COMPENSATOR, false);
+                end.host = host.clone();
+                summary.on_hosts += u64::from(host.is_some());
                 // Compensations are retried until they succeed in a real
                 // saga; here the recorded one simply completes.
                 end.outcome = EventOutcome::Completed;
@@ -477,6 +498,18 @@ pub fn generate_into(writer: &Writer, spec: &DatasetSpec) -> BenchResult<Dataset
     summary.system_samples += write_samples(&emit, &mut rng, span_us)?;
     summary.custom_metrics += write_metrics(&emit, &mut rng, &names, &completed_per_tick)?;
     summary.alerts += write_alerts(&emit, writer, span_us)?;
+    let served: Vec<&str> = WORKERS.iter().map(|w| w.name).collect();
+    for host in &hosts {
+        emit(Record::HostSeen(HostSeen {
+            name: Arc::clone(host),
+            workers: served.join(","),
+            concurrency: 64,
+            first_seen_us: HOUR_START_US,
+            last_heartbeat_us: HOUR_START_US + span_us - 1,
+            reclaimed: 0,
+            duplicates: 0,
+        }))?;
+    }
     writer.blocking_flush().context("flushing the writer")?;
     summary.ingest_marks.push(IngestMark {
         executions: summary.executions,
@@ -863,6 +896,7 @@ pub fn summarize(path: &Path) -> BenchResult<DatasetSummary> {
         system_samples: one("SELECT count(*) FROM system_samples")?,
         custom_metrics: one("SELECT count(*) FROM custom_metrics")?,
         alerts: one("SELECT count(*) FROM alerts")?,
+        on_hosts: one("SELECT count(*) FROM events WHERE host_id IS NOT NULL")?,
         ingest_marks: Vec::new(),
     })
 }

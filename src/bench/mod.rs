@@ -12,6 +12,7 @@
 mod commits;
 pub mod dataset;
 mod day;
+mod distributed;
 pub mod duckdb;
 mod footprint;
 mod ingest;
@@ -72,6 +73,11 @@ pub enum Suite {
     /// Parallel `GET /metrics` of `serve` during full load: errors, p50,
     /// p99, shared answers against each request computing alone.
     Scrapes,
+    /// No-op workflows/s with every step on two worker-host processes over
+    /// Redis (a `redis-server` of its own), against the Python original and
+    /// in process; the latency a remote step adds at light load. Not in
+    /// the default run: it needs `redis-server` and starts processes.
+    Distributed,
 }
 
 impl Suite {
@@ -88,9 +94,11 @@ impl Suite {
         Suite::Day,
         Suite::Wal,
         Suite::Scrapes,
+        Suite::Distributed,
     ];
 
-    /// What `bench` runs without `--only`: every suite but [`Suite::Day`].
+    /// What `bench` runs without `--only`: every suite but [`Suite::Day`]
+    /// and [`Suite::Distributed`].
     pub const DEFAULT: &'static [Suite] = &[
         Suite::Memory,
         Suite::Throughput,
@@ -164,6 +172,21 @@ pub struct BenchOptions {
     /// No-op workflows recorded before the scrapes start (what /metrics
     /// summarises).
     pub scrape_prefill_workflows: usize,
+    /// No-op 3-step workflows per side of the distributed throughput (after
+    /// a warm-up of a tenth as many).
+    pub distributed_workflows: usize,
+    /// Workflows in flight in the distributed throughput.
+    pub distributed_in_flight: usize,
+    /// Steps each worker host runs at once (`multiagents worker
+    /// --concurrency`).
+    pub host_concurrency: usize,
+    /// Single no-op steps per side of the added-latency figures.
+    pub light_steps: usize,
+    /// Their start rate, per second.
+    pub light_rps: f64,
+    /// The executable whose `worker` subcommand serves the hosts (`None`:
+    /// this one).
+    pub worker_exe: Option<PathBuf>,
 }
 
 impl BenchOptions {
@@ -197,6 +220,12 @@ impl BenchOptions {
             scrapes: 200,
             scrape_rounds: 5,
             scrape_prefill_workflows: 50_000,
+            distributed_workflows: 50_000,
+            distributed_in_flight: 2_000,
+            host_concurrency: 256,
+            light_steps: 400,
+            light_rps: 20.0,
+            worker_exe: None,
         }
     }
 
@@ -228,6 +257,10 @@ impl BenchOptions {
             scrapes: 40,
             scrape_rounds: 1,
             scrape_prefill_workflows: 1_000,
+            distributed_workflows: 1_000,
+            distributed_in_flight: 200,
+            host_concurrency: 64,
+            light_steps: 40,
             ..BenchOptions::new(dir)
         }
     }
@@ -387,6 +420,7 @@ pub async fn run(
             Suite::Day => day::measure(options, progress).await?,
             Suite::Wal => wal::measure(options, progress).await?,
             Suite::Scrapes => scrapes::measure(options, progress).await?,
+            Suite::Distributed => distributed::measure(options, progress).await?,
         };
         figures.extend(measured);
     }

@@ -40,8 +40,8 @@ use super::dataset::{self, BUSY_WORKER, DatasetSpec, HOUR_START_US, HOUR_US, MIN
 use super::{BenchOptions, BenchResult, Figure, Goal, Progress};
 use crate::monitor::totals::{self, Source};
 use crate::monitor::{
-    RunScope, alerts, custom, event, health::HealthThresholds, outcomes, performance, rollups,
-    system, worker,
+    RunScope, alerts, custom, event, health::HealthThresholds, hosts, outcomes, performance,
+    rollups, system, worker,
 };
 use crate::runs::{self, RunSelector};
 use crate::sql::QUERY_FILES;
@@ -269,6 +269,9 @@ pub(super) fn case<'a>(
                 event::event_summary_from_rollups(c, w, all)?.total_events as usize
             })
         }
+        "hosts.sql" => typed!("monitor::hosts::host_activity", |c| {
+            hosts::host_activity(c, w, all)?.total_executions as usize
+        }),
         "transaction_trace.sql" => typed!("monitor::event::transaction_trace", |c| {
             event::transaction_trace(c, &ctx.transaction_id)?.len()
         }),

@@ -106,14 +106,6 @@ pub(super) async fn run_workflows(
 /// CPU time is far less disturbed by a busy neighbour than wall time, so the
 /// figures carry it beside their rates.
 pub(super) fn cpu_seconds(thread_prefix: Option<&str>) -> f64 {
-    // Clock ticks per second: 100 on every Linux this runs on.
-    const TICKS: f64 = 100.0;
-    fn ticks(stat: &str) -> Option<u64> {
-        // Fields after the parenthesised name: state is field 3; utime 14, stime 15.
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-    }
     match thread_prefix {
         None => std::fs::read_to_string("/proc/self/stat")
             .ok()
@@ -137,4 +129,50 @@ pub(super) fn cpu_seconds(thread_prefix: Option<&str>) -> f64 {
             total as f64 / TICKS
         }
     }
+}
+
+/// Clock ticks per second of `/proc`'s CPU times: 100 on every Linux this
+/// runs on.
+const TICKS: f64 = 100.0;
+
+/// user + system ticks of a `/proc/.../stat` line.
+fn ticks(stat: &str) -> Option<u64> {
+    // Fields after the parenthesised name: state is field 3; utime 14, stime 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// CPU time (user + system, seconds) of another process (a child this
+/// harness started), every thread; 0 when it cannot be read.
+pub(super) fn process_cpu_seconds(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| ticks(&s))
+        .map_or(0.0, |t| t as f64 / TICKS)
+}
+
+/// The whole machine's CPU time since boot, seconds summed over its CPUs:
+/// (busy, total), from the first line of `/proc/stat`; zeros elsewhere.
+/// The difference of two readings says how busy the machine was between
+/// them, whoever kept it busy.
+pub(super) fn machine_cpu_seconds() -> (f64, f64) {
+    let Some(line) = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| s.lines().next().map(str::to_string))
+    else {
+        return (0.0, 0.0);
+    };
+    // cpu user nice system idle iowait irq softirq steal ...
+    let values: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: u64 = values.iter().take(8).sum();
+    let idle = values.get(3).copied().unwrap_or(0) + values.get(4).copied().unwrap_or(0);
+    (
+        total.saturating_sub(idle) as f64 / TICKS,
+        total as f64 / TICKS,
+    )
 }

@@ -17,7 +17,8 @@ pub struct BenchArgs {
     #[arg(long)]
     quick: bool,
     /// Run only these suites (repeat or comma-separate); default: all but
-    /// `day` (the day-scale dataset takes minutes to generate the first time).
+    /// `day` (the day-scale dataset takes minutes to generate the first time)
+    /// and `distributed` (it starts a redis-server and two worker hosts).
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Suite>,
     /// No-op workflows per throughput measurement (default 100000). Range: 1 to 10000000.
@@ -26,6 +27,10 @@ pub struct BenchArgs {
     /// No-op workflows in flight at once (default 5000). Range: 1 to 1000000.
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     in_flight: Option<usize>,
+    /// No-op workflows per side of the distributed throughput (default
+    /// 50000; 1000 with --quick). Range: 1 to 10000000.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
+    distributed_workflows: Option<usize>,
     /// Fast-workload workflows per side of the recording-overhead figure (default 10000). Range: 1 to 1000000.
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     overhead_workflows: Option<usize>,
@@ -134,6 +139,7 @@ fn options(args: &BenchArgs, dir: PathBuf) -> BenchOptions {
     set(&mut o.retention_rows, args.retention_rows);
     set(&mut o.query_executions, args.query_executions);
     set(&mut o.scrapes, args.scrapes);
+    set(&mut o.distributed_workflows, args.distributed_workflows);
     set(&mut o.day_executions, args.day_executions);
     if let Some(hours) = args.day_hours {
         o.day_hours = hours;

@@ -7,7 +7,8 @@
 //! ([`coverage`]); machine and process samples ([`system`]); custom
 //! counters, gauges, histograms and business rollups ([`custom`]); alert
 //! rules, their fire-once/resolve state machine and notification hooks
-//! ([`alerts`]). One error type, [`MonitorError`], for all of them.
+//! ([`alerts`]); what each worker host did ([`hosts`]). One error type,
+//! [`MonitorError`], for all of them.
 //!
 //! Every question is one file in `queries/` (runnable as-is in the sqlite3
 //! shell with named parameters, embedded by [`crate::sql`]) and one typed
@@ -42,6 +43,7 @@ pub mod error;
 pub mod event;
 pub mod figures;
 pub mod health;
+pub mod hosts;
 pub mod outcomes;
 pub mod performance;
 pub mod rollups;

@@ -212,7 +212,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Worker hosts reached through Redis Streams: a [`RemoteWorkers`] for
-/// [`crate::orchestrator::Orchestrator::with_transport`]. Its background
+/// [`crate::session::Session::start_remote`] (or
+/// [`crate::orchestrator::OrchestratorOptions::remote`]). Its background
 /// tasks stop when the last clone is dropped.
 #[derive(Clone)]
 pub struct RedisWorkers {

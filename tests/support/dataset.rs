@@ -74,6 +74,9 @@ pub struct GenEvent {
     pub picked_up_at_us: i64,
     pub processing_at_us: i64,
     pub end: Option<GenEnd>,
+    /// The worker host that ran it (`None`: in process); see
+    /// [`assign_hosts`].
+    pub host: Option<String>,
 }
 
 /// One generated workflow (a row of `workflows`).
@@ -152,6 +155,7 @@ pub fn generate(
                     picked_up_at_us: t + rng.range(50, 500),
                     processing_at_us: 0,
                     end: None,
+                    host: None,
                 };
                 ev.processing_at_us = ev.picked_up_at_us + rng.range(10, 100);
                 let p = ev.processing_at_us;
@@ -244,6 +248,7 @@ pub fn generate(
                     picked_up_at_us: picked,
                     processing_at_us: processing,
                     end: Some(ok(processing, d)),
+                    host: None,
                 });
                 t = processing + d + rng.range(10, 200);
             }
@@ -263,6 +268,26 @@ fn ok(processing_at_us: i64, duration_us: i64) -> GenEnd {
         duration_us,
         error_type: None,
         error_message: None,
+    }
+}
+
+/// Runs the events of the dataset on worker hosts, as `--redis` does:
+/// each workflow's events on `hosts[i]` drawn per event (steps of one
+/// workflow may run on different hosts), except every `in_process_every`-th
+/// workflow, whose events stay in process (as a step whose worker the
+/// transport does not serve).
+pub fn assign_hosts(data: &mut Dataset, hosts: &[&str], in_process_every: usize, seed: u64) {
+    let mut rng = Rng::new(seed);
+    let local: std::collections::HashSet<i64> = data
+        .workflows
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| in_process_every > 0 && i % in_process_every == 0)
+        .map(|(_, w)| w.id)
+        .collect();
+    for ev in &mut data.events {
+        ev.host = (!local.contains(&ev.workflow_id))
+            .then(|| hosts[(rng.next_u64() % hosts.len() as u64) as usize].to_string());
     }
 }
 
@@ -311,7 +336,7 @@ pub fn write(writer: &Writer, data: &Dataset) {
                         event_type: ev.event_type,
                         dispatched_at_us: ev.dispatched_at_us,
                         payload_size_bytes: 30,
-                        host: None,
+                        host: ev.host.as_deref().map(Arc::from),
                     }))
                     .expect("record");
             }

@@ -8,7 +8,7 @@ use multiagents::monitor::coverage::{self, Provenance, Watermarks};
 use multiagents::monitor::sketch::Precision;
 use multiagents::monitor::{
     self, EventMetrics, EventMonitor, HealthThresholds, TraceStage, WorkerMonitor,
-    WorkerPerformance, WorkerPerformanceSummary, alerts, custom, system,
+    WorkerPerformance, WorkerPerformanceSummary, alerts, custom, hosts, system,
 };
 use multiagents::runs::{self, RunSummary};
 use multiagents::store::Store;
@@ -224,5 +224,15 @@ impl<'a> Asked<'a> {
         Ok(self
             .scope
             .answer(w, self.marks.metrics_provenance(w), report))
+    }
+
+    /// `query hosts`: every worker host's executions over the window and
+    /// what the runs last heard from it. Raw rows only (the rollups keep no
+    /// host): a window retention emptied says which part it lost.
+    pub(super) fn hosts(&self) -> anyhow::Result<Answer<hosts::HostsSummary>> {
+        let w = self.window();
+        let summary = hosts::host_activity(self.conn, w, self.scope.monitor_scope())?;
+        let provenance = self.marks.raw_only_provenance(w, "executions per host");
+        Ok(self.scope.answer(w, provenance, summary))
     }
 }

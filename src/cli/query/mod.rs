@@ -82,6 +82,9 @@ enum Question {
     Metrics,
     /// Alerts fired in the window, and those still firing.
     Alerts,
+    /// Worker hosts (`multiagents worker`): executions, errors, p50/p95 and
+    /// last heartbeat per host, and the executions run in process.
+    Hosts,
     /// The recorded runs, newest first.
     Runs {
         /// How many runs to list. Range: 1 to 1000000.
@@ -117,6 +120,7 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
         Question::System => show(format, &asked.system()?, tables::system),
         Question::Metrics => show(format, &asked.metrics()?, tables::metrics),
         Question::Alerts => show(format, &asked.alerts()?, tables::alerts),
+        Question::Hosts => show(format, &asked.hosts()?, tables::hosts),
     }
 }
 

@@ -4,6 +4,7 @@
 //! removed part of it.
 
 use multiagents::monitor::coverage::Source;
+use multiagents::monitor::hosts::HostsSummary;
 use multiagents::monitor::system::SystemMetrics;
 use multiagents::monitor::{
     EventMetrics, TraceStage, WorkerPerformance, WorkerPerformanceSummary, custom,
@@ -362,4 +363,80 @@ pub(super) fn alerts(a: &Answer<AlertsReport>) -> String {
             a.body.firing.len()
         ),
     )
+}
+
+/// `query hosts`: one row per worker host, then the executions run in
+/// process and the total (which `query workers` shows too).
+pub(super) fn hosts(a: &Answer<HostsSummary>) -> String {
+    let summary = &a.body;
+    let mut table = output::table(&[
+        "host",
+        "workers",
+        "conc.",
+        "executions",
+        "failed",
+        "timeout",
+        "errors",
+        "p50 ms",
+        "p95 ms",
+        "first seen",
+        "last heartbeat",
+        "reclaimed",
+        "duplicates",
+    ]);
+    for h in &summary.hosts {
+        table.add_row(vec![
+            h.host.clone(),
+            h.workers.as_ref().map_or("-".to_string(), |w| w.join(", ")),
+            or_dash(h.concurrency),
+            h.total_executions.to_string(),
+            h.failed_executions.to_string(),
+            h.timeout_executions.to_string(),
+            pct(h.error_rate),
+            or_dash(h.p50_duration_ms.map(ms)),
+            or_dash(h.p95_duration_ms.map(ms)),
+            or_dash(h.first_seen.as_deref()),
+            match (&h.last_heartbeat, h.last_heartbeat_age_s) {
+                (Some(at), Some(age)) => format!("{at} ({} ago)", age_text(age)),
+                _ => "-".to_string(),
+            },
+            or_dash(h.reclaimed),
+            or_dash(h.duplicates),
+        ]);
+    }
+    let mut text = format!("Worker hosts over {}\n", a.scope);
+    if summary.hosts.is_empty() {
+        text.push_str("No worker host ran a step or sent a heartbeat in this window.\n");
+    } else {
+        text.push_str(&table.to_string());
+        text.push('\n');
+    }
+    if let Some(p) = &summary.in_process {
+        text.push_str(&format!(
+            "In process (no host): {} executions, {} failed, {} timeout, {} errors, mean {} ms\n",
+            p.total_executions,
+            p.failed_executions,
+            p.timeout_executions,
+            pct(p.error_rate),
+            ms(p.avg_duration_ms)
+        ));
+    }
+    text.push_str(&format!(
+        "Executions: {} (hosts and in process together, as query workers counts them)",
+        summary.total_executions
+    ));
+    with_source(a, text)
+}
+
+/// An age in seconds, in the largest unit that keeps it short.
+fn age_text(seconds: f64) -> String {
+    if seconds < 60.0 {
+        format!("{seconds:.1} s")
+    } else if seconds < 3_600.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else if seconds < 86_400.0 {
+        format!("{:.1} h", seconds / 3_600.0)
+    } else {
+        format!("{:.1} d", seconds / 86_400.0)
+    }
 }
