@@ -206,6 +206,47 @@ fn two_hosts_run_every_workflow_with_full_traces() {
     assert_eq!(hosts[0].0, "host-a");
     assert!(hosts[0].1.contains("fast_processor"), "{hosts:?}");
     assert_eq!(hosts[0].2, 1);
+    // `query hosts` adds up: per host as in the raw rows, together every
+    // execution `query workers` counts.
+    let answer = support::cli::json_answer(
+        &db.path,
+        &["query", "hosts", "--run", "1", "--window", "1h"],
+    );
+    let listed: Vec<(String, i64)> = answer["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["host"].as_str().unwrap().to_string(),
+                h["total_executions"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let ended: Vec<(String, i64)> = conn
+        .prepare("SELECT host, count(*) FROM executions WHERE ended_at_us IS NOT NULL GROUP BY host ORDER BY host")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(listed, ended, "{answer}");
+    let workers = support::cli::json_answer(
+        &db.path,
+        &["query", "workers", "--run", "1", "--window", "1h"],
+    );
+    let by_workers: i64 = workers["workers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|w| w["total_executions"].as_i64())
+        .sum();
+    assert_eq!(
+        answer["total_executions"].as_i64().unwrap(),
+        by_workers,
+        "{workers}"
+    );
+    assert!(answer["hosts"][0]["last_heartbeat"].is_string(), "{answer}");
     // A parallel group's two steps ran on different hosts, overlapping.
     let overlapped = count(
         &conn,

@@ -111,7 +111,7 @@ pub async fn run(globals: &Globals, args: LoadTestArgs) -> anyhow::Result<Outcom
     // Before the session starts, so that a signal during startup is handled.
     let signals = super::signals::install(args.grace)?;
     let workers = load_test_workers(settings);
-    let remote = args.remote.connect(&workers.names()).await?;
+    let remote = args.remote.connect(&options.mix.workers()?).await?;
     let run = RunInfo::from_env(globals.config.to_json().to_string());
     let mut session = Session::start_remote(
         &globals.db,

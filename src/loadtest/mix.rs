@@ -7,8 +7,10 @@ use serde_json::json;
 
 use crate::orchestrator::{Orchestrator, OrchestratorError};
 use crate::worker::{Context, WorkerRegistry};
-use crate::workflow::WorkflowBuilder;
-use crate::workload::{DemoSettings, register_demo_workers, register_demo_workflows};
+use crate::workflow::{Workflow, WorkflowBuilder, WorkflowError};
+use crate::workload::{
+    DemoSettings, demo_workflows, register_demo_workers, register_demo_workflows,
+};
 
 /// The workflow of `--mix noop`: three steps that return at once, so that a
 /// rate test measures the runtime and the recorder, not the demo's sleeps.
@@ -174,17 +176,40 @@ pub fn load_test_workers(settings: DemoSettings) -> WorkerRegistry {
     workers
 }
 
+/// [`NOOP_WORKFLOW`]: three no-op steps.
+fn noop_workflow() -> Result<Workflow, WorkflowError> {
+    WorkflowBuilder::new(NOOP_WORKFLOW)
+        .step("first", NOOP_WORKER)
+        .step("second", NOOP_WORKER)
+        .step("third", NOOP_WORKER)
+        .build()
+}
+
 /// Registers the demo workflows and [`NOOP_WORKFLOW`] (their workers come
 /// from [`load_test_workers`]).
 pub fn register_load_test_workflows(orchestrator: &Orchestrator) -> Result<(), OrchestratorError> {
     register_demo_workflows(orchestrator)?;
-    orchestrator.register_workflow(
-        WorkflowBuilder::new(NOOP_WORKFLOW)
-            .step("first", NOOP_WORKER)
-            .step("second", NOOP_WORKER)
-            .step("third", NOOP_WORKER)
-            .build()?,
-    )
+    orchestrator.register_workflow(noop_workflow()?)
+}
+
+impl Mix {
+    /// The workers (and compensation workers) the mix's workflows use,
+    /// sorted: what a load test on worker hosts needs hosts for.
+    pub fn workers(&self) -> Result<Vec<String>, WorkflowError> {
+        let mut workflows = demo_workflows()?;
+        workflows.push(noop_workflow()?);
+        let names: Vec<&str> = self.0.iter().map(|e| e.workflow()).collect();
+        let mut workers: Vec<String> = workflows
+            .iter()
+            .filter(|w| names.contains(&w.name()))
+            .flat_map(|w| w.steps())
+            .flat_map(|s| std::iter::once(s.worker()).chain(s.compensation_worker()))
+            .map(str::to_string)
+            .collect();
+        workers.sort();
+        workers.dedup();
+        Ok(workers)
+    }
 }
 
 /// The due time of start `k` at `rps` starts per second, from the start of

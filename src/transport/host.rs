@@ -32,13 +32,26 @@ use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
 use super::redis::{
-    DEFAULT_MAX_PAYLOAD_BYTES, add_reply, client, ensure_group, manager, reading_connection,
-    unreachable,
+    DEFAULT_MAX_PAYLOAD_BYTES, REPLY_STREAM_MAXLEN, add_reply, client, ensure_group, manager,
+    reading_connection, unreachable,
 };
 use super::wire::{CommandEntry, GROUP, HostBeat, Keys, ReplyEntry};
 use super::{CallEvent, RemoteResult, Reply, TransportError, redact_url};
 use crate::clock;
 use crate::worker::{Context, WorkerError, WorkerFn, WorkerRegistry, json_kind};
+
+/// Adds a reply to its orchestrator's stream (KEYS[1], trimmed to about
+/// ARGV[1] entries), then acknowledges and deletes the command (ARGV[3]) in
+/// its stream (KEYS[2]) for the group ARGV[2]; ARGV[4..] are the reply's
+/// fields and values.
+const REPLY_AND_ACK: &str = r"
+local fields = {}
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
+redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
+redis.call('XDEL', KEYS[2], ARGV[3])
+return redis.status_reply('OK')
+";
 
 /// How a host serves.
 #[derive(Debug, Clone)]
@@ -430,16 +443,34 @@ impl Host {
                 finished_at_us,
             }),
         };
-        // The reply must get out before the command is acknowledged: until
-        // then a crash leaves it pending, for another host to run again.
+        // The reply and the acknowledgement in one round trip, in that
+        // order and all or nothing (a script: an error in the XADD stops it
+        // before the XACK). Until it succeeds the command stays pending, and
+        // a crash leaves it for another host to run again.
         let mut backoff = Duration::from_millis(50);
-        while let Err(e) = add_reply(&mut conn, &command.reply_to, &reply, self.url()).await {
-            tracing::warn!(error = %e, "could not send a reply; retrying");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(2));
+        loop {
+            let replied: Result<(), _> = redis::cmd("EVAL")
+                .arg(REPLY_AND_ACK)
+                .arg(2)
+                .arg(&command.reply_to)
+                .arg(stream)
+                .arg(REPLY_STREAM_MAXLEN)
+                .arg(GROUP)
+                .arg(entry_id)
+                .arg(reply.fields())
+                .query_async(&mut conn)
+                .await;
+            match replied {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %unreachable(&e, self.url()), "could not send a reply; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
         }
+        lock(&self.held).remove(entry_id);
         self.counters.executed.fetch_add(1, Ordering::Relaxed);
-        self.done(stream, entry_id).await;
     }
 
     /// Whether the reply stream exists (its orchestrator is alive), asked

@@ -151,7 +151,8 @@ pub trait RemoteWorkers: Send + Sync + std::fmt::Debug {
     fn send(&self, call: Call) -> Sending<'_>;
 
     /// Records the hosts it hears from into `writer` (the run's
-    /// `run_hosts`), from now on.
+    /// `run_hosts`) from now on; a later call (a new session) records into
+    /// its writer instead, counting afresh.
     fn record_into(&self, writer: Writer) {
         let _ = writer;
     }

@@ -69,7 +69,7 @@ impl RedisOptions {
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 8 << 20;
 
 /// Replies kept at most in a reply stream nobody reads any more.
-const REPLY_STREAM_MAXLEN: usize = 100_000;
+pub(crate) const REPLY_STREAM_MAXLEN: usize = 100_000;
 /// A reply stream outlives its orchestrator by this long.
 const REPLY_STREAM_TTL_S: i64 = 60;
 /// How often hosts' heartbeats are read.
@@ -204,7 +204,9 @@ struct Shared {
     hosts: Mutex<HashMap<Arc<str>, HostState>>,
     /// Since when each worker has had no live host (absent: it has one).
     hostless_since: Mutex<HashMap<String, Instant>>,
-    writer: std::sync::OnceLock<Writer>,
+    /// Where the hosts are recorded, and since when (a host seen before is
+    /// first seen then, for this run).
+    writer: Mutex<Option<(Writer, i64)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -285,7 +287,7 @@ impl RedisWorkers {
             waiting: Mutex::new(HashMap::new()),
             hosts: Mutex::new(HashMap::new()),
             hostless_since: Mutex::new(HashMap::new()),
-            writer: std::sync::OnceLock::new(),
+            writer: Mutex::new(None),
         });
         shared.poll_hosts().await?;
         let reader = tokio::spawn(read_replies(Arc::clone(&shared), client));
@@ -428,17 +430,18 @@ impl Shared {
     }
 
     async fn record_hosts(&self) {
-        let Some(writer) = self.writer.get() else {
+        let Some((writer, since_us)) = lock(&self.writer).clone() else {
             return;
         };
         let records: Vec<HostSeen> = lock(&self.hosts)
             .iter()
+            .filter(|(_, h)| h.last_seen_us >= since_us)
             .filter_map(|(name, h)| {
                 h.beat.as_ref().map(|beat| HostSeen {
                     name: Arc::clone(name),
                     workers: beat.workers.join(","),
                     concurrency: i64::try_from(beat.concurrency).unwrap_or(i64::MAX),
-                    first_seen_us: h.first_seen_us,
+                    first_seen_us: h.first_seen_us.max(since_us),
                     last_heartbeat_us: h.last_seen_us,
                     reclaimed: h.reclaimed,
                     duplicates: h.duplicates,
@@ -656,7 +659,12 @@ impl PendingCall for Pending {
 
 impl RemoteWorkers for RedisWorkers {
     fn record_into(&self, writer: Writer) {
-        let _ = self.shared.writer.set(writer);
+        // A new session starts counting afresh: its run's counts are its own.
+        for host in lock(&self.shared.hosts).values_mut() {
+            host.reclaimed = 0;
+            host.duplicates = 0;
+        }
+        *lock(&self.shared.writer) = Some((writer, clock::now_us()));
     }
 
     fn record_hosts(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
