@@ -653,3 +653,66 @@ fn two_orchestrators_files_merge_into_one_analysis() {
     assert_eq!(count(&conn, "SELECT count(*) FROM event_rows"), before);
     assert_eq!(count(&conn, "SELECT count(*) FROM runs"), 2);
 }
+
+#[test]
+fn tls_with_a_private_authority_works_and_without_it_is_refused() {
+    let password = "tls-pw-5521";
+    let Some(redis) = RedisServer::start_tls(
+        "tls_with_a_private_authority_works_and_without_it_is_refused",
+        password,
+    ) else {
+        return;
+    };
+    let db = support::temp_db();
+    let url = redis.url();
+    assert!(url.starts_with("rediss://"));
+    let ca = redis.ca_cert.clone().unwrap();
+    let ca = ca.to_str().unwrap();
+    let host = Host::start(
+        db.dir.path(),
+        &url,
+        "tls-host",
+        &["--time-scale", "0.01", "--redis-ca", ca],
+    );
+    let out = load_test(
+        &db.path,
+        &url,
+        &[
+            "--duration",
+            "1s",
+            "--rps",
+            "5",
+            "--mix",
+            "simple",
+            "--time-scale",
+            "0.01",
+            "--redis-ca",
+            ca,
+        ],
+    )
+    .output()
+    .unwrap();
+    support::cli::ok(out);
+    let conn = Connection::open(&db.path).unwrap();
+    assert_consistent(&conn);
+    assert!(
+        count(
+            &conn,
+            "SELECT count(*) FROM executions WHERE host = 'tls-host'"
+        ) > 0,
+        "{}",
+        host.log()
+    );
+    assert!(!host.log().contains(password));
+    // Without the authority the server's certificate is not trusted: one
+    // line, exit 2, no file.
+    let other = db.dir.path().join("untrusted.db");
+    let out = load_test(&other, &url, &["--duration", "1s"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("certificate"), "{stderr}");
+    assert!(!stderr.contains(password), "{stderr}");
+    assert!(!other.exists());
+}

@@ -481,11 +481,12 @@ fn cause(
             "CPU-bound: the machine's {cores:.0} cores were {:.0}% busy ({:.0}% by other processes); a \
              workflow cost {all:.0} µs of CPU: {orch:.0} in the orchestrator (against {local_orch:.0} in \
              process: the rest is sending each step and reading its reply), {hosts:.0} in the two hosts, \
-             {redis:.0} in redis-server, for {commands_per_step:.1} Redis commands per step, each step's own. \
-             {goal:.0} workflows/s would need {needed:.1} cores of that. What would reach it: several \
-             steps per round trip (pipelined command writes and acknowledgements, one existence check \
-             of a reply stream per batch rather than per step) and hosts on other machines, so the \
-             orchestrator keeps the cores",
+             {redis:.0} in redis-server, for {commands_per_step:.1} Redis commands per step (a host's \
+             reply, acknowledgement and deletion are one script: one round trip). {goal:.0} \
+             workflows/s would need {needed:.1} cores of that. What would reach it: hosts on other \
+             machines, so the orchestrator and Redis keep these cores, and an orchestrator that sends \
+             several steps per write and parses replies without a map per entry (most of its cost \
+             over the in-process run)",
             busy * 100.0,
             others * 100.0,
         )

@@ -16,6 +16,8 @@ pub struct RedisServer {
     /// Its port on 127.0.0.1.
     pub port: u16,
     password: Option<String>,
+    /// TLS only: the certificate authority that signed its certificate.
+    pub ca_cert: Option<PathBuf>,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -55,9 +57,76 @@ impl RedisServer {
         let mut server = RedisServer {
             port: free_port(),
             password: password.map(str::to_string),
+            ca_cert: None,
             dir: tempfile::tempdir().expect("temp dir"),
             child: None,
         };
+        server.launch();
+        Some(server)
+    }
+
+    /// A server that speaks only TLS, its certificate signed by a private
+    /// authority made here with `openssl` (`ca_cert` names it).
+    pub fn start_tls(test: &str, password: &str) -> Option<RedisServer> {
+        let mut server = Self::start_with(test, Some(password))?;
+        server.stop();
+        let dir = server.dir.path().to_path_buf();
+        let openssl = |args: &[&str]| {
+            let status = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("run openssl (CI installs it)");
+            assert!(status.success(), "openssl {args:?}");
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=multiagents-test-ca",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]);
+        std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").expect("write ext");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        server.ca_cert = Some(dir.join("ca.crt"));
         server.launch();
         Some(server)
     }
@@ -75,9 +144,26 @@ impl RedisServer {
         if let Some(p) = &self.password {
             cmd.args(["--requirepass", p]);
         }
+        if self.ca_cert.is_some() {
+            let dir = self.dir.path();
+            cmd.args(["--port", "0", "--tls-port", &self.port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(dir.join("server.crt"))
+                .arg("--tls-key-file")
+                .arg(dir.join("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(dir.join("ca.crt"))
+                .args(["--tls-auth-clients", "no"]);
+        }
         self.child = Some(cmd.spawn().expect("start redis-server"));
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.answers() {
+            if self.ca_cert.is_some() {
+                // TLS: a plain PING cannot tell; wait for the port instead.
+                if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    break;
+                }
+            }
             assert!(
                 Instant::now() < deadline,
                 "redis-server did not start on {}",
@@ -112,11 +198,16 @@ impl RedisServer {
         got.contains("PONG")
     }
 
-    /// `redis://[:password@]127.0.0.1:PORT`.
+    /// `redis[s]://[:password@]127.0.0.1:PORT`.
     pub fn url(&self) -> String {
+        let scheme = if self.ca_cert.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
         match &self.password {
-            Some(p) => format!("redis://:{p}@127.0.0.1:{}", self.port),
-            None => format!("redis://127.0.0.1:{}", self.port),
+            Some(p) => format!("{scheme}://:{p}@127.0.0.1:{}", self.port),
+            None => format!("{scheme}://127.0.0.1:{}", self.port),
         }
     }
 
