@@ -208,6 +208,13 @@ const NUMERIC: &[Numeric] = &[
     n(&["serve"], "--refresh", Kind::Duration, 0.1, 3600.0),
     n(&["serve"], "--run", Kind::Int, 1.0, I64_MAX),
     n(&["bench"], "--scrapes", Kind::Int, 1.0, 10_000.0),
+    n(
+        &["bench"],
+        "--distributed-workflows",
+        Kind::Int,
+        1.0,
+        10_000_000.0,
+    ),
     n(&["bench"], "--day-hours", Kind::Int, 1.0, 168.0),
     n(
         &["bench"],
