@@ -48,14 +48,14 @@ wf AS (
 buckets AS (
     SELECT bucket FROM ex UNION SELECT bucket FROM wf
 )
-SELECT b.bucket,
-       :window_start + b.bucket * :bucket_us AS bucket_start_us,
+SELECT buckets.bucket,
+       :window_start + buckets.bucket * :bucket_us AS bucket_start_us,
        coalesce(wf.workflows_ended, 0) AS workflows_ended,
        coalesce(ex.executions, 0) AS executions,
        coalesce(ex.errors, 0) AS errors,
        ex.p50_latency_us,
        ex.p95_latency_us
-FROM buckets b
-LEFT JOIN ex ON ex.bucket = b.bucket
-LEFT JOIN wf ON wf.bucket = b.bucket
-ORDER BY b.bucket
+FROM buckets
+LEFT JOIN ex ON ex.bucket = buckets.bucket
+LEFT JOIN wf ON wf.bucket = buckets.bucket
+ORDER BY buckets.bucket

@@ -57,8 +57,8 @@ pct AS (
 buckets AS (
     SELECT bucket FROM ex UNION SELECT bucket FROM wf
 )
-SELECT b.bucket,
-       :window_start + b.bucket * :bucket_us AS bucket_start_us,
+SELECT buckets.bucket,
+       :window_start + buckets.bucket * :bucket_us AS bucket_start_us,
        coalesce(wf.workflows_ended, 0) AS workflows_ended,
        coalesce(ex.executions, 0) AS executions,
        coalesce(ex.errors, 0) AS errors,
@@ -66,8 +66,8 @@ SELECT b.bucket,
             ELSE pct.p50_key * 1000 END AS p50_latency_us,
        CASE WHEN pct.p95_key = 9223372036854775807 THEN ex.latency_max_us
             ELSE pct.p95_key * 1000 END AS p95_latency_us
-FROM buckets b
-LEFT JOIN ex ON ex.bucket = b.bucket
-LEFT JOIN wf ON wf.bucket = b.bucket
-LEFT JOIN pct ON pct.bucket = b.bucket
-ORDER BY b.bucket
+FROM buckets
+LEFT JOIN ex ON ex.bucket = buckets.bucket
+LEFT JOIN wf ON wf.bucket = buckets.bucket
+LEFT JOIN pct ON pct.bucket = buckets.bucket
+ORDER BY buckets.bucket
