@@ -12,6 +12,8 @@
 //!   the minute of its start to the end of its last minute): counts
 //!   equal the raw rows' on the same minute-aligned buckets, percentiles are
 //!   the histogram bound at the nearest rank;
+//! - a window retention emptied reads whole minutes from the rollups and
+//!   says so; raw rows asked for miss the deleted part, and say so;
 //! - `query series` prints the same series as JSON and as CSV.
 
 mod support;
@@ -23,8 +25,8 @@ use multiagents::monitor::coverage::Source;
 use multiagents::monitor::series::{self, Series, SeriesSource};
 use multiagents::store::histogram::HISTOGRAM_BOUNDS_MS;
 use multiagents::store::{
-    EventDispatched, EventFinished, EventOutcome, EventType, Record, WorkflowChanged,
-    WorkflowStarted, WorkflowState, Writer,
+    EventDispatched, EventFinished, EventOutcome, EventType, Record, RetentionCutoffs,
+    WorkflowChanged, WorkflowStarted, WorkflowState, Writer,
 };
 use multiagents::window::TimeWindow;
 
@@ -462,4 +464,51 @@ fn query_series_prints_json_and_csv() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("csv"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_retention_emptied_reads_the_rollups_and_says_so() {
+    let db = support::temp_db();
+    let (store, writer) = support::open(&db.path);
+    let run = writer.run_id();
+    let a = {
+        let writer = writer.clone();
+        tokio::task::spawn_blocking(move || {
+            record(&writer, 5, 200, T0, 20 * SECOND, (0, 0), 400_000)
+        })
+        .await
+        .unwrap()
+    };
+    writer
+        .run_retention(RetentionCutoffs {
+            traces_before_us: Some(T0 + 10 * SECOND),
+            ..RetentionCutoffs::default()
+        })
+        .await
+        .unwrap();
+    let conn = store.reader().unwrap();
+    let window = TimeWindow {
+        start_us: T0,
+        end_us: T0 + 20 * SECOND,
+    };
+    // Whole minutes from the rollups, which kept every execution.
+    let s = series::series(&conn, window, RunScope::Run(run), SeriesSource::Auto).unwrap();
+    assert_eq!(s.provenance.source, Source::Rollups);
+    assert_eq!((s.start_us, s.end_us, s.bucket_us), (T, T + MINUTE, MINUTE));
+    assert!(
+        s.provenance.notes[0].contains("deleted by retention"),
+        "{:?}",
+        s.provenance.notes
+    );
+    check(&s, &[&a]);
+    // Raw rows asked for: the deleted part is missing, and the note says so.
+    let raw = series::series(&conn, window, RunScope::Run(run), SeriesSource::Raw).unwrap();
+    assert_eq!(raw.provenance.source, Source::Raw);
+    assert!(
+        raw.provenance.notes[0].contains("deleted by retention"),
+        "{:?}",
+        raw.provenance.notes
+    );
+    assert_eq!(raw.buckets[0].executions, 0);
+    writer.shutdown().await.unwrap();
 }
