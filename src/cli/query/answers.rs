@@ -68,6 +68,9 @@ pub(super) struct AlertsReport {
 pub(super) struct SeriesReport {
     /// Start of the first bucket, µs.
     pub(super) start_us: i64,
+    /// End of what the buckets count (from the rollups: the end of the
+    /// window's last minute).
+    pub(super) end_us: i64,
     /// Width of every bucket, µs.
     pub(super) bucket_us: i64,
     /// Width of every bucket, seconds.
@@ -145,6 +148,7 @@ impl<'a> Asked<'a> {
         let s = series::series(self.conn, w, self.scope.monitor_scope(), source)?;
         let report = SeriesReport {
             start_us: s.start_us,
+            end_us: s.end_us,
             bucket_us: s.bucket_us,
             bucket_s: s.bucket_s,
             buckets: s.buckets.clone(),
