@@ -85,6 +85,8 @@ pub mod queries {
         WORKFLOW_OUTCOME_COUNTS = "workflow_outcome_counts.sql",
         WORKER_SUMMARY_ROLLUPS = "worker_summary_rollups.sql",
         THROUGHPUT_PER_MINUTE_ROLLUPS = "throughput_per_minute_rollups.sql",
+        SERIES_EVENTS = "series_events.sql",
+        SERIES_ROLLUPS = "series_rollups.sql",
     });
 }
 

@@ -167,6 +167,7 @@ fn the_demo_records_a_run_that_can_be_explored_after_it_ended() {
         vec!["metrics"],
         vec!["alerts"],
         vec!["hosts"],
+        vec!["series"],
         vec!["runs"],
     ] {
         let mut args = vec!["query"];

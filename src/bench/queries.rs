@@ -38,6 +38,7 @@ use serde_json::json;
 
 use super::dataset::{self, BUSY_WORKER, DatasetSpec, HOUR_START_US, HOUR_US, MINUTE_US};
 use super::{BenchOptions, BenchResult, Figure, Goal, Progress};
+use crate::monitor::series;
 use crate::monitor::totals::{self, Source};
 use crate::monitor::{
     RunScope, alerts, custom, event, health::HealthThresholds, hosts, outcomes, performance,
@@ -122,7 +123,9 @@ impl QueryParams {
     fn param(&self, file: &str, name: &str) -> BenchResult<Param> {
         // The sketch files answer long windows: the whole span (the hour, or
         // the day).
-        let long = file.ends_with("_sketch.sql") || file == "error_patterns_rollups.sql";
+        let long = file.ends_with("_sketch.sql")
+            || file == "error_patterns_rollups.sql"
+            || file == "series_rollups.sql";
         Ok(match name {
             ":window_start" | ":sketch_start" if long => Param::Int(self.span.start_us),
             ":window_end" | ":sketch_end" if long => Param::Int(self.span.end_us),
@@ -142,6 +145,11 @@ impl QueryParams {
             ":transaction_id" => Param::Text(self.transaction_id.clone()),
             ":name" => Param::Text(custom::ORDER_VALUE_METRIC.to_string()),
             ":limit" => Param::Int(20),
+            // The width the series picks for the span asked about: whole
+            // minutes over the span from the rollups, seconds over the
+            // 5-minute window from the raw rows.
+            ":bucket_us" if long => Param::Int(series::minute_width_us(self.span.length_us())),
+            ":bucket_us" => Param::Int(series::bucket_width_us(self.window.length_us())),
             ":crashed_runs" => Param::Text("[]".to_string()),
             // The newest run.
             ":run_id" => Param::Null,
@@ -300,6 +308,16 @@ pub(super) fn case<'a>(
         }),
         "workflow_outcomes.sql" => typed!("monitor::outcomes::workflow_outcomes", |c| {
             outcomes::workflow_outcomes(c, w, all)?.len()
+        }),
+        "series_events.sql" => typed!("monitor::series::series (raw rows, 1 s buckets)", |c| {
+            series::series(c, w, all, series::SeriesSource::Raw)?
+                .buckets
+                .len()
+        }),
+        "series_rollups.sql" => typed!("monitor::series::series (rollups, whole span)", |c| {
+            series::series(c, ctx.span, all, series::SeriesSource::Rollups)?
+                .buckets
+                .len()
         }),
         "throughput_per_minute.sql" => {
             typed!("monitor::totals::throughput_per_minute", |c| {

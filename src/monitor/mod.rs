@@ -4,7 +4,8 @@
 //! ([`worker`]); workflow outcomes ([`outcomes`]); per-worker totals,
 //! histograms and throughput per minute ([`totals`]); summaries from the
 //! per-minute rollups ([`rollups`]) and where they take over from raw rows
-//! ([`coverage`]); machine and process samples ([`system`]); custom
+//! ([`coverage`]); throughput, error rate and latency over time
+//! ([`series`]); machine and process samples ([`system`]); custom
 //! counters, gauges, histograms and business rollups ([`custom`]); alert
 //! rules, their fire-once/resolve state machine and notification hooks
 //! ([`alerts`]); what each worker host did ([`hosts`]). One error type,
@@ -48,6 +49,7 @@ pub mod outcomes;
 pub mod performance;
 pub mod rollups;
 pub mod scope;
+pub mod series;
 pub mod sketch;
 pub mod system;
 pub mod totals;

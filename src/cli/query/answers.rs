@@ -8,7 +8,7 @@ use multiagents::monitor::coverage::{self, Provenance, Watermarks};
 use multiagents::monitor::sketch::Precision;
 use multiagents::monitor::{
     self, EventMetrics, EventMonitor, HealthThresholds, TraceStage, WorkerMonitor,
-    WorkerPerformance, WorkerPerformanceSummary, alerts, custom, hosts, system,
+    WorkerPerformance, WorkerPerformanceSummary, alerts, custom, hosts, series, system,
 };
 use multiagents::runs::{self, RunSummary};
 use multiagents::store::Store;
@@ -60,6 +60,26 @@ pub(super) struct HealthReport {
 pub(super) struct AlertsReport {
     pub(super) history: Vec<alerts::Alert>,
     pub(super) firing: Vec<alerts::Alert>,
+}
+
+/// `multiagents query series` as one document (the window and provenance
+/// are the envelope's).
+#[derive(serde::Serialize)]
+pub(super) struct SeriesReport {
+    /// Start of the first bucket, µs.
+    pub(super) start_us: i64,
+    /// End of what the buckets count (from the rollups: the end of the
+    /// window's last minute).
+    pub(super) end_us: i64,
+    /// Width of every bucket, µs.
+    pub(super) bucket_us: i64,
+    /// Width of every bucket, seconds.
+    pub(super) bucket_s: f64,
+    /// Every bucket of the window, oldest first.
+    pub(super) buckets: Vec<series::SeriesBucket>,
+    /// The series as computed, for CSV.
+    #[serde(skip)]
+    pub(super) series: series::Series,
 }
 
 impl<'a> Asked<'a> {
@@ -115,6 +135,26 @@ impl<'a> Asked<'a> {
         let m = self.events_monitor().get_event_metrics(w)?;
         let provenance = self.provenance(w, monitor::event::APPROXIMATE_EVENT_FIELDS);
         Ok(self.scope.answer(w, provenance, m))
+    }
+
+    /// `query series`: throughput, errors and latency per bucket over the
+    /// window; `--exact` reads raw rows whatever the span.
+    pub(super) fn series(&self) -> anyhow::Result<Answer<SeriesReport>> {
+        let w = self.window();
+        let source = match self.precision {
+            Precision::Exact => series::SeriesSource::Raw,
+            _ => series::SeriesSource::Auto,
+        };
+        let s = series::series(self.conn, w, self.scope.monitor_scope(), source)?;
+        let report = SeriesReport {
+            start_us: s.start_us,
+            end_us: s.end_us,
+            bucket_us: s.bucket_us,
+            bucket_s: s.bucket_s,
+            buckets: s.buckets.clone(),
+            series: s.clone(),
+        };
+        Ok(self.scope.answer(w, s.provenance, report))
     }
 
     /// `query trace ID`: every stage of one transaction (not windowed).

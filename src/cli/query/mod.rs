@@ -23,16 +23,16 @@ use multiagents::runs::RunSelector;
 use multiagents::store::Store;
 use multiagents::window;
 
-use super::output::{self, Format};
+use super::output;
 use super::{Globals, Outcome};
 use scope::Until;
 
 /// Arguments of `multiagents query`.
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// Table for people, JSON for programs.
-    #[arg(long, value_enum, global = true, default_value_t = Format::Table)]
-    format: Format,
+    /// Table for people, JSON for programs; CSV for `query series`.
+    #[arg(long, value_enum, global = true, default_value_t = QueryFormat::Table)]
+    format: QueryFormat,
     /// Length of the window, e.g. 30s, 5m, 2h (default: 5m, or the whole run
     /// with --run). Range: 1ms to 36500d.
     #[arg(long, global = true, allow_hyphen_values = true, value_parser = window::parse_window_option)]
@@ -82,6 +82,10 @@ enum Question {
     Metrics,
     /// Alerts fired in the window, and those still firing.
     Alerts,
+    /// Throughput, error rate and p50/p95 latency over time: one row per
+    /// bucket of the window (1 s up to 10 minutes, 10 s up to an hour, whole
+    /// minutes from the rollups beyond; --exact reads raw rows at any span).
+    Series,
     /// Worker hosts (`multiagents worker`): executions, errors, p50/p95 and
     /// last heartbeat per host, and the executions run in process.
     Hosts,
@@ -121,18 +125,41 @@ pub async fn run(globals: &Globals, args: QueryArgs) -> anyhow::Result<Outcome> 
         Question::Metrics => show(format, &asked.metrics()?, tables::metrics),
         Question::Alerts => show(format, &asked.alerts()?, tables::alerts),
         Question::Hosts => show(format, &asked.hosts()?, tables::hosts),
+        Question::Series => {
+            let answer = asked.series()?;
+            if format == QueryFormat::Csv {
+                // print_exact adds the last newline.
+                let csv = answer.body.series.to_csv();
+                output::print_exact(csv.trim_end_matches('\n'))?;
+                return Ok(Outcome::Ok);
+            }
+            show(format, &answer, tables::series)
+        }
     }
+}
+
+/// How `query` prints its answer: the common formats, and CSV for the one
+/// question that is a table of numbers (`query series`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum QueryFormat {
+    /// Aligned columns.
+    Table,
+    /// One JSON document on stdout.
+    Json,
+    /// Comma-separated values with a header line (`query series` only).
+    Csv,
 }
 
 /// Prints a computed answer: as JSON, or as the table its renderer draws.
 fn show<T: serde::Serialize>(
-    format: Format,
+    format: QueryFormat,
     answer: &T,
     table: impl FnOnce(&T) -> String,
 ) -> anyhow::Result<Outcome> {
     match format {
-        Format::Json => output::print_json(answer)?,
-        Format::Table => output::print(&table(answer))?,
+        QueryFormat::Json => output::print_json(answer)?,
+        QueryFormat::Table => output::print(&table(answer))?,
+        QueryFormat::Csv => anyhow::bail!("--format csv is only for `query series`"),
     }
     Ok(Outcome::Ok)
 }

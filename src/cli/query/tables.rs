@@ -12,7 +12,7 @@ use multiagents::monitor::{
 use multiagents::runs::RunSummary;
 use multiagents::store::RunStatus;
 
-use super::answers::{AlertsReport, CustomMetricsReport, ErrorsReport, HealthReport};
+use super::answers::{AlertsReport, CustomMetricsReport, ErrorsReport, HealthReport, SeriesReport};
 use super::scope::Answer;
 use crate::cli::output::{self, or_dash};
 
@@ -128,6 +128,53 @@ pub(super) fn events(a: &Answer<EventMetrics>) -> String {
         m.peak_throughput.to_string(),
     ]);
     with_source(a, table.to_string())
+}
+
+/// `query series`: one row per bucket, after a line on the window, the
+/// bucket width and the source (always named: raw rows are exact, rollups
+/// approximate their percentiles).
+pub(super) fn series(a: &Answer<SeriesReport>) -> String {
+    let r = &a.body;
+    let source = match a.provenance.source {
+        Source::Raw => "raw rows (exact)",
+        Source::Rollups => "per-minute rollups (percentiles approximate)",
+        Source::Mixed => "raw rows and rollups",
+    };
+    let mut text = format!(
+        "{}: {} buckets of {} s from {}, source: {source}\n",
+        a.scope,
+        r.buckets.len(),
+        r.bucket_s,
+        multiagents::clock::format_iso(r.start_us)
+    );
+    let mut table = output::table(&[
+        "t (s)",
+        "start",
+        "workflows",
+        "wf/s",
+        "executions",
+        "exec/s",
+        "errors",
+        "error rate",
+        "p50 ms",
+        "p95 ms",
+    ]);
+    for b in &r.buckets {
+        table.add_row(vec![
+            format!("{}", b.offset_s),
+            b.start.clone(),
+            b.workflows_ended.to_string(),
+            format!("{:.1}", b.workflows_per_s),
+            b.executions.to_string(),
+            format!("{:.1}", b.executions_per_s),
+            b.errors.to_string(),
+            pct(b.error_rate),
+            ms(b.p50_latency_ms),
+            ms(b.p95_latency_ms),
+        ]);
+    }
+    text.push_str(&table.to_string());
+    with_source(a, text)
 }
 
 /// `query trace ID`.
