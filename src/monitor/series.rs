@@ -94,10 +94,12 @@ pub struct SeriesBucket {
     pub workflows_per_s: f64,
     /// Executions ended per second, likewise.
     pub executions_per_s: f64,
-    /// Median event latency (dispatch → terminal), ms; 0 for an empty bucket.
-    pub p50_latency_ms: f64,
-    /// 95th percentile event latency, ms; 0 for an empty bucket.
-    pub p95_latency_ms: f64,
+    /// Median event latency (dispatch → terminal), ms; `None` (JSON null,
+    /// an empty CSV field) for a bucket where nothing ended: no latency is
+    /// not a latency of 0, and a chart must not dip to it.
+    pub p50_latency_ms: Option<f64>,
+    /// 95th percentile event latency, ms; `None` like the median.
+    pub p95_latency_ms: Option<f64>,
 }
 
 /// Figures per bucket over a window, with where they came from.
@@ -121,6 +123,11 @@ pub struct Series {
     pub buckets: Vec<SeriesBucket>,
 }
 
+/// A latency as a CSV field: three decimals, empty when there is none.
+fn csv_ms(ms: Option<f64>) -> String {
+    ms.map(|v| format!("{v:.3}")).unwrap_or_default()
+}
+
 /// The CSV header of [`Series::to_csv`].
 pub const CSV_HEADER: &str = "offset_s,start_us,start,workflows_ended,executions,errors,error_rate,workflows_per_s,executions_per_s,p50_latency_ms,p95_latency_ms";
 
@@ -132,7 +139,7 @@ impl Series {
         out.push('\n');
         for b in &self.buckets {
             out.push_str(&format!(
-                "{},{},{},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3}\n",
+                "{},{},{},{},{},{},{:.3},{:.3},{:.3},{},{}\n",
                 b.offset_s,
                 b.start_us,
                 b.start,
@@ -142,8 +149,8 @@ impl Series {
                 b.error_rate,
                 b.workflows_per_s,
                 b.executions_per_s,
-                b.p50_latency_ms,
-                b.p95_latency_ms
+                csv_ms(b.p50_latency_ms),
+                csv_ms(b.p95_latency_ms)
             ));
         }
         out
@@ -306,10 +313,10 @@ fn fill(start_us: i64, bucket_us: i64, end_us: i64, rows: Vec<BucketRow>) -> Vec
                 r.workflows_ended,
                 r.executions,
                 r.errors,
-                r.p50_latency_us.unwrap_or(0),
-                r.p95_latency_us.unwrap_or(0),
+                r.p50_latency_us,
+                r.p95_latency_us,
             ),
-            None => (0, 0, 0, 0, 0),
+            None => (0, 0, 0, None, None),
         };
         let rate = |c: u64| {
             if seconds > 0.0 {
@@ -332,8 +339,8 @@ fn fill(start_us: i64, bucket_us: i64, end_us: i64, rows: Vec<BucketRow>) -> Vec
             },
             workflows_per_s: rate(workflows_ended),
             executions_per_s: rate(executions),
-            p50_latency_ms: p50 as f64 / 1000.0,
-            p95_latency_ms: p95 as f64 / 1000.0,
+            p50_latency_ms: p50.map(|us| us as f64 / 1000.0),
+            p95_latency_ms: p95.map(|us| us as f64 / 1000.0),
         });
     }
     out
@@ -387,10 +394,10 @@ mod tests {
         let b = fill(0, SECOND_US, 2 * SECOND_US + SECOND_US / 2, rows);
         assert_eq!(b.len(), 3);
         assert_eq!(b[0].executions, 0);
-        assert_eq!(b[0].p95_latency_ms, 0.0);
+        assert_eq!(b[0].p95_latency_ms, None);
         assert_eq!(b[1].executions_per_s, 4.0);
         assert_eq!(b[1].error_rate, 25.0);
-        assert_eq!(b[1].p50_latency_ms, 1.5);
+        assert_eq!(b[1].p50_latency_ms, Some(1.5));
         assert_eq!(b[2].offset_s, 2.0);
     }
 }

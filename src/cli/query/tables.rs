@@ -169,8 +169,8 @@ pub(super) fn series(a: &Answer<SeriesReport>) -> String {
             format!("{:.1}", b.executions_per_s),
             b.errors.to_string(),
             pct(b.error_rate),
-            ms(b.p50_latency_ms),
-            ms(b.p95_latency_ms),
+            b.p50_latency_ms.map_or_else(|| "-".to_string(), ms),
+            b.p95_latency_ms.map_or_else(|| "-".to_string(), ms),
         ]);
     }
     text.push_str(&table.to_string());
