@@ -413,6 +413,8 @@ fn an_empty_window_is_all_zeros() {
     writer.blocking_shutdown().unwrap();
 }
 
+/// The binary exists only with the `cli` feature.
+#[cfg(feature = "cli")]
 #[test]
 fn query_series_prints_json_and_csv() {
     let db = support::temp_db();
