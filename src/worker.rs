@@ -194,6 +194,19 @@ impl From<std::io::Error> for WorkerError {
     }
 }
 
+/// The failure message of a worker that panicked with `payload`:
+/// `WorkerPanic: ` and the panic's text.
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    let text = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    };
+    format!("WorkerPanic: {text}")
+}
+
 /// How a JSON value is named in an error ("a string", "an array").
 pub(crate) fn json_kind(value: &Value) -> &'static str {
     match value {

@@ -18,7 +18,7 @@ use crate::store::{
 use crate::transport::{
     Call, CallEvent, RemoteResult, RemoteWorkers, Reply, TransportError, placed_stages,
 };
-use crate::worker::{Context, WorkerFn, WorkerResult, error_type};
+use crate::worker::{Context, WorkerFn, WorkerResult, error_type, panic_message};
 use crate::workflow::{Stage, Step};
 
 /// Why an attempt did not complete.
@@ -523,17 +523,6 @@ async fn sleep_unless_cancelled(run: &WorkflowRun, pause: Duration) -> bool {
     }
 }
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    let text = if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
-    };
-    format!("WorkerPanic: {text}")
-}
-
 /// How a worker call ended.
 enum Ended {
     Returned(WorkerResult),
@@ -668,7 +657,7 @@ async fn run_attempt(
     } else {
         0
     };
-    let (event_id, dispatched_at_us) = record_dispatch(
+    let dispatched = record_dispatch(
         inner,
         run,
         step,
@@ -717,15 +706,6 @@ async fn run_attempt(
     let finished_at_us = clock::now_us();
     let stamp = |i: usize| Some(stamps[i].load(Ordering::Relaxed)).filter(|&t| t > 0);
     let processing_at_us = stamp(1);
-    let attempt = Attempt {
-        id: event_id,
-        step,
-        worker,
-        event_type,
-        number: attempt,
-        dispatched_at_us,
-        payload_size_bytes,
-    };
     let stages = Stages {
         picked_up_at_us: stamp(0),
         processing_at_us,
@@ -733,7 +713,7 @@ async fn run_attempt(
         duration_us: processing_at_us.map_or(0, |p| finished_at_us - p),
         host: None,
     };
-    record_end(inner, run, &attempt, &result, stages).await;
+    record_end(inner, run, &dispatched, &result, stages).await;
     (outcome_of(&result), finished_at_us, result)
 }
 
@@ -755,6 +735,20 @@ struct Stages {
     finished_at_us: i64,
     duration_us: i64,
     host: Option<Arc<str>>,
+}
+
+impl Stages {
+    /// An attempt that ended at `at_us` without its worker running (as far
+    /// as this process knows).
+    fn not_run(at_us: i64, host: Option<Arc<str>>) -> Self {
+        Stages {
+            picked_up_at_us: None,
+            processing_at_us: None,
+            finished_at_us: at_us,
+            duration_us: 0,
+            host,
+        }
+    }
 }
 
 /// Logs an attempt's end and records it (its event's end).
@@ -812,16 +806,16 @@ async fn record_end(
         .await;
 }
 
-/// Records an attempt's dispatch; returns its event id and time.
-async fn record_dispatch(
+/// Records an attempt's dispatch; returns the attempt as recorded.
+async fn record_dispatch<'a>(
     inner: &Inner,
     run: &WorkflowRun,
-    step: &Step,
+    step: &'a Step,
     event_type: EventType,
-    worker: &Arc<str>,
+    worker: &'a Arc<str>,
     attempt: u32,
     payload_size_bytes: i64,
-) -> (i64, i64) {
+) -> Attempt<'a> {
     let event_id = inner.next_id();
     let dispatched_at_us = clock::now_us();
     if inner.options.record_events {
@@ -846,7 +840,15 @@ async fn record_dispatch(
         event_id,
         "step dispatched"
     );
-    (event_id, dispatched_at_us)
+    Attempt {
+        id: event_id,
+        step,
+        worker,
+        event_type,
+        number: attempt,
+        dispatched_at_us,
+        payload_size_bytes,
+    }
 }
 
 /// The failure of an attempt the workflow's cancel (or the process's stop)
@@ -904,7 +906,7 @@ async fn run_remote_attempt(
     } else {
         0
     };
-    let (mut event_id, mut dispatched_at_us) = record_dispatch(
+    let mut current = record_dispatch(
         inner,
         run,
         step,
@@ -915,7 +917,7 @@ async fn run_remote_attempt(
     )
     .await;
     let call = Call {
-        id: event_id,
+        id: current.id,
         worker: Arc::clone(worker),
         step: Arc::clone(&step.name),
         event_type,
@@ -965,26 +967,11 @@ async fn run_remote_attempt(
                         ),
                     ));
                     let now = clock::now_us();
-                    let ended = Attempt {
-                        id: event_id,
-                        step,
-                        worker,
-                        event_type,
-                        number: *attempt,
-                        dispatched_at_us,
-                        payload_size_bytes,
-                    };
-                    let stages = Stages {
-                        picked_up_at_us: None,
-                        processing_at_us: None,
-                        finished_at_us: now,
-                        duration_us: 0,
-                        host: Some(from_host),
-                    };
-                    record_end(inner, run, &ended, &lost, stages).await;
+                    let stages = Stages::not_run(now, Some(from_host));
+                    record_end(inner, run, &current, &lost, stages).await;
                     lock(&run.status).note(now, "step_reclaimed", Some(&step.name));
                     *attempt += 1;
-                    (event_id, dispatched_at_us) = record_dispatch(
+                    current = record_dispatch(
                         inner,
                         run,
                         step,
@@ -1002,7 +989,7 @@ async fn run_remote_attempt(
     .await;
     let (result, stages) = match ended {
         Ok((reply, received_at_us)) => {
-            let placed = placed_stages(&reply, dispatched_at_us, received_at_us);
+            let placed = placed_stages(&reply, current.dispatched_at_us, received_at_us);
             let result = match reply.result {
                 RemoteResult::Completed(Value::Object(fields)) => Ok(Value::Object(fields)),
                 RemoteResult::Completed(other) => Err(Failure::fatal(
@@ -1027,28 +1014,10 @@ async fn run_remote_attempt(
             };
             (result, stages)
         }
-        Err(failure) => {
-            let stages = Stages {
-                picked_up_at_us: None,
-                processing_at_us: None,
-                finished_at_us: clock::now_us(),
-                duration_us: 0,
-                host: None,
-            };
-            (Err(failure), stages)
-        }
+        Err(failure) => (Err(failure), Stages::not_run(clock::now_us(), None)),
     };
     let finished_at_us = stages.finished_at_us;
-    let ended = Attempt {
-        id: event_id,
-        step,
-        worker,
-        event_type,
-        number: *attempt,
-        dispatched_at_us,
-        payload_size_bytes,
-    };
-    record_end(inner, run, &ended, &result, stages).await;
+    record_end(inner, run, &current, &result, stages).await;
     (outcome_of(&result), finished_at_us, result)
 }
 

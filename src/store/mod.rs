@@ -119,7 +119,8 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn host_name() -> String {
+/// This machine's name, as runs record it (`unknown` when it has none).
+pub(crate) fn host_name() -> String {
     sysinfo::System::host_name().unwrap_or_else(|_| "unknown".to_string())
 }
 

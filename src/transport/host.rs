@@ -38,7 +38,7 @@ use super::redis::{
 use super::wire::{CommandEntry, GROUP, HostBeat, Keys, ReplyEntry};
 use super::{CallEvent, RemoteResult, Reply, TransportError, redact_url};
 use crate::clock;
-use crate::worker::{Context, WorkerError, WorkerFn, WorkerRegistry, json_kind};
+use crate::worker::{Context, WorkerError, WorkerFn, WorkerRegistry, json_kind, panic_message};
 
 /// Adds a reply to its orchestrator's stream (KEYS[1], trimmed to about
 /// ARGV[1] entries), then acknowledges and deletes the command (ARGV[3]) in
@@ -102,11 +102,7 @@ impl HostOptions {
 
 /// `machine:pid`: unique per process, so two hosts on one machine differ.
 pub fn default_host_name() -> String {
-    format!(
-        "{}:{}",
-        sysinfo::System::host_name().unwrap_or_else(|_| "unknown".into()),
-        std::process::id()
-    )
+    format!("{}:{}", crate::store::host_name(), std::process::id())
 }
 
 /// What a host did, when it stops.
@@ -552,15 +548,7 @@ impl Host {
                 false,
             ),
             Ok(Err(e)) => failed(e.message().to_string(), e.is_retryable()),
-            Err(join) if join.is_panic() => {
-                let payload = join.into_panic();
-                let text = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "non-string panic payload".into());
-                failed(format!("WorkerPanic: {text}"), true)
-            }
+            Err(join) if join.is_panic() => failed(panic_message(join.into_panic()), true),
             Err(_) => failed(
                 WorkerError::new("Cancelled: the worker host stopped").to_string(),
                 true,

@@ -264,7 +264,7 @@ impl RedisWorkers {
         let keys = Keys::new(&options.namespace);
         let me = format!(
             "{}:{}:{}",
-            sysinfo::System::host_name().unwrap_or_else(|_| "unknown".into()),
+            crate::store::host_name(),
             std::process::id(),
             uuid::Uuid::now_v7().simple()
         );
