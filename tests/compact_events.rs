@@ -20,16 +20,7 @@ use multiagents::store::{
 use rusqlite::Connection;
 use support::*;
 
-type Row = Vec<rusqlite::types::Value>;
-
-fn rows(conn: &Connection, sql: &str) -> Vec<Row> {
-    let mut stmt = conn.prepare(sql).unwrap();
-    let n = stmt.column_count();
-    stmt.query_map([], |r| (0..n).map(|i| r.get(i)).collect())
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
+use support::all_rows as rows;
 
 /// Version 5's columns (later versions add the host).
 const EVENTS: &str = "SELECT id, workflow_id, event_type, step, worker_id, attempt, status,

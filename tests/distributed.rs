@@ -716,3 +716,95 @@ fn tls_with_a_private_authority_works_and_without_it_is_refused() {
     assert!(!stderr.contains(password), "{stderr}");
     assert!(!other.exists());
 }
+
+#[test]
+fn ctrl_c_of_the_orchestrator_closes_its_run_and_the_hosts_serve_on() {
+    let Some(redis) =
+        RedisServer::start("ctrl_c_of_the_orchestrator_closes_its_run_and_the_hosts_serve_on")
+    else {
+        return;
+    };
+    let db = support::temp_db();
+    let url = redis.url();
+    // Slow steps (0.5-2 s), so some are out on the host at the signal.
+    let host = Host::start(db.dir.path(), &url, "h1", &["--time-scale", "1"]);
+    let orchestrator = load_test(
+        &db.path,
+        &url,
+        &[
+            "--duration",
+            "20s",
+            "--rps",
+            "5",
+            "--mix",
+            "simple",
+            "--time-scale",
+            "1",
+            "--grace",
+            "300ms",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(2_000));
+    Command::new("kill")
+        .args(["-INT", &orchestrator.id().to_string()])
+        .status()
+        .unwrap();
+    let started = Instant::now();
+    let out = orchestrator.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(15), "the stop hung");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    {
+        let conn = Connection::open(&db.path).unwrap();
+        assert_consistent(&conn);
+        let status: String = conn
+            .query_row("SELECT status FROM runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(status, "interrupted");
+        // The steps out on the host at the stop are recorded cancelled,
+        // not left dispatched; their late replies are never recorded.
+        assert!(
+            count(
+                &conn,
+                "SELECT count(*) FROM events WHERE status = 'cancelled'"
+            ) > 0,
+            "no step was out at the signal"
+        );
+    }
+    // The host goes on serving the next run.
+    let out = load_test(
+        &db.path,
+        &url,
+        &[
+            "--duration",
+            "1s",
+            "--rps",
+            "5",
+            "--mix",
+            "simple",
+            "--time-scale",
+            "0.01",
+        ],
+    )
+    .output()
+    .unwrap();
+    support::cli::ok(out);
+    let conn = Connection::open(&db.path).unwrap();
+    assert_consistent(&conn);
+    assert!(
+        count(
+            &conn,
+            "SELECT count(*) FROM workflows WHERE run_id = 2 AND state = 'completed'"
+        ) > 0,
+        "{}",
+        host.log()
+    );
+}

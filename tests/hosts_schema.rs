@@ -11,16 +11,7 @@ use multiagents::store::Store;
 use multiagents::store::migrate::SCHEMA_VERSION;
 use rusqlite::Connection;
 
-type Row = Vec<rusqlite::types::Value>;
-
-fn rows(conn: &Connection, sql: &str) -> Vec<Row> {
-    let mut stmt = conn.prepare(sql).unwrap();
-    let n = stmt.column_count();
-    stmt.query_map([], |r| (0..n).map(|i| r.get(i)).collect())
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
+use support::{Row, all_rows as rows};
 
 /// The columns version 7 had, so the rows compare across the upgrade.
 const EVENTS: &str = "SELECT id, workflow_id, event_type, step, worker_id, attempt, status,

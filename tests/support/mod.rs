@@ -263,3 +263,17 @@ pub fn downgrade_to_7(conn: &rusqlite::Connection) {
     ))
     .expect("downgrade to version 7");
 }
+
+/// One row of any query, as SQLite values.
+pub type Row = Vec<rusqlite::types::Value>;
+
+/// Every row `sql` returns, every column: for comparing a file's contents
+/// before and after a change to it.
+pub fn all_rows(conn: &rusqlite::Connection, sql: &str) -> Vec<Row> {
+    let mut stmt = conn.prepare(sql).expect("prepare");
+    let n = stmt.column_count();
+    stmt.query_map([], |r| (0..n).map(|i| r.get(i)).collect())
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
