@@ -326,12 +326,12 @@ fn after_a_clean_exit_the_database_file_alone_answers_like_the_original() {
     std::fs::copy(&db, &alone).unwrap();
     let questions: &[&[&str]] = &[
         &["query", "runs", "--format", "json"],
-        &["query", "--run", "1", "events", "--format", "json"],
-        &["query", "--run", "1", "workers", "--format", "json"],
-        &["query", "--run", "1", "errors", "--format", "json"],
-        &["query", "--run", "1", "alerts", "--format", "json"],
-        &["query", "--run", "1", "metrics", "--format", "json"],
-        &["query", "--run", "1", "system", "--format", "json"],
+        &["query", "events", "--run", "1", "--format", "json"],
+        &["query", "workers", "--run", "1", "--format", "json"],
+        &["query", "errors", "--run", "1", "--format", "json"],
+        &["query", "alerts", "--run", "1", "--format", "json"],
+        &["query", "metrics", "--run", "1", "--format", "json"],
+        &["query", "system", "--run", "1", "--format", "json"],
     ];
     for args in questions {
         let original = run(&db, args);

@@ -7,7 +7,8 @@ use clap::Args;
 use multiagents::bench::{self, BenchOptions, Suite, peer};
 use multiagents::output_path::{OutputPath, OutputPathError};
 
-use super::output::{self, Format};
+use super::format::{self, Format};
+use super::output;
 use super::{Globals, Outcome};
 
 /// Arguments of `multiagents bench`.
@@ -109,8 +110,8 @@ pub struct BenchArgs {
     /// Exit with status 1 when a goal is not met.
     #[arg(long)]
     fail_on_miss: bool,
-    /// Table for people, JSON for programs (the JSON file is written either way).
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    /// Text for people, JSON for programs (the JSON file is written either way).
+    #[arg(short = 'f', long, default_value = "text", value_parser = format::formats(format::TEXT_JSON))]
     format: Format,
 }
 
@@ -241,7 +242,7 @@ pub async fn run(_globals: &Globals, args: BenchArgs) -> anyhow::Result<Outcome>
     json_out.write(serde_json::to_string_pretty(&report)?.as_bytes())?;
     match args.format {
         Format::Json => output::print_json(&report)?,
-        Format::Table => {
+        _ => {
             let mut table = output::table(&[
                 "figure",
                 "measured",

@@ -6,7 +6,8 @@ use multiagents::clock;
 use multiagents::store::{RetentionCutoffs, Store, maintenance};
 use multiagents::window;
 
-use super::output::{self, Format};
+use super::format::{self, Format};
+use super::output;
 use super::{Globals, Outcome};
 
 /// Arguments of `multiagents cleanup`.
@@ -16,8 +17,8 @@ pub struct CleanupArgs {
     /// retention. Rollups keep their own 30-day horizon. Range: 1ms to 36500d.
     #[arg(long, allow_hyphen_values = true, value_parser = window::parse_window_option)]
     older_than: Option<std::time::Duration>,
-    /// Table for people, JSON for programs.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    /// Text for people, JSON for programs.
+    #[arg(short = 'f', long, default_value = "text", value_parser = format::formats(format::TEXT_JSON))]
     format: Format,
 }
 
@@ -40,7 +41,7 @@ pub async fn run(globals: &Globals, args: CleanupArgs) -> anyhow::Result<Outcome
     let report = &cleaned.retention;
     match args.format {
         Format::Json => output::print_json(&cleaned)?,
-        Format::Table => {
+        _ => {
             let mut table = output::table(&["table", "rows deleted"]);
             for (name, n) in [
                 ("workflows", report.workflows),

@@ -6,7 +6,8 @@ use multiagents::compare::{self, Comparison, Delta, Figures, Thresholds};
 use multiagents::runs::{self, RunSelector};
 use multiagents::store::Store;
 
-use super::output::{self, Format};
+use super::format::{self, Format};
+use super::output;
 use super::{Globals, Outcome};
 
 /// Arguments of `multiagents compare`.
@@ -27,8 +28,8 @@ pub struct CompareArgs {
     /// that sub-millisecond jitter is not a regression. Range: 0 to 3600000.
     #[arg(long, default_value = "1.0", value_parser = compare::parse_p95_floor_ms)]
     p95_floor_ms: f64,
-    /// Table for people, JSON for programs.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    /// Text for people, JSON for programs.
+    #[arg(short = 'f', long, default_value = "text", value_parser = format::formats(format::TEXT_JSON))]
     format: Format,
 }
 
@@ -48,7 +49,7 @@ pub async fn run(globals: &Globals, args: CompareArgs) -> anyhow::Result<Outcome
     .await??;
     match args.format {
         Format::Json => output::print_json(&comparison)?,
-        Format::Table => output::print(&render(&comparison))?,
+        _ => output::print(&render(&comparison))?,
     }
     Ok(if comparison.has_regressions() {
         Outcome::Problem

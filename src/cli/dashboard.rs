@@ -13,7 +13,8 @@ use multiagents::store::Store;
 use multiagents::window;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
-use super::output::{self, Format};
+use super::format::{self, Format};
+use super::output;
 use super::{Globals, Outcome};
 
 /// Arguments of `multiagents dashboard`.
@@ -24,18 +25,18 @@ pub struct DashboardArgs {
     refresh: Duration,
     /// Window the figures cover, e.g. 1m (the seed's dashboard: last
     /// minute). Range: 1ms to 36500d.
-    #[arg(long, default_value = "1m", allow_hyphen_values = true, value_parser = window::parse_window_option)]
+    #[arg(short = 'w', long, default_value = "1m", allow_hyphen_values = true, value_parser = window::parse_window_option)]
     window: Duration,
     /// Only this run: `latest` or a run id (default: every run in the file).
     /// A run is shown as it was at its end (a run without an end: at its
     /// latest record).
-    #[arg(long)]
+    #[arg(short = 'r', long)]
     run: Option<RunSelector>,
     /// Print one snapshot and exit (for scripts and tests).
     #[arg(long)]
     once: bool,
     /// With --once: text for people, JSON for programs.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(short = 'f', long, default_value = "text", value_parser = format::formats(format::TEXT_JSON))]
     format: Format,
 }
 
@@ -66,7 +67,7 @@ pub async fn run(globals: &Globals, args: DashboardArgs) -> anyhow::Result<Outco
         let snap = snapshot()?;
         match args.format {
             Format::Json => output::print_json(&snap)?,
-            Format::Table => output::print(&dashboard::render_text(&snap))?,
+            _ => output::print(&dashboard::render_text(&snap))?,
         }
         return Ok(Outcome::Ok);
     }

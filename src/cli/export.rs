@@ -28,16 +28,16 @@ enum What {
     Prometheus {
         /// Window of rates, averages, health and system gauges (e.g. 5m,
         /// 30s). Range: 1ms to 36500d.
-        #[arg(long, value_parser = window::parse_window_option, default_value = "5m")]
+        #[arg(short = 'w', long, value_parser = window::parse_window_option, default_value = "5m")]
         window: std::time::Duration,
         /// One run (`latest` or an id) instead of every run in the file:
         /// counters from its own rollups (kept after retention), rates at its end.
-        #[arg(long)]
+        #[arg(short = 'r', long)]
         run: Option<RunSelector>,
         /// Write to this file instead of stdout, atomically (scrapers never
         /// see half a file). Never the database, its -wal/-shm, another
         /// SQLite file, a symlink, FIFO, device, directory or read-only file.
-        #[arg(long)]
+        #[arg(short = 'o', long)]
         out: Option<PathBuf>,
         /// Replace the --out file if it already exists (a regular, writable,
         /// non-SQLite file only).

@@ -14,7 +14,8 @@ use multiagents::store::RunInfo;
 use multiagents::window;
 use multiagents::workload::DemoSettings;
 
-use super::output::{self, Format};
+use super::format::{self, Format};
+use super::output;
 use super::{Globals, Outcome};
 
 /// Arguments of `multiagents load-test`.
@@ -53,8 +54,8 @@ pub struct LoadTestArgs {
     /// a second signal stops at once. Range: 1ms to 30d.
     #[arg(long, default_value = "10s", value_parser = window::parse_run_length)]
     grace: Duration,
-    /// Table for people, JSON for programs.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    /// Text for people, JSON for programs.
+    #[arg(short = 'f', long, default_value = "text", value_parser = format::formats(format::TEXT_JSON))]
     format: Format,
     #[command(flatten)]
     remote: super::remote::RedisArgs,
@@ -138,7 +139,7 @@ pub async fn run(globals: &Globals, args: LoadTestArgs) -> anyhow::Result<Outcom
     let closed = shutdown?;
     match args.format {
         Format::Json => output::print_json(&report)?,
-        Format::Table => output::print(&render(&report))?,
+        _ => output::print(&render(&report))?,
     }
     match signals.exit_code() {
         Some(code) => {

@@ -7,14 +7,15 @@ use std::path::PathBuf;
 use clap::Args;
 use multiagents::store::{self, Store};
 
-use super::output::{self, Format};
+use super::format::{self, Format};
+use super::output;
 use super::{Globals, Outcome};
 
 /// Arguments of `multiagents check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Text for people, JSON for programs.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(short = 'f', long, default_value = "text", value_parser = format::formats(format::TEXT_JSON))]
     format: Format,
 }
 
@@ -24,7 +25,7 @@ pub async fn check(globals: &Globals, args: CheckArgs) -> anyhow::Result<Outcome
     let report = tokio::task::spawn_blocking(move || store::check_integrity(&db)).await??;
     match args.format {
         Format::Json => output::print_json(&report)?,
-        Format::Table => {
+        _ => {
             let mut text = String::new();
             if report.is_ok() {
                 text.push_str(&format!(

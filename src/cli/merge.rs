@@ -10,7 +10,8 @@ use multiagents::interrupt::Interrupt;
 use multiagents::store::merge::{self, MergeError, MergeOptions, MergeReport, SourceReport};
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::output::{self, Format};
+use super::format::{self, Format};
+use super::output;
 use super::{Globals, Outcome};
 
 /// Arguments of `multiagents merge`.
@@ -24,7 +25,7 @@ pub struct MergeArgs {
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Text for people, JSON for programs.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(short = 'f', long, default_value = "text", value_parser = format::formats(format::TEXT_JSON))]
     format: Format,
 }
 
@@ -53,7 +54,7 @@ pub async fn run(_globals: &Globals, args: MergeArgs) -> anyhow::Result<Outcome>
     };
     match args.format {
         Format::Json => output::print_json(&report)?,
-        Format::Table => output::print(&render(&report))?,
+        _ => output::print(&render(&report))?,
     }
     Ok(Outcome::Ok)
 }

@@ -12,7 +12,9 @@ mod cleanup;
 mod compare;
 mod dashboard;
 mod demo;
+mod docs;
 mod export;
+mod format;
 mod load_test;
 mod maintenance;
 mod merge;
@@ -41,17 +43,21 @@ use multiagents::config::{LogLevel, LoggerKind, MonitoringConfig};
 pub struct Cli {
     /// The SQLite database file to record into or read from [default:
     /// storage.database_path from --config, else multiagents.db].
-    #[arg(long, global = true, env = "MULTIAGENTS_DB")]
+    #[arg(short = 'd', long, global = true, env = "MULTIAGENTS_DB", help_heading = GLOBAL)]
     db: Option<PathBuf>,
     /// Monitoring configuration (the seed's YAML layout); defaults apply without it.
-    #[arg(long, global = true, env = "MULTIAGENTS_CONFIG")]
+    #[arg(short = 'c', long, global = true, env = "MULTIAGENTS_CONFIG", help_heading = GLOBAL)]
     config: Option<PathBuf>,
     /// Log level: trace, debug, info, warn or error (beats the configuration and RUST_LOG).
-    #[arg(long, global = true, value_parser = parse_log_level)]
+    #[arg(long, global = true, value_parser = parse_log_level, help_heading = GLOBAL)]
     log_level: Option<LogLevel>,
     #[command(subcommand)]
     command: Command,
 }
+
+/// The help heading of the options every command takes, so that each
+/// command's own options stand apart in its `--help`.
+const GLOBAL: &str = "Global options";
 
 fn parse_log_level(s: &str) -> Result<LogLevel, String> {
     s.parse::<LogLevel>().map_err(|_| {
@@ -96,6 +102,10 @@ enum Command {
     Worker(worker::WorkerArgs),
     /// Copy the runs of several files (one per host) into one for analysis: OUT IN...
     Merge(merge::MergeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page (roff) of multiagents or of one of its commands.
+    Man(docs::ManArgs),
 }
 
 /// What a command concluded, beyond "it ran".
@@ -173,6 +183,13 @@ fn one_line(error: &anyhow::Error) -> String {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    // Documentation of the command line itself: no database, configuration
+    // or logging involved.
+    match &cli.command {
+        Command::Completions(args) => return docs::completions(args),
+        Command::Man(args) => return docs::man(args, cli.db.as_deref()),
+        _ => {}
+    }
     let config = match &cli.config {
         Some(path) => MonitoringConfig::load(path)?,
         None => MonitoringConfig::default(),
@@ -220,6 +237,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Upgrade(args) => maintenance::upgrade(&globals, args).await,
             Command::Worker(args) => worker::run(&globals, args).await,
             Command::Merge(args) => merge::run(&globals, args).await,
+            Command::Completions(_) | Command::Man(_) => Ok(Outcome::Ok),
         }
     })
 }

@@ -1,20 +1,66 @@
 //! Rendering answers: aligned tables for people, one JSON document for
-//! programs.
+//! programs, on stdout or into an `--out` file.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use clap::ValueEnum;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use multiagents::output_path::OutputPath;
 use multiagents::terminal;
 
-/// How a command prints its answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Format {
-    /// Aligned columns.
-    #[default]
-    Table,
-    /// One JSON document on stdout.
-    Json,
+pub use super::format::Format;
+
+/// `-o/--out FILE` and `--force`, for every command that prints a document.
+#[derive(Debug, clap::Args)]
+pub struct OutArgs {
+    /// Write to this file instead of stdout, atomically (a failure leaves
+    /// no half-written file). Never the database, its -wal/-shm, another
+    /// SQLite file, a symlink, FIFO, device, directory or read-only file.
+    #[arg(short = 'o', long)]
+    pub out: Option<PathBuf>,
+    /// Replace the --out file if it already exists (a regular, writable,
+    /// non-SQLite file only).
+    #[arg(long, requires = "out")]
+    pub force: bool,
+}
+
+impl OutArgs {
+    /// Checks `--out` before any work, so that a refused path costs nothing
+    /// and changes nothing; `None` means stdout.
+    pub fn check(&self, db: &Path) -> anyhow::Result<Option<OutputPath>> {
+        Ok(self
+            .out
+            .as_deref()
+            .map(|path| OutputPath::check(path, Some(db), self.force))
+            .transpose()?)
+    }
+}
+
+/// Writes a rendered answer to stdout or into the checked `--out` file.
+/// Text is for people, in a file too (`cat`): control characters from the
+/// database are shown escaped; the machine formats stay byte for byte.
+pub fn emit(out: Option<OutputPath>, format: Format, text: &str) -> anyhow::Result<()> {
+    let text = match format {
+        Format::Text => terminal::escape_text(text),
+        _ => std::borrow::Cow::Borrowed(text),
+    };
+    write_document(out, &text)
+}
+
+/// Writes `text` byte for byte, ending with one newline, to stdout or into
+/// the checked `--out` file.
+pub fn write_document(out: Option<OutputPath>, text: &str) -> anyhow::Result<()> {
+    let text = text.trim_end_matches('\n');
+    match out {
+        Some(out) => {
+            let mut bytes = Vec::with_capacity(text.len() + 1);
+            bytes.extend_from_slice(text.as_bytes());
+            bytes.push(b'\n');
+            out.write(&bytes)?;
+        }
+        None => print_exact(text)?,
+    }
+    Ok(())
 }
 
 /// A table with a header row.

@@ -3,39 +3,30 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use multiagents::clock;
 use multiagents::export::{html, report};
 use multiagents::output_path::OutputPath;
 use multiagents::runs::RunSelector;
 use multiagents::store::Store;
 
+use super::format::{self, Format};
 use super::{Globals, Outcome, output};
-
-/// How the report is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ReportFormat {
-    /// Aligned tables.
-    Text,
-    /// One JSON document (the library's `RunReport`).
-    Json,
-    /// One self-contained HTML page with SVG charts (no external references).
-    Html,
-}
 
 /// Arguments of `multiagents report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The run to report on: `latest` or a run id (see `query runs`).
-    #[arg(long, default_value = "latest")]
+    #[arg(short = 'r', long, default_value = "latest")]
     run: RunSelector,
-    /// Text for people, JSON for programs, HTML for a page with charts.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    format: ReportFormat,
+    /// Text for people, JSON for programs (the library's `RunReport`), HTML
+    /// for one self-contained page with SVG charts (no external references).
+    #[arg(short = 'f', long, default_value = "text", value_parser = format::formats(format::TEXT_JSON_HTML))]
+    format: Format,
     /// Write to this file instead of stdout, atomically (a failure leaves
     /// no half-written file). Never the database, its -wal/-shm, another
     /// SQLite file, a symlink, FIFO, device, directory or read-only file.
-    #[arg(long)]
+    #[arg(short = 'o', long)]
     out: Option<PathBuf>,
     /// Replace the --out file if it already exists (a regular, writable,
     /// non-SQLite file only).
@@ -72,11 +63,12 @@ pub async fn run(globals: &Globals, args: ReportArgs) -> anyhow::Result<Outcome>
         Ok(match format {
             // Text is for people and terminals, in a file too (`cat`):
             // control characters from the database are shown escaped.
-            ReportFormat::Text => {
+            Format::Text => {
                 multiagents::terminal::escape_text(&report::render_text(&report)).into_owned()
             }
-            ReportFormat::Json => serde_json::to_string_pretty(&report)?,
-            ReportFormat::Html => html::render_html(&report)?,
+            Format::Json => serde_json::to_string_pretty(&report)?,
+            Format::Html => html::render_html(&report)?,
+            Format::Csv => anyhow::bail!("--format csv is not available for `report`"),
         })
     })
     .await??;

@@ -27,10 +27,10 @@ pub struct ServeArgs {
     allow_remote: bool,
     /// Window of rates, averages, health and system gauges in /metrics.
     /// Range: 1ms to 36500d.
-    #[arg(long, value_parser = window::parse_window_option, default_value = "5m")]
+    #[arg(short = 'w', long, value_parser = window::parse_window_option, default_value = "5m")]
     window: std::time::Duration,
     /// Serve one run (`latest` or an id) instead of every run in the file.
-    #[arg(long)]
+    #[arg(short = 'r', long)]
     run: Option<RunSelector>,
     /// How long one computed answer is served: requests within this
     /// interval share one computation, however many arrive at once.

@@ -14,13 +14,19 @@ use multiagents::runs::{self, RunSummary};
 use multiagents::store::Store;
 use multiagents::window::TimeWindow;
 
-use super::QueryArgs;
+use super::ScopeArgs;
 use super::scope::{Answer, Scope};
 use crate::cli::Globals;
 
 /// `multiagents query runs`: the most recent `limit` runs.
 pub(super) fn runs(conn: &rusqlite::Connection, limit: i64) -> anyhow::Result<Vec<RunSummary>> {
     Ok(runs::list_runs(conn, limit)?)
+}
+
+/// `multiagents query trace ID`: every stage of one transaction, of any run
+/// at any time (not windowed).
+pub(super) fn trace(store: &Store, transaction_id: &str) -> anyhow::Result<Vec<TraceStage>> {
+    Ok(EventMonitor::new(store.clone()).get_transaction_trace(transaction_id)?)
 }
 
 /// A windowed question's context: the database, the resolved run and
@@ -89,7 +95,8 @@ impl<'a> Asked<'a> {
         store: &'a Store,
         conn: &'a rusqlite::Connection,
         globals: &Globals,
-        args: &QueryArgs,
+        args: &ScopeArgs,
+        precision: Precision,
     ) -> anyhow::Result<Self> {
         let scope = Scope::resolve(conn, args.run, args.until, args.window)?;
         let marks = coverage::watermarks(conn, scope.monitor_scope())?;
@@ -99,11 +106,7 @@ impl<'a> Asked<'a> {
             scope,
             marks,
             thresholds: HealthThresholds::from_config(&globals.config),
-            precision: if args.exact {
-                Precision::Exact
-            } else {
-                Precision::Auto
-            },
+            precision,
         })
     }
 
@@ -155,13 +158,6 @@ impl<'a> Asked<'a> {
             series: s.clone(),
         };
         Ok(self.scope.answer(w, s.provenance, report))
-    }
-
-    /// `query trace ID`: every stage of one transaction (not windowed).
-    pub(super) fn trace(&self, transaction_id: &str) -> anyhow::Result<Vec<TraceStage>> {
-        Ok(self
-            .events_monitor()
-            .get_transaction_trace(transaction_id)?)
     }
 
     /// `query errors [--worker NAME]`: error patterns over the window.
