@@ -172,7 +172,10 @@ fn the_demo_records_a_run_that_can_be_explored_after_it_ended() {
     ] {
         let mut args = vec!["query"];
         args.extend(&question);
-        args.extend(["--run", "latest"]);
+        // `trace` and `runs` are not windowed: they take no --run.
+        if !matches!(question[0], "trace" | "runs") {
+            args.extend(["--run", "latest"]);
+        }
         ok(multiagents(&db.path, &args));
         args.extend(["--format", "json"]);
         json(multiagents(&db.path, &args));
@@ -336,6 +339,14 @@ fn short_flags_mean_the_same_as_the_long_ones() {
                 v
             };
             assert_eq!(strip(&written), strip(&to_stdout), "{args:?}");
+        } else if name == "m.prom" {
+            // The exposition's series of one family come in no fixed order.
+            let sorted = |t: &str| {
+                let mut lines: Vec<String> = t.lines().map(str::to_string).collect();
+                lines.sort();
+                lines
+            };
+            assert_eq!(sorted(&written), sorted(&to_stdout), "{args:?}");
         } else {
             assert_eq!(written, to_stdout, "{args:?}");
         }
@@ -473,7 +484,8 @@ fn completions_are_generated_for_bash_and_zsh() {
 fn the_man_page_renders() {
     let page = ok(bare(&["man"]));
     assert!(page.starts_with(".TH"), "{}", &page[..page.len().min(200)]);
-    for name in ["query", "load-test", "completions"] {
+    // roff escapes hyphens.
+    for name in ["query", "load\\-test", "completions"] {
         assert!(page.contains(name), "no {name} in the man page");
     }
     let events = ok(bare(&["man", "query", "events"]));

@@ -70,6 +70,38 @@ pub fn man(args: &ManArgs, db: Option<&Path>) -> anyhow::Result<Outcome> {
         .render(&mut roff)
         .context("cannot render the manual page")?;
     let roff = String::from_utf8(roff).context("manual page is not UTF-8")?;
-    output::write_document(out, &roff)?;
+    output::write_document(out, &title_first(&roff))?;
     Ok(Outcome::Ok)
+}
+
+/// The page with its `.TH` title line first, where `man`, `whatis` and
+/// linters look for it: clap_mangen puts a string definition (the
+/// apostrophe `\*(Aq`) before it, which may as well follow it.
+fn title_first(roff: &str) -> String {
+    let Some(at) = roff
+        .lines()
+        .position(|line| line.starts_with(".TH "))
+        .filter(|&at| at > 0)
+    else {
+        return roff.to_string();
+    };
+    let mut lines: Vec<&str> = roff.lines().collect();
+    let title = lines.remove(at);
+    lines.insert(0, title);
+    let mut page = lines.join("\n");
+    page.push('\n');
+    page
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_title_comes_first_and_nothing_is_lost() {
+        let page = ".ie x\n.el y\n.TH multiagents 1\n.SH NAME\n";
+        assert_eq!(
+            super::title_first(page),
+            ".TH multiagents 1\n.ie x\n.el y\n.SH NAME\n"
+        );
+        assert_eq!(super::title_first(".TH a 1\n.SH X\n"), ".TH a 1\n.SH X\n");
+    }
 }
