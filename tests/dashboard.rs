@@ -51,7 +51,7 @@ fn record() -> Recorded {
     for (i, memory) in [2.0, 2.1, 2.3, 2.2].into_iter().enumerate() {
         writer
             .blocking_record(Record::SystemSample(SystemSample {
-                sampled_at_us: t0 + i as i64 * 15 * SECOND,
+                sampled_at_us: t0 + i as i64 * 14 * SECOND,
                 cpu_usage_percent: 20.0 + 10.0 * i as f64,
                 memory_usage_percent: memory,
                 load_avg_1m: 1.5,
@@ -143,7 +143,8 @@ fn line_of(text: &str, needle: &str) -> usize {
 fn every_panel_title_and_a_data_row_at_three_sizes() {
     let r = record();
     let snap = snapshot(&r, Duration::from_secs(60));
-    assert_eq!(snap.workers.len(), 3);
+    // The three steps' workers and the compensation worker.
+    assert_eq!(snap.workers.len(), 4);
     assert_eq!(snap.active_total, 30);
     assert_eq!(snap.alerts.len(), 1);
     let first_active = &snap.active[0].transaction_id;
@@ -156,7 +157,7 @@ fn every_panel_title_and_a_data_row_at_three_sizes() {
             "p95 latency",
             "Error rate",
             "System",
-            "Workers (3)",
+            "Workers (4)",
             "Active workflows (30)",
             "Alerts (1)",
         ] {
@@ -182,18 +183,23 @@ fn every_panel_title_and_a_data_row_at_three_sizes() {
 
 #[test]
 fn rows_go_to_the_panel_with_content() {
-    // 3 workers and 30 active workflows at 120x40: the workers box has no
+    // 4 workers and 30 active workflows at 120x40: the workers box has no
     // empty rows, and the active box lists more than a handful.
     let r = record();
     let snap = snapshot(&r, Duration::from_secs(60));
     let text = screen((120, 40), &snap, &ViewState::default(), None);
     let header = line_of(&text, "1 worker");
-    let last_worker = ["fast_processor", "flaky_processor", "slow_processor"]
-        .iter()
-        .map(|w| line_of(&text, w))
-        .max()
-        .unwrap();
-    assert_eq!(last_worker, header + 3, "{text}");
+    let last_worker = [
+        "compensator",
+        "fast_processor",
+        "flaky_processor",
+        "slow_processor",
+    ]
+    .iter()
+    .map(|w| line_of(&text, w))
+    .max()
+    .unwrap();
+    assert_eq!(last_worker, header + 4, "{text}");
     let bottom_border = text.lines().nth(last_worker + 1).unwrap();
     assert!(bottom_border.starts_with('└'), "{text}");
     let listed = snap
@@ -345,24 +351,37 @@ fn rates_are_divided_by_the_elapsed_part_of_the_window() {
         snap.system
             .sample_offsets_s
             .windows(2)
-            .all(|p| p[1] - p[0] == 15.0)
+            .all(|p| p[1] - p[0] == 14.0)
     );
 }
 
 #[test]
 fn refreshes_hold_no_read_transaction_between_them() {
     let r = record();
+    // TRUNCATE waits for every reader to leave the WAL. The writer may be
+    // checkpointing at the same moment (then SQLite answers busy at once):
+    // try again, a bounded number of times. A read transaction the
+    // dashboard kept open would make every attempt busy.
     let checkpoint = || {
         let conn = rusqlite::Connection::open(&r.path).unwrap();
         conn.busy_timeout(Duration::from_secs(5)).unwrap();
-        let (busy, log, done): (i64, i64, i64) = conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })
-            .unwrap();
+        let mut last = (1, 0, 0);
+        for _ in 0..100 {
+            last = conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .unwrap();
+            if last.0 == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let (busy, log, done): (i64, i64, i64) = last;
         assert_eq!(busy, 0, "a reader kept the checkpoint from completing");
         assert_eq!(log, done, "every WAL frame was checkpointed");
     };
+    checkpoint();
     let first = snapshot(&r, Duration::from_secs(60));
     detail(&r, &Focus::Worker("flaky_processor".into()));
     detail(&r, &Focus::Workflow(first.active[0].transaction_id.clone()));

@@ -142,8 +142,9 @@ pub fn placed_bars(offsets_s: &[f64], values: &[f64], span_s: f64, width: u16) -
         .collect()
 }
 
-/// One metric as a labelled, auto-scaled sparkline: on the left its latest
-/// value and its range, on the right its samples placed by time.
+/// One metric as a labelled, auto-scaled sparkline: its latest value and
+/// its range (left of the plot, or over it in a narrow box), and its
+/// samples placed by time.
 #[allow(
     clippy::too_many_arguments,
     reason = "one call site per metric, all values named there"
@@ -161,15 +162,30 @@ pub fn metric_row(
     if area.height == 0 || area.width == 0 {
         return;
     }
-    let label_w = 15.min(area.width);
+    // Wide: the labels left of the plot; narrow: one label line over it.
+    let narrow = area.width < 40 && area.height >= 2;
+    let label_w = if narrow {
+        area.width
+    } else {
+        15.min(area.width)
+    };
     let label = Rect {
         width: label_w,
+        height: if narrow { 1 } else { area.height },
         ..area
     };
-    let plot = Rect {
-        x: area.x + label_w,
-        width: area.width - label_w,
-        ..area
+    let plot = if narrow {
+        Rect {
+            y: area.y + 1,
+            height: area.height - 1,
+            ..area
+        }
+    } else {
+        Rect {
+            x: area.x + label_w,
+            width: area.width - label_w,
+            ..area
+        }
     };
     let finite = values.iter().copied().filter(|v| v.is_finite());
     let lo = finite.clone().fold(f64::INFINITY, f64::min);
@@ -179,10 +195,16 @@ pub fn metric_row(
         Span::raw(format!("{latest:.1}%")),
     ])];
     if lo.is_finite() {
-        lines.push(Line::from(Span::styled(
+        let range = Span::styled(
             format!("{lo:.1}–{hi:.1}%"),
             Style::default().fg(Color::DarkGray),
-        )));
+        );
+        if narrow {
+            lines[0].spans.push(Span::raw(" "));
+            lines[0].spans.push(range);
+        } else {
+            lines.push(Line::from(range));
+        }
     }
     frame.render_widget(Paragraph::new(lines), label);
     let bars = placed_bars(offsets_s, values, span_s, plot.width);
@@ -196,44 +218,50 @@ pub fn metric_row(
 }
 
 /// Splits `total` rows between panels that want `demands[i]` rows and need
-/// at least `mins[i]`: each gets what it wants when all fit; otherwise each
-/// gets its minimum and the rest goes, evenly, to those still wanting more
-/// (so a panel never keeps empty rows while another is cut off). Rows
-/// nobody wants are left over for the caller.
-pub fn share(total: u16, demands: &[u16], mins: &[u16]) -> Vec<u16> {
+/// at least `mins[i]`: each gets its minimum; then, in the order of
+/// `priority`, each gets what it wants up to 3/5 of the total (so a long
+/// list first in line never squeezes the others to their minimum); then
+/// what is left goes, in the same order, to those still wanting more. So a
+/// panel never keeps empty rows while another is cut off. Rows nobody
+/// wants are left over for the caller.
+pub fn share(total: u16, demands: &[u16], mins: &[u16], priority: &[usize]) -> Vec<u16> {
     let n = demands.len();
-    let mut out: Vec<u16> = (0..n)
-        .map(|i| {
-            mins.get(i)
-                .copied()
-                .unwrap_or(0)
-                .min(demands[i].max(mins[i]))
-        })
-        .collect();
-    let mut left = total.saturating_sub(out.iter().sum());
-    loop {
-        let wanting: Vec<usize> = (0..n).filter(|&i| out[i] < demands[i]).collect();
-        if wanting.is_empty() || left == 0 {
-            break;
-        }
-        let each = (left / wanting.len() as u16).max(1);
-        for i in wanting {
-            let give = each.min(demands[i] - out[i]).min(left);
-            out[i] += give;
-            left -= give;
-        }
-    }
+    let mut out: Vec<u16> = (0..n).map(|i| mins.get(i).copied().unwrap_or(0)).collect();
     let sum: u16 = out.iter().sum();
     if sum > total {
-        // Minimums did not fit: shrink from the last panel up.
+        // Minimums do not fit: shrink from the last panel up.
         let mut over = sum - total;
         for v in out.iter_mut().rev() {
             let cut = over.min(*v);
             *v -= cut;
             over -= cut;
         }
+        return out;
+    }
+    let mut left = total - sum;
+    let cap = total * 3 / 5;
+    for round in 0..2 {
+        for &i in priority.iter().filter(|&&i| i < n) {
+            let limit = if round == 0 {
+                demands[i].min(cap.max(out[i]))
+            } else {
+                demands[i]
+            };
+            let give = limit.saturating_sub(out[i]).min(left);
+            out[i] += give;
+            left -= give;
+        }
     }
     out
+}
+
+/// The title that fits a box `width` wide: `full`, else `short`.
+pub fn fit_title(full: String, short: &str, width: u16) -> String {
+    if full.chars().count() + 2 <= usize::from(width) {
+        full
+    } else {
+        short.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -244,13 +272,19 @@ mod tests {
     fn rows_go_where_the_content_is() {
         // 3 workers (6 rows), 38 active workflows (41), 1 alert (3): the
         // workers box keeps no empty rows and the active one gets the rest.
-        assert_eq!(share(30, &[6, 41, 3], &[4, 4, 3]), vec![6, 21, 3]);
+        let order = [0, 2, 1];
+        assert_eq!(share(30, &[6, 41, 3], &[4, 4, 3], &order), vec![6, 21, 3]);
+        // At 80x24: all four workers and both alerts before more workflows.
+        assert_eq!(share(15, &[7, 76, 4], &[4, 4, 3], &order), vec![7, 4, 4]);
         // Everything fits: each gets what it wants, the rest is left over.
-        assert_eq!(share(30, &[6, 6, 3], &[4, 4, 3]), vec![6, 6, 3]);
-        // Two big ones split evenly.
-        assert_eq!(share(20, &[40, 40], &[4, 4]), vec![10, 10]);
+        assert_eq!(share(30, &[6, 6, 3], &[4, 4, 3], &order), vec![6, 6, 3]);
+        // A long first list stops at 3/5 until the others have theirs.
+        assert_eq!(share(20, &[40, 40], &[4, 4], &[0, 1]), vec![12, 8]);
         // Too small for the minimums: never more than the total.
-        assert_eq!(share(5, &[6, 6, 3], &[4, 4, 3]).iter().sum::<u16>(), 5);
+        assert_eq!(
+            share(5, &[6, 6, 3], &[4, 4, 3], &order).iter().sum::<u16>(),
+            5
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 
-use super::charts::{compact, line_chart, metric_row, share, span_label};
+use super::charts::{compact, fit_title, line_chart, metric_row, share, span_label};
 use super::detail::Detail;
 use super::snapshot::{DashboardSnapshot, TrendPoint};
 use super::state::{Panel, View, ViewState, WorkerColumn};
@@ -168,10 +168,17 @@ pub(super) fn trend_charts(
 ) {
     let throughput = points(trend, bucket_s, |p| Some(p.throughput_per_s));
     let latest_rate = throughput.last().map_or(0.0, |p| p.1);
+    let title = |full: String, short: &str, area: Rect| {
+        Line::from(fit_title(full, &format!(" {short} "), area.width))
+    };
     line_chart(
         frame,
         areas[0],
-        Line::from(format!(" Throughput {}/s ", compact(latest_rate))),
+        title(
+            format!(" Throughput {}/s ", compact(latest_rate)),
+            "Throughput",
+            areas[0],
+        ),
         &throughput,
         span_s,
         "/s",
@@ -182,7 +189,11 @@ pub(super) fn trend_charts(
     line_chart(
         frame,
         areas[1],
-        Line::from(format!(" {latency_name} {latest} ms ")),
+        title(
+            format!(" {latency_name} {latest} ms "),
+            latency_name,
+            areas[1],
+        ),
         &p95,
         span_s,
         "ms",
@@ -193,7 +204,11 @@ pub(super) fn trend_charts(
     line_chart(
         frame,
         areas[2],
-        Line::from(format!(" Error rate max {max:.1}% ")),
+        title(
+            format!(" Error rate max {max:.1}% "),
+            "Error rate",
+            areas[2],
+        ),
         &errors,
         span_s,
         "%",
@@ -215,15 +230,35 @@ fn render_main(frame: &mut Frame<'_>, area: Rect, snap: &DashboardSnapshot, stat
     let workers_want = table_demand(snap.workers.len(), true);
     let active_want = table_demand(snap.active.len(), true);
     let alerts_want = table_demand(snap.alerts.len(), false);
-    let (demands, mins): (Vec<u16>, Vec<u16>) = if wide {
-        (vec![workers_want, active_want.max(alerts_want)], vec![4, 4])
+    // Workers first (they are few and each matters), then alerts, then
+    // the long, scrolling list of workflows.
+    let (demands, mins, order): (Vec<u16>, Vec<u16>, Vec<usize>) = if wide {
+        (
+            vec![workers_want, active_want.max(alerts_want)],
+            vec![4, 4],
+            vec![0, 1],
+        )
     } else {
-        (vec![workers_want, active_want, alerts_want], vec![4, 4, 3])
+        (
+            vec![workers_want, active_want, alerts_want],
+            vec![4, 4, 3],
+            vec![0, 2, 1],
+        )
     };
-    // The charts need 7 rows to be read (5 inside the box); when the
-    // tables want less than the rest, the charts grow, up to 20.
-    let charts_min = if area.height >= 18 { 7 } else { 0 };
-    let mut heights = share(area.height.saturating_sub(charts_min), &demands, &mins);
+    // The charts need 7 rows to be read (5 inside the box), and get a
+    // quarter of a tall screen; when the tables want less than the rest,
+    // the charts grow, up to 20.
+    let charts_min = if area.height >= 18 {
+        (area.height / 4).clamp(7, 14)
+    } else {
+        0
+    };
+    let mut heights = share(
+        area.height.saturating_sub(charts_min),
+        &demands,
+        &mins,
+        &order,
+    );
     let charts_h = (area.height - heights.iter().sum::<u16>()).min(20.max(charts_min));
     // Rows neither the tables nor the charts want go to the scrolling list
     // of workflows.
@@ -234,15 +269,43 @@ fn render_main(frame: &mut Frame<'_>, area: Rect, snap: &DashboardSnapshot, stat
     let rows = Layout::vertical(heights.iter().map(|h| Constraint::Length(*h))).split(tables);
     render_workers(frame, rows[0], snap, state);
     if wide {
+        // The workflows table as wide as its columns; alerts (long
+        // sentences) get the rest.
+        let active_w = active_width(snap).min(rows[1].width * 3 / 5);
         let [active, alerts] =
-            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
-                .areas(rows[1]);
+            Layout::horizontal([Constraint::Length(active_w), Constraint::Min(0)]).areas(rows[1]);
         render_active(frame, active, snap, state);
         render_alerts(frame, alerts, snap, state);
     } else {
         render_active(frame, rows[1], snap, state);
         render_alerts(frame, rows[2], snap, state);
     }
+}
+
+/// Column widths of the active workflows table: workflow, step (by
+/// content) and age.
+fn active_columns(snap: &DashboardSnapshot) -> [u16; 3] {
+    let widest = |f: fn(&super::snapshot::ActiveRow) -> usize, min: usize, max: usize| {
+        snap.active.iter().map(f).max().unwrap_or(0).clamp(min, max) as u16
+    };
+    [
+        widest(|a| a.workflow.chars().count(), 8, 24),
+        widest(|a| a.current_step.chars().count(), 4, 18),
+        7,
+    ]
+}
+
+/// The width the active workflows table wants: its columns, the longest
+/// transaction id, spacing and borders.
+fn active_width(snap: &DashboardSnapshot) -> u16 {
+    let id = snap
+        .active
+        .iter()
+        .map(|a| a.transaction_id.chars().count())
+        .max()
+        .unwrap_or(11)
+        .max(11) as u16;
+    active_columns(snap).iter().sum::<u16>() + id + 3 + 2
 }
 
 fn render_charts(frame: &mut Frame<'_>, area: Rect, snap: &DashboardSnapshot) {
@@ -269,9 +332,13 @@ fn render_charts(frame: &mut Frame<'_>, area: Rect, snap: &DashboardSnapshot) {
 
 fn render_system(frame: &mut Frame<'_>, area: Rect, snap: &DashboardSnapshot) {
     let s = &snap.system;
-    let block = Block::bordered().title(format!(
-        " System load {:.2} conn {} ",
-        s.load_avg_1m, s.active_connections
+    let block = Block::bordered().title(fit_title(
+        format!(
+            " System load {:.2} conn {} ",
+            s.load_avg_1m, s.active_connections
+        ),
+        " System ",
+        area.width,
     ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -398,9 +465,7 @@ fn render_workers(frame: &mut Frame<'_>, area: Rect, snap: &DashboardSnapshot, s
 
 fn render_active(frame: &mut Frame<'_>, area: Rect, snap: &DashboardSnapshot, state: &ViewState) {
     let focused = state.panel == Panel::Active;
-    let widest = |f: fn(&super::snapshot::ActiveRow) -> usize, min: usize, max: usize| {
-        snap.active.iter().map(f).max().unwrap_or(0).clamp(min, max) as u16
-    };
+    let [workflow_w, step_w, age_w] = active_columns(snap);
     let rows = snap.active.iter().map(|a| {
         Row::new(vec![
             a.workflow.clone(),
@@ -410,9 +475,9 @@ fn render_active(frame: &mut Frame<'_>, area: Rect, snap: &DashboardSnapshot, st
         ])
     });
     let widths = [
-        Constraint::Length(widest(|a| a.workflow.chars().count(), 8, 24)),
-        Constraint::Length(widest(|a| a.current_step.chars().count(), 4, 18)),
-        Constraint::Length(7),
+        Constraint::Length(workflow_w),
+        Constraint::Length(step_w),
+        Constraint::Length(age_w),
         Constraint::Min(12),
     ];
     let visible = usize::from(area.height.saturating_sub(3));
@@ -430,8 +495,19 @@ fn render_active(frame: &mut Frame<'_>, area: Rect, snap: &DashboardSnapshot, st
         ),
         Span::raw(scroll_note(offset, visible, snap.active.len())),
     ]);
+    if snap.active.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "no workflows in flight",
+                Style::default().fg(Color::DarkGray),
+            ))
+            .block(panel_block(title, focused)),
+            area,
+        );
+        return;
+    }
     let mut table_state = TableState::default().with_offset(offset);
-    if focused && !snap.active.is_empty() {
+    if focused {
         table_state.select(Some(selected));
     }
     frame.render_stateful_widget(

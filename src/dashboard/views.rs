@@ -7,7 +7,7 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
-use super::charts::compact;
+use super::charts::{compact, share};
 use super::detail::{Detail, Focus, WorkerDetail, WorkflowDetail};
 use super::render::{bold, health_color, panel_block, scroll_note, time_of_day, trend_charts};
 use super::snapshot::DashboardSnapshot;
@@ -198,7 +198,20 @@ fn render_worker(
     let [patterns, slowest] = if lists.width >= 150 {
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(lists)
     } else {
-        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(lists)
+        // Stacked: rows by what each list holds; spare rows go to the
+        // error patterns (the list that can be long).
+        let want = |n: usize| {
+            u16::try_from(n.max(1))
+                .unwrap_or(u16::MAX)
+                .saturating_add(3)
+        };
+        let h = share(
+            lists.height,
+            &[want(d.error_patterns.len()), want(d.slowest.len())],
+            &[4, 4],
+            &[1, 0],
+        );
+        Layout::vertical([Constraint::Min(0), Constraint::Length(h[1])]).areas(lists)
     };
     render_patterns(frame, patterns, state, d);
     render_slowest(frame, slowest, state, d);
@@ -272,7 +285,7 @@ fn render_slowest(frame: &mut Frame<'_>, area: Rect, state: &ViewState, d: &Work
             Color::Reset
         };
         Row::new(vec![
-            Cell::from(compact(x.duration_ms)),
+            Cell::from(format!("{:.1}", x.duration_ms)),
             Cell::from(x.status.clone()).style(Style::default().fg(color)),
             Cell::from(x.step.clone()),
             Cell::from(x.attempt.to_string()),
@@ -285,7 +298,7 @@ fn render_slowest(frame: &mut Frame<'_>, area: Rect, state: &ViewState, d: &Work
         Table::new(
             rows,
             [
-                Constraint::Length(7),
+                Constraint::Length(8),
                 Constraint::Length(9),
                 Constraint::Length(16),
                 Constraint::Length(3),
@@ -322,6 +335,7 @@ fn render_workflow(
         },
     };
     let first_us = d.stages.first().map_or(0, |s| s.at_us);
+    // Borders, the status line and the header.
     let visible = usize::from(area.height.saturating_sub(4));
     let offset = state
         .detail_scroll
@@ -331,9 +345,28 @@ fn render_workflow(
             format!(" Workflow {} ", d.transaction_id),
             bold().fg(Color::Cyan),
         ),
-        Span::raw(format!("· {status} · trace of {} stages ", d.stages.len())),
         Span::raw(scroll_note(offset, visible, d.stages.len())),
     ]);
+    let block = panel_block(title, false);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [status_area, table_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    frame.render_widget(
+        Paragraph::new(format!(
+            "{status} · live trace of {} stages",
+            d.stages.len()
+        )),
+        status_area,
+    );
+    // Names as wide as they are; the clock time and the event id only
+    // where there is room.
+    let widest = |f: fn(&crate::monitor::TraceStage) -> usize, min: usize| {
+        d.stages.iter().map(f).max().unwrap_or(0).clamp(min, 24) as u16
+    };
+    let worker_w = widest(|s| s.worker.as_deref().map_or(0, |w| w.chars().count()), 6);
+    let step_w = widest(|s| s.step.as_deref().map_or(0, |w| w.chars().count()), 4);
+    let roomy = area.width >= 110;
     let rows = d.stages.iter().map(|s| {
         let color = match s.stage.as_str() {
             "failed" | "timeout" => Color::Red,
@@ -341,35 +374,39 @@ fn render_workflow(
             "cancelled" | "compensating" | "compensated" => Color::Yellow,
             _ => Color::Reset,
         };
-        Row::new(vec![
+        let mut cells = vec![
             Cell::from(format!("+{:.3}s", (s.at_us - first_us) as f64 / 1e6)),
-            Cell::from(time_of_day(&s.timestamp).to_string()),
             Cell::from(s.event_type.clone()),
             Cell::from(s.stage.clone()).style(Style::default().fg(color)),
             Cell::from(s.worker.clone().unwrap_or_default()),
             Cell::from(s.step.clone().unwrap_or_default()),
-            Cell::from(s.event_id.map(|i| i.to_string()).unwrap_or_default()),
-        ])
+        ];
+        if roomy {
+            cells.insert(1, Cell::from(time_of_day(&s.timestamp).to_string()));
+            cells.push(Cell::from(
+                s.event_id.map(|i| i.to_string()).unwrap_or_default(),
+            ));
+        }
+        Row::new(cells)
     });
+    let mut widths = vec![
+        Constraint::Length(9),
+        Constraint::Length(12),
+        Constraint::Length(12),
+        Constraint::Length(worker_w),
+        Constraint::Length(step_w),
+    ];
+    let mut header = vec!["offset", "type", "stage", "worker", "step"];
+    if roomy {
+        widths.insert(1, Constraint::Length(9));
+        header.insert(1, "at");
+        widths.push(Constraint::Min(6));
+        header.push("event");
+    }
     let mut table_state = TableState::default().with_offset(offset);
     frame.render_stateful_widget(
-        Table::new(
-            rows,
-            [
-                Constraint::Length(10),
-                Constraint::Length(9),
-                Constraint::Length(13),
-                Constraint::Length(12),
-                Constraint::Length(20),
-                Constraint::Length(16),
-                Constraint::Min(6),
-            ],
-        )
-        .header(
-            Row::new(["offset", "at", "type", "stage", "worker", "step", "event"]).style(bold()),
-        )
-        .block(panel_block(title, false)),
-        area,
+        Table::new(rows, widths).header(Row::new(header).style(bold())),
+        table_area,
         &mut table_state,
     );
 }
