@@ -87,6 +87,7 @@ pub mod queries {
         THROUGHPUT_PER_MINUTE_ROLLUPS = "throughput_per_minute_rollups.sql",
         SERIES_EVENTS = "series_events.sql",
         SERIES_ROLLUPS = "series_rollups.sql",
+        WORKER_EXECUTIONS = "worker_executions.sql",
     });
 }
 

@@ -41,8 +41,8 @@ use super::{BenchOptions, BenchResult, Figure, Goal, Progress};
 use crate::monitor::series;
 use crate::monitor::totals::{self, Source};
 use crate::monitor::{
-    RunScope, alerts, custom, event, health::HealthThresholds, hosts, outcomes, performance,
-    rollups, system, worker,
+    RunScope, alerts, custom, event, executions, health::HealthThresholds, hosts, outcomes,
+    performance, rollups, system, worker,
 };
 use crate::runs::{self, RunSelector};
 use crate::sql::QUERY_FILES;
@@ -361,6 +361,12 @@ pub(super) fn case<'a>(
                 "monitor::rollups::throughput_per_minute_from_rollups",
                 |c| { rollups::throughput_per_minute_from_rollups(c, w, all)?.len() }
             )
+        }
+        "worker_executions.sql" => {
+            let worker = ctx.worker.clone();
+            typed!("monitor::executions::worker_executions", |c| {
+                executions::worker_executions(c, w, all, &worker, 20)?.len()
+            })
         }
         // active_workflows.sql, active_workflow_count.sql (read inline by
         // the dashboard), workflow_status.sql (read inline by the

@@ -11,7 +11,7 @@ use multiagents::monitor::{HealthThresholds, MonitorError, RunScope};
 use multiagents::runs::{self, RunSelector};
 use multiagents::store::Store;
 use multiagents::window;
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
 use super::format::{self, Format};
 use super::output;
@@ -53,15 +53,22 @@ pub async fn run(globals: &Globals, args: DashboardArgs) -> anyhow::Result<Outco
     };
     let scope = run.map_or(RunScope::AllRuns, |r| RunScope::Run(r.run_id));
     let thresholds = HealthThresholds::from_config(&globals.config);
-    let snapshot = || {
-        let at_us = match run {
+    let at_us = || -> Result<i64, MonitorError> {
+        Ok(match run {
             None => clock::now_us(),
             Some(r) if !r.unfinished => r.ended_at_us + 1,
             Some(r) => {
                 runs::resolve_run(&*store.reader()?, RunSelector::Id(r.run_id))?.ended_at_us + 1
             }
-        };
-        dashboard::collect(&store, &thresholds, scope, args.window, at_us)
+        })
+    };
+    let snapshot = || dashboard::collect(&store, &thresholds, scope, args.window, at_us()?);
+    // A view that cannot be read (a workflow retention just deleted) says
+    // why on the screen instead of ending the dashboard.
+    let detail = |focus: &dashboard::Focus| {
+        at_us()
+            .and_then(|at| dashboard::collect_detail(&store, scope, args.window, at, focus))
+            .unwrap_or_else(|e| dashboard::Detail::Unavailable(e.to_string()))
     };
     if args.once {
         let snap = snapshot()?;
@@ -72,7 +79,7 @@ pub async fn run(globals: &Globals, args: DashboardArgs) -> anyhow::Result<Outco
         return Ok(Outcome::Ok);
     }
     let mut terminal = ratatui::try_init().context("cannot take over the terminal")?;
-    let result = live(&mut terminal, snapshot, args.refresh);
+    let result = live(&mut terminal, snapshot, detail, args.refresh);
     ratatui::restore();
     result
 }
@@ -80,11 +87,19 @@ pub async fn run(globals: &Globals, args: DashboardArgs) -> anyhow::Result<Outco
 fn live(
     terminal: &mut ratatui::DefaultTerminal,
     snapshot: impl Fn() -> Result<dashboard::DashboardSnapshot, MonitorError>,
+    detail: impl Fn(&dashboard::Focus) -> dashboard::Detail,
     refresh: Duration,
 ) -> anyhow::Result<Outcome> {
+    let mut state = dashboard::ViewState::default();
+    let read_detail = |state: &dashboard::ViewState| match &state.view {
+        dashboard::state::View::Detail(focus) => Some(detail(focus)),
+        dashboard::state::View::Main => None,
+    };
     loop {
+        // Each refresh reads afresh; nothing stays open in between.
         let snap = snapshot()?;
-        terminal.draw(|frame| dashboard::render(frame, &snap))?;
+        let mut shown = read_detail(&state);
+        terminal.draw(|frame| dashboard::render(frame, &snap, &state, shown.as_ref()))?;
         let deadline = Instant::now() + refresh;
         // Wait for the next refresh, but react to keys at once.
         loop {
@@ -95,14 +110,19 @@ fn live(
             if event::poll(left)? {
                 match event::read()? {
                     Event::Key(key) if key.kind == KeyEventKind::Press => {
-                        let ctrl_c = key.code == KeyCode::Char('c')
-                            && key.modifiers.contains(KeyModifiers::CONTROL);
-                        if matches!(key.code, KeyCode::Char('q') | KeyCode::Esc) || ctrl_c {
-                            return Ok(Outcome::Ok);
+                        match state.handle_key(key, &snap) {
+                            dashboard::Action::Quit => return Ok(Outcome::Ok),
+                            dashboard::Action::Refresh => shown = read_detail(&state),
+                            dashboard::Action::Redraw => {}
                         }
+                        terminal.draw(|frame| {
+                            dashboard::render(frame, &snap, &state, shown.as_ref())
+                        })?;
                     }
                     Event::Resize(_, _) => {
-                        terminal.draw(|frame| dashboard::render(frame, &snap))?;
+                        terminal.draw(|frame| {
+                            dashboard::render(frame, &snap, &state, shown.as_ref())
+                        })?;
                     }
                     _ => {}
                 }

@@ -12,7 +12,9 @@ pub struct EventPanel {
     pub success_rate: f64,
     /// Percent failed or timed out.
     pub error_rate: f64,
-    /// Events per minute over the window.
+    /// Events per minute over the elapsed part of the window (see
+    /// [`DashboardSnapshot::elapsed_seconds`]): 5 s into a run, the events
+    /// of those 5 s divided by 5 s, not by the whole window.
     pub throughput_per_minute: f64,
     /// Mean dispatch → end latency.
     pub avg_latency_ms: f64,
@@ -56,6 +58,33 @@ pub struct SystemPanel {
     pub memory_series: Vec<f64>,
     /// Samples in the window.
     pub samples: usize,
+    /// When each sample of the series was taken: seconds from the start of
+    /// the elapsed part of the window (the x axis of the charts; samples
+    /// arrive every few seconds, not once per bucket).
+    pub sample_offsets_s: Vec<f64>,
+}
+
+/// One bucket of the window's trend (from [`crate::monitor::series`]).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct TrendPoint {
+    /// Seconds from the start of the elapsed part of the window.
+    pub offset_s: f64,
+    /// Executions that ended per second of the bucket.
+    pub throughput_per_s: f64,
+    /// 95th percentile event latency, ms; `None` where nothing ended.
+    pub p95_latency_ms: Option<f64>,
+    /// Percent of the bucket's executions that failed or timed out.
+    pub error_rate: f64,
+}
+
+/// How the window moved: the charts of throughput, p95 latency and error
+/// rate.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Trend {
+    /// Width of a bucket, seconds.
+    pub bucket_s: f64,
+    /// Every bucket of the elapsed part of the window, oldest first.
+    pub points: Vec<TrendPoint>,
 }
 
 /// One active workflow.
@@ -93,13 +122,21 @@ pub struct DashboardSnapshot {
     pub database: String,
     /// Window the figures cover, minutes.
     pub window_minutes: f64,
+    /// The part of the window that elapsed, seconds: from the later of the
+    /// window's start and the start of the recording, to its end. Rates
+    /// are divided by this.
+    pub elapsed_seconds: f64,
     /// Events panel.
     pub events: EventPanel,
+    /// Throughput, p95 latency and error rate per bucket of the elapsed
+    /// part of the window.
+    pub trend: Trend,
     /// Workers panel.
     pub workers: Vec<WorkerRow>,
     /// System panel.
     pub system: SystemPanel,
-    /// Active workflows (the first ones, oldest first).
+    /// Active workflows (the first [`super::collect::ACTIVE_ROWS`], oldest
+    /// first).
     pub active: Vec<ActiveRow>,
     /// How many workflows are active in all.
     pub active_total: i64,

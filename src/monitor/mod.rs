@@ -8,7 +8,8 @@
 //! ([`series`]); machine and process samples ([`system`]); custom
 //! counters, gauges, histograms and business rollups ([`custom`]); alert
 //! rules, their fire-once/resolve state machine and notification hooks
-//! ([`alerts`]); what each worker host did ([`hosts`]). One error type,
+//! ([`alerts`]); what each worker host did ([`hosts`]); one worker's
+//! latest executions ([`executions`]). One error type,
 //! [`MonitorError`], for all of them.
 //!
 //! Every question is one file in `queries/` (runnable as-is in the sqlite3
@@ -42,6 +43,7 @@ pub mod coverage;
 pub mod custom;
 pub mod error;
 pub mod event;
+pub mod executions;
 pub mod figures;
 pub mod health;
 pub mod hosts;
