@@ -8,16 +8,16 @@
 -- Index: custom_metrics_by_name_time (name, recorded_at_us); json_each
 -- reads the handful of bounds.
 SELECT m.labels_json,
-       b.key                  AS bound_index,
-       sum(m.value <= b.value) AS le_count,
-       count(*)               AS count,
-       total(m.value)         AS sum
+       json_each.key                   AS bound_index,
+       sum(m.value <= json_each.value) AS le_count,
+       count(*)                        AS count,
+       total(m.value)                  AS sum
 FROM custom_metrics m
-CROSS JOIN json_each(:bounds) b
+CROSS JOIN json_each(:bounds)
 WHERE m.name = :name
   AND m.recorded_at_us >= :window_start
   AND m.recorded_at_us < :window_end
   AND (:run_id IS NULL OR m.run_id = :run_id)
   AND m.metric_type = 'histogram'
-GROUP BY m.labels_json, b.key
-ORDER BY m.labels_json, b.key
+GROUP BY m.labels_json, json_each.key
+ORDER BY m.labels_json, json_each.key
