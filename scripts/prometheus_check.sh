@@ -7,7 +7,10 @@
 # 2. lints `multiagents export prometheus` with `promtool check metrics`;
 # 3. serves it with `multiagents serve` on loopback and lets a real
 #    Prometheus scrape it every 2 s;
-# 4. asks Prometheus's API whether the target is up and has worker metrics.
+# 4. asks Prometheus's API whether the target is up and has worker and
+#    workflow metrics, and GET /health for its status code.
+# The exposition's tests run `promtool check metrics` too (tests/prometheus.rs;
+# .ci/run installs promtool and requires it).
 #
 # Usage: scripts/prometheus_check.sh [seconds-to-record]
 set -euo pipefail
@@ -73,5 +76,10 @@ curl -s "$api" --data-urlencode 'query=multiagents_worker_executions_total'; ech
 echo "== p95 from the histogram over 1m, per worker"
 curl -s "$api" --data-urlencode \
     'query=histogram_quantile(0.95, sum by (worker, le) (rate(multiagents_worker_duration_seconds_bucket[1m])))'; echo
+echo "== multiagents_workflows_total by outcome"
+curl -s "$api" --data-urlencode 'query=sum by (outcome) (multiagents_workflows_total)'; echo
+echo "== GET /health (HTTP status, overall status)"
+curl -s -o "$work/health.json" -w '%{http_code} ' "http://127.0.0.1:$PORT_APP/health"
+grep -o '"status":"[a-z]*"' "$work/health.json" | head -1
 echo "== scrape errors in the target list"
 curl -s "http://127.0.0.1:$PORT_PROM/api/v1/targets" | grep -o '"health":"[a-z]*"\|"lastError":"[^"]*"'

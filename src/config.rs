@@ -585,6 +585,26 @@ pub struct CustomMetricConfig {
     /// Counter, gauge or histogram (YAML key `type`).
     #[serde(rename = "type")]
     pub metric_type: MetricType,
+    /// Upper bounds of a histogram's buckets in the Prometheus exposition,
+    /// in the metric's own unit, strictly increasing and finite (`+Inf` is
+    /// always added). Only for `type: histogram`. Default: Prometheus's
+    /// default buckets (0.005 … 10), [`DEFAULT_HISTOGRAM_BUCKETS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<Vec<f64>>,
+}
+
+/// The buckets of a custom histogram without `buckets`: the Prometheus
+/// client libraries' default (seconds-sized, 5 ms to 10 s).
+pub const DEFAULT_HISTOGRAM_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+impl CustomMetricConfig {
+    /// The bucket upper bounds to export this histogram with: its
+    /// `buckets`, or [`DEFAULT_HISTOGRAM_BUCKETS`].
+    pub fn histogram_buckets(&self) -> &[f64] {
+        self.buckets.as_deref().unwrap_or(DEFAULT_HISTOGRAM_BUCKETS)
+    }
 }
 
 /// `alerts:` — thresholds of the system-wide alert rules (the seed's
@@ -1185,6 +1205,27 @@ impl MonitoringConfig {
                     format!("duplicate metric name {:?}", metric.name),
                 ));
             }
+            if let Some(buckets) = &metric.buckets {
+                let key = format!("metrics_collection.custom_metrics[{index}].buckets");
+                if metric.metric_type != MetricType::Histogram {
+                    return Err(invalid(
+                        &key,
+                        "buckets are only for type: histogram".to_owned(),
+                    ));
+                }
+                if buckets.is_empty()
+                    || buckets.iter().any(|b| !b.is_finite())
+                    || buckets.windows(2).any(|w| w[0] >= w[1])
+                {
+                    return Err(invalid(
+                        &key,
+                        format!(
+                            "{buckets:?}: give at least one finite bound, strictly increasing \
+                             (+Inf is always added)"
+                        ),
+                    ));
+                }
+            }
         }
 
         check_fraction(
@@ -1381,10 +1422,12 @@ mod tests {
                 CustomMetricConfig {
                     name: "workflow_completion_rate".into(),
                     metric_type: MetricType::Gauge,
+                    buckets: None,
                 },
                 CustomMetricConfig {
                     name: "average_step_duration".into(),
                     metric_type: MetricType::Histogram,
+                    buckets: None,
                 },
             ]
         );
@@ -1799,6 +1842,36 @@ mod tests {
             &[
                 "metrics_collection.custom_metrics[0]",
                 "missing field `type`",
+            ],
+        );
+    }
+
+    #[test]
+    fn histogram_buckets_are_checked_and_defaulted() {
+        let config = MonitoringConfig::from_yaml_str(
+            "metrics_collection:\n  custom_metrics:\n    - {name: h, type: histogram, buckets: [1, 10, 100]}\n    - {name: d, type: histogram}\n",
+            "test",
+        )
+        .unwrap();
+        let metrics = &config.metrics_collection.custom_metrics;
+        assert_eq!(metrics[0].histogram_buckets(), &[1.0, 10.0, 100.0]);
+        assert_eq!(metrics[1].histogram_buckets(), DEFAULT_HISTOGRAM_BUCKETS);
+        rejects(
+            "metrics_collection:\n  custom_metrics:\n    - {name: h, type: histogram, buckets: [10, 1]}\n",
+            &[
+                "metrics_collection.custom_metrics[0].buckets",
+                "strictly increasing",
+            ],
+        );
+        rejects(
+            "metrics_collection:\n  custom_metrics:\n    - {name: h, type: histogram, buckets: []}\n",
+            &["metrics_collection.custom_metrics[0].buckets"],
+        );
+        rejects(
+            "metrics_collection:\n  custom_metrics:\n    - {name: g, type: gauge, buckets: [1]}\n",
+            &[
+                "metrics_collection.custom_metrics[0].buckets",
+                "only for type: histogram",
             ],
         );
     }

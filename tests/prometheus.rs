@@ -1,7 +1,10 @@
 //! The Prometheus exposition: it parses (every sample after its family's
-//! HELP and TYPE), label values are escaped, `serve` answers /metrics and
-//! /health over real TCP while a run writes the file, and a non-loopback
-//! address needs --allow-remote.
+//! HELP and TYPE), names and units follow the naming guide (every family
+//! read and checked), `promtool check metrics` accepts it, label values
+//! are escaped, custom histograms use their configured buckets, the
+//! recording process adds its writer's figures, `serve` answers /metrics
+//! and /health over real TCP while a run writes the file, /health answers
+//! 503 when workers fail, and a non-loopback address needs --allow-remote.
 
 mod export_support;
 
@@ -76,6 +79,137 @@ fn check_exposition(text: &str) -> Vec<String> {
     samples
 }
 
+/// Every metric family with its TYPE and HELP, in order.
+fn families(text: &str) -> Vec<(String, String, String)> {
+    let mut help = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, text) = rest.split_once(' ').unwrap_or((rest, ""));
+            help.insert(name.to_string(), text.to_string());
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            let h = help.get(name).cloned().unwrap_or_default();
+            out.push((name.to_string(), kind.to_string(), h));
+        }
+    }
+    out
+}
+
+/// The Prometheus naming guide, family by family: counters and only
+/// counters end in `_total`; `_seconds`, `_bytes` and `_ratio` families are
+/// gauges or histograms (or `…_seconds_total` counters); fractions are
+/// `_ratio`, never `_rate` or `_percent`, and lie in 0-1; no
+/// milliseconds; `_info` is a gauge of 1; every family has a HELP text.
+/// Our own histograms carry a unit. Returns the problems.
+fn naming_problems(text: &str) -> Vec<String> {
+    let samples = check_exposition(text);
+    let mut problems = Vec::new();
+    let fams = families(text);
+    assert!(fams.len() > 10, "too few families to judge:\n{text}");
+    for (name, kind, help) in &fams {
+        let mut found = Vec::new();
+        let mut bad = |why: &str| found.push(format!("{name} ({kind}): {why}"));
+        if help.trim().is_empty() {
+            bad("no HELP text");
+        }
+        if !name.starts_with("multiagents_") {
+            bad("not prefixed multiagents_");
+        }
+        match kind.as_str() {
+            "counter" if !name.ends_with("_total") => bad("counter without _total"),
+            "counter" | "gauge" | "histogram" => {}
+            _ => bad("unexpected type"),
+        }
+        if kind != "counter" && name.ends_with("_total") {
+            bad("_total on a non-counter");
+        }
+        for unit in ["_rate", "_percent", "_ms", "_milliseconds", "_us"] {
+            if name.ends_with(unit) || name.contains(&format!("{unit}_")) {
+                bad("rate or unit outside the one convention (_ratio, _seconds, _bytes)");
+            }
+        }
+        if name.ends_with("_ratio") {
+            if kind != "gauge" {
+                bad("_ratio is not a gauge");
+            }
+            for s in samples.iter().filter(|s| {
+                s.strip_prefix(name.as_str())
+                    .is_some_and(|r| r.starts_with(['{', ' ']))
+            }) {
+                let v: f64 = s.rsplit(' ').next().unwrap().parse().unwrap();
+                if !(0.0..=1.0).contains(&v) {
+                    bad(&format!("{s}: a ratio outside 0-1"));
+                }
+            }
+        }
+        if (name.ends_with("_seconds") || name.ends_with("_bytes"))
+            && !(kind == "gauge" || kind == "histogram")
+        {
+            bad("a unit family that is neither gauge nor histogram");
+        }
+        if name.ends_with("_info") && kind != "gauge" {
+            bad("_info is not a gauge");
+        }
+        if kind == "histogram"
+            && !name.starts_with(prometheus::CUSTOM_PREFIX)
+            && !name.ends_with("_seconds")
+            && !name.ends_with("_bytes")
+        {
+            bad("a histogram of ours without a unit");
+        }
+        problems.extend(found);
+    }
+    problems
+}
+
+/// `promtool check metrics` on `text`: it must accept it without a lint
+/// warning. Without promtool the check is skipped, said loudly — unless
+/// `MULTIAGENTS_REQUIRE_PROMTOOL` is set (`.ci/run` sets it): then a
+/// missing promtool fails the test.
+fn promtool_accepts(test: &str, text: &str) {
+    let found = std::process::Command::new("promtool")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var_os("MULTIAGENTS_REQUIRE_PROMTOOL").is_none(),
+            "promtool is not installed and MULTIAGENTS_REQUIRE_PROMTOOL is set: {test} cannot be skipped"
+        );
+        eprintln!(
+            "\n*** SKIPPED promtool in {test}: promtool is not installed (apt-get install prometheus; CI installs it) ***\n"
+        );
+        return;
+    }
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool check metrics ({:?}):\n{said}\n--- exposition:\n{text}",
+        out.status
+    );
+}
+
 fn value_of(samples: &[String], prefix: &str) -> f64 {
     samples
         .iter()
@@ -109,12 +243,19 @@ async fn the_cli_exposition_parses_and_counts_what_the_run_did() {
         let text = String::from_utf8(out.stdout).unwrap();
         let samples = check_exposition(&text);
         for name in [
+            "multiagents_build_info{version=",
             "multiagents_events_total{",
-            "multiagents_success_rate ",
-            "multiagents_error_rate ",
+            "multiagents_success_ratio ",
+            "multiagents_error_ratio ",
             "multiagents_avg_latency_seconds ",
+            "multiagents_workflows_total{workflow=\"simple_monitoring\",outcome=\"completed\"}",
+            "multiagents_workflow_duration_seconds_bucket{workflow=\"simple_monitoring\",le=\"+Inf\"}",
+            "multiagents_database_size_bytes ",
+            "multiagents_database_wal_size_bytes ",
+            "multiagents_system_sample_timestamp_seconds ",
+            "multiagents_writer_stats_available 0",
             "multiagents_worker_executions_total{worker=\"fast_processor\"}",
-            "multiagents_worker_success_rate{worker=\"fast_processor\"}",
+            "multiagents_worker_success_ratio{worker=\"fast_processor\"}",
             "multiagents_worker_avg_duration_seconds{worker=\"slow_processor\"}",
             "multiagents_worker_duration_seconds_bucket{worker=\"slow_processor\",le=\"+Inf\"}",
             "multiagents_worker_health{",
@@ -127,9 +268,18 @@ async fn the_cli_exposition_parses_and_counts_what_the_run_did() {
                 "{name} missing from\n{text}"
             );
         }
-        // Rates are fractions, and with cancellations absent they add up.
-        let success = value_of(&samples, "multiagents_success_rate ");
-        let error = value_of(&samples, "multiagents_error_rate ");
+        let problems = naming_problems(&text);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        // Read from a file another process wrote: the writer's in-memory
+        // figures are absent (and the HELP of the flag says so).
+        assert!(!text.contains("multiagents_writer_queue_depth"), "{text}");
+        promtool_accepts(
+            "the_cli_exposition_parses_and_counts_what_the_run_did",
+            &text,
+        );
+        // Ratios, and with cancellations absent they add up.
+        let success = value_of(&samples, "multiagents_success_ratio ");
+        let error = value_of(&samples, "multiagents_error_ratio ");
         assert!((0.0..=1.0).contains(&success) && (0.0..=1.0).contains(&error));
         assert!((success + error - 1.0).abs() < 1e-9, "{success} + {error}");
         // Counters agree with the raw rows.
@@ -153,6 +303,39 @@ async fn the_cli_exposition_parses_and_counts_what_the_run_did() {
             ),
             fast as f64
         );
+        // Per-workflow counters and the duration histogram agree with the
+        // raw workflows (nothing was deleted by retention).
+        for workflow in WORKFLOWS {
+            let ended = count(
+                &conn,
+                &format!(
+                    "SELECT count(*) FROM workflows WHERE workflow_name = '{workflow}' \
+                     AND ended_at_us IS NOT NULL"
+                ),
+            );
+            let counted: f64 = ["completed", "failed", "compensated", "cancelled"]
+                .iter()
+                .map(|o| {
+                    value_of(
+                        &samples,
+                        &format!(
+                            "multiagents_workflows_total{{workflow=\"{workflow}\",outcome=\"{o}\"}}"
+                        ),
+                    )
+                })
+                .sum();
+            assert_eq!(counted, ended as f64, "{workflow}");
+            assert_eq!(
+                value_of(
+                    &samples,
+                    &format!(
+                        "multiagents_workflow_duration_seconds_count{{workflow=\"{workflow}\"}}"
+                    )
+                ),
+                ended as f64,
+                "{workflow}"
+            );
+        }
         // Buckets are cumulative: never decreasing, ending at the count.
         let buckets: Vec<f64> = samples
             .iter()
@@ -352,16 +535,28 @@ async fn serve_answers_metrics_and_health_while_a_run_writes() {
     let (status, headers, body) = tokio::task::spawn_blocking(move || get(&a, "/health"))
         .await
         .unwrap();
-    assert!(status.contains("200"), "{status}");
     assert!(headers.contains("application/json"), "{headers}");
     let health: serde_json::Value = serde_json::from_str(&dechunk(&headers, &body)).unwrap();
     for worker in ["fast_processor", "slow_processor", "flaky_processor"] {
-        let status = health[worker]["status"].as_str().unwrap();
+        let status = health["workers"][worker]["status"].as_str().unwrap();
         assert!(
             ["healthy", "degraded", "failing", "inactive"].contains(&status),
             "{health}"
         );
     }
+    // One overall status, and the HTTP status says the same: 503 exactly
+    // when a worker is failing (the default --unhealthy-on).
+    let any_failing = ["fast_processor", "slow_processor", "flaky_processor"]
+        .iter()
+        .any(|w| health["workers"][w]["status"] == "failing");
+    assert_eq!(
+        health["status"],
+        if any_failing { "unhealthy" } else { "healthy" }
+    );
+    assert!(
+        status.contains(if any_failing { "503" } else { "200" }),
+        "{status} {health}"
+    );
     let a = addr.clone();
     let (status, _, _) = tokio::task::spawn_blocking(move || get(&a, "/nope"))
         .await
@@ -396,4 +591,321 @@ async fn serve_refuses_a_non_loopback_address_without_allow_remote() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--allow-remote"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Starts `multiagents serve` on a free loopback port with `args`; returns
+/// the child and its address.
+fn start_serve(db: &std::path::Path, args: &[&str]) -> (std::process::Child, String) {
+    let mut child = binary()
+        .arg("--db")
+        .arg(db)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    // Read the rest, so that its last line ("stopped") has a reader.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (child, addr)
+}
+
+/// A run whose one worker failed every execution just now, ended cleanly.
+fn record_failing_worker(db: &std::path::Path) {
+    let run = RunInfo {
+        command: "failing".into(),
+        config_json: "{}".into(),
+    };
+    let (_store, writer) = Store::open(db, &run, WriterOptions::default()).unwrap();
+    let worker: Arc<str> = Arc::from("broken_processor");
+    let name: Arc<str> = Arc::from("wf");
+    let t0 = multiagents::clock::now_us() - 2_000_000;
+    for i in 0..10 {
+        let id = writer.next_id();
+        let eid = writer.next_id();
+        let t = t0 + i * 10_000;
+        for record in [
+            Record::WorkflowStarted(WorkflowStarted {
+                id,
+                transaction_id: Arc::from(format!("tx-{i}").as_str()),
+                workflow_name: Arc::clone(&name),
+                created_at_us: t,
+                started_at_us: t,
+                input_size_bytes: 1,
+            }),
+            Record::EventDispatched(EventDispatched {
+                id: eid,
+                workflow_id: id,
+                event_type: EventType::Command,
+                step: Arc::from("s"),
+                worker: Arc::clone(&worker),
+                attempt: 1,
+                dispatched_at_us: t,
+                payload_size_bytes: 1,
+            }),
+            Record::EventFinished(EventFinished {
+                id: eid,
+                outcome: EventOutcome::Failed,
+                picked_up_at_us: Some(t + 1),
+                processing_at_us: Some(t + 2),
+                finished_at_us: t + 1_002,
+                duration_us: 1_000,
+                result_size_bytes: None,
+                error_type: Some("Broken".into()),
+                error_message: Some("always fails".into()),
+                worker: Arc::clone(&worker),
+                event_type: EventType::Command,
+                dispatched_at_us: t,
+                payload_size_bytes: 1,
+                host: None,
+            }),
+            Record::WorkflowChanged(WorkflowChanged {
+                id,
+                state: WorkflowState::Failed,
+                at_us: t + 2_000,
+                current_step: None,
+                error: None,
+                workflow_name: Arc::clone(&name),
+                created_at_us: t,
+            }),
+        ] {
+            writer.blocking_record(record).unwrap();
+        }
+    }
+    writer.blocking_shutdown().unwrap();
+}
+
+fn stop(mut child: std::process::Child) {
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn health_is_503_when_workers_fail_and_unhealthy_on_decides_which_statuses_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("failing.db");
+    record_failing_worker(&db);
+
+    // Default: failing counts.
+    let (child, addr) = start_serve(&db, &[]);
+    let (status, headers, body) = get(&addr, "/health");
+    assert!(status.contains("503"), "{status}");
+    assert!(headers.contains("application/json"), "{headers}");
+    let health: serde_json::Value = serde_json::from_str(&dechunk(&headers, &body)).unwrap();
+    assert_eq!(health["status"], "unhealthy", "{health}");
+    assert_eq!(health["unhealthy_on"], serde_json::json!(["failing"]));
+    assert_eq!(
+        health["unhealthy_workers"],
+        serde_json::json!(["broken_processor"])
+    );
+    assert_eq!(health["workers"]["broken_processor"]["status"], "failing");
+    // /metrics still answers 200 and says the same.
+    let (status, headers, body) = get(&addr, "/metrics");
+    assert!(status.contains("200"), "{status}");
+    let samples = check_exposition(&dechunk(&headers, &body));
+    assert_eq!(
+        value_of(
+            &samples,
+            "multiagents_worker_health{worker=\"broken_processor\",status=\"failing\"}"
+        ),
+        1.0
+    );
+    stop(child);
+
+    // Only inactive counts: a failing worker is no reason for a 503.
+    let (child, addr) = start_serve(&db, &["--unhealthy-on", "inactive"]);
+    let (status, headers, body) = get(&addr, "/health");
+    assert!(status.contains("200"), "{status}");
+    let health: serde_json::Value = serde_json::from_str(&dechunk(&headers, &body)).unwrap();
+    assert_eq!(health["status"], "healthy", "{health}");
+    assert_eq!(health["unhealthy_workers"], serde_json::json!([]));
+    stop(child);
+
+    // `none`: never 503; several statuses at once.
+    let (child, addr) = start_serve(&db, &["--unhealthy-on", "none"]);
+    assert!(get(&addr, "/health").0.contains("200"));
+    stop(child);
+    let (child, addr) = start_serve(&db, &["--unhealthy-on", "failing,inactive"]);
+    assert!(get(&addr, "/health").0.contains("503"));
+    stop(child);
+
+    // A status that does not exist: one line, exit 2, no server.
+    let out = binary()
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--listen", "127.0.0.1:0", "--unhealthy-on", "sick"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown status \"sick\""), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_recording_process_metrics_add_the_writer_and_custom_histograms_use_their_buckets() {
+    use multiagents::config::{CustomMetricConfig, MetricType};
+    use multiagents::export::http::{self, ServeOptions};
+    use multiagents::export::prometheus::Live;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.db");
+    let mut config = multiagents::config::MonitoringConfig::default();
+    config.metrics_collection.custom_metrics = vec![
+        CustomMetricConfig {
+            name: "order_size".into(),
+            metric_type: MetricType::Histogram,
+            buckets: Some(vec![1.0, 10.0, 100.0]),
+        },
+        CustomMetricConfig {
+            name: "wait_seconds".into(),
+            metric_type: MetricType::Histogram,
+            buckets: None,
+        },
+    ];
+    let mut workers = multiagents::worker::WorkerRegistry::new();
+    multiagents::workload::register_demo_workers(
+        &mut workers,
+        multiagents::workload::DemoSettings {
+            seed: 3,
+            time_scale: 0.01,
+            failure_rate: 0.0,
+        },
+    );
+    let run = RunInfo {
+        command: "live test".into(),
+        config_json: "{}".into(),
+    };
+    let session = multiagents::session::Session::start(&db, config.clone(), workers, run)
+        .await
+        .unwrap();
+    multiagents::workload::register_demo_workflows(session.orchestrator()).unwrap();
+    run_workflows(&session, 8).await;
+    let metrics = session.custom_metrics();
+    let eu: multiagents::monitor::custom::Labels = [("region".to_string(), "eu".to_string())]
+        .into_iter()
+        .collect();
+    for v in [0.5, 5.0, 50.0, 500.0] {
+        metrics
+            .observe_histogram("order_size", &eu, v)
+            .await
+            .unwrap();
+    }
+    metrics
+        .observe_histogram("wait_seconds", &Default::default(), 0.2)
+        .await
+        .unwrap();
+    session.writer().flush().await.unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let options = ServeOptions {
+        custom_buckets: prometheus::custom_buckets(&config),
+        live: Some(Live::of_session(&session)),
+        ..ServeOptions::new(session.store().clone())
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(http::serve(listener, options, async {
+        let _ = stopped.await;
+    }));
+    let (status, headers, body) = tokio::task::spawn_blocking(move || get(&addr, "/metrics"))
+        .await
+        .unwrap();
+    assert!(status.contains("200"), "{status}");
+    let text = dechunk(&headers, &body);
+    let samples = check_exposition(&text);
+    let problems = naming_problems(&text);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    promtool_accepts(
+        "in_the_recording_process_metrics_add_the_writer_and_custom_histograms_use_their_buckets",
+        &text,
+    );
+
+    // The configured buckets, cumulative, with count and sum.
+    let h = "multiagents_custom_order_size";
+    assert!(text.contains(h), "{text}");
+    for (le, n) in [("1", 1.0), ("10", 2.0), ("100", 3.0), ("+Inf", 4.0)] {
+        assert_eq!(
+            value_of(
+                &samples,
+                &format!("{h}_bucket{{region=\"eu\",le=\"{le}\"}}")
+            ),
+            n,
+            "le {le}:\n{text}"
+        );
+    }
+    assert_eq!(
+        value_of(&samples, &format!("{h}_count{{region=\"eu\"}}")),
+        4.0
+    );
+    assert_eq!(
+        value_of(&samples, &format!("{h}_sum{{region=\"eu\"}}")),
+        555.5
+    );
+    // Without buckets in the configuration: Prometheus's defaults.
+    assert_eq!(
+        value_of(
+            &samples,
+            "multiagents_custom_wait_seconds_bucket{le=\"0.1\"}"
+        ),
+        0.0
+    );
+    assert_eq!(
+        value_of(
+            &samples,
+            "multiagents_custom_wait_seconds_bucket{le=\"0.25\"}"
+        ),
+        1.0
+    );
+
+    // The recording process's own figures.
+    assert_eq!(
+        value_of(&samples, "multiagents_writer_stats_available "),
+        1.0
+    );
+    assert_eq!(value_of(&samples, "multiagents_in_flight_workflows "), 0.0);
+    for name in [
+        "multiagents_writer_queue_depth ",
+        "multiagents_writer_queue_capacity ",
+        "multiagents_writer_producer_waits_total ",
+        "multiagents_writer_producer_wait_seconds_total ",
+        "multiagents_writer_commit_retries_total ",
+        "multiagents_writer_busy_seconds_total ",
+    ] {
+        value_of(&samples, name);
+    }
+    let stats = session.writer().stats();
+    assert!(value_of(&samples, "multiagents_writer_commit_seconds_count ") >= 1.0);
+    assert!(
+        value_of(&samples, "multiagents_writer_commit_seconds_count ")
+            <= stats.batches_committed as f64
+    );
+    assert!(
+        value_of(
+            &samples,
+            "multiagents_writer_rows_written_total{operation=\"insert\"}"
+        ) >= 16.0,
+        "8 workflows and their events were inserted:\n{text}"
+    );
+    assert!(value_of(&samples, "multiagents_writer_records_total ") >= 1.0);
+    assert!(value_of(&samples, "multiagents_database_size_bytes ") > 0.0);
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    session.shutdown().await.unwrap();
 }

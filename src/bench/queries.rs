@@ -255,6 +255,18 @@ pub(super) fn case<'a>(
                 custom::histogram_summaries(c, w, all)?.len()
             })
         }
+        "custom_metric_histogram_buckets.sql" => {
+            typed!("monitor::custom::histogram_buckets", |c| {
+                custom::histogram_buckets(
+                    c,
+                    custom::ORDER_VALUE_METRIC,
+                    crate::config::DEFAULT_HISTOGRAM_BUCKETS,
+                    w,
+                    all,
+                )?
+                .len()
+            })
+        }
         "error_patterns.sql" => typed!("monitor::event::error_patterns (every worker)", |c| {
             event::error_patterns(c, w, all, None)?.len()
         }),
@@ -347,6 +359,11 @@ pub(super) fn case<'a>(
         "workflow_outcome_counts.sql" => {
             typed!("monitor::totals::workflow_outcome_counts", |c| {
                 totals::workflow_outcome_counts(c, w, first, last)?.len()
+            })
+        }
+        "workflow_duration_histogram.sql" => {
+            typed!("monitor::totals::workflow_duration_histogram", |c| {
+                totals::workflow_duration_histogram(c, w, first, last)?.len()
             })
         }
         "worker_summary_rollups.sql" => {

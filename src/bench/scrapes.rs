@@ -83,11 +83,10 @@ async fn start_server(
     tokio::sync::oneshot::Sender<()>,
 )> {
     let (router, answers) = router_with_answers(ServeOptions {
-        store: store.clone(),
         window: Duration::from_secs(300),
-        run: None,
         thresholds: HealthThresholds::default(),
         refresh,
+        ..ServeOptions::new(store.clone())
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

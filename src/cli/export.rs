@@ -64,8 +64,8 @@ pub async fn run(globals: &Globals, args: ExportArgs) -> anyhow::Result<Outcome>
             let options = ExportOptions {
                 window,
                 run,
-                thresholds: multiagents::monitor::HealthThresholds::from_config(&globals.config),
                 now_us: clock::now_us(),
+                ..ExportOptions::from_config(&globals.config)
             };
             let text =
                 tokio::task::spawn_blocking(move || prometheus::export(&store, &options)).await??;

@@ -292,6 +292,7 @@ const NOT_NUMERIC: &[&str] = &[
     "redis-ca",
     "workers",
     "name",
+    "unhealthy-on",
 ];
 
 /// `--run` and the compare selectors also take `latest`; their numeric

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use multiagents::export::http::{self, ServeOptions};
+use multiagents::monitor::HealthStatus;
 use multiagents::runs::RunSelector;
 use multiagents::store::Store;
 use multiagents::window;
@@ -37,6 +38,39 @@ pub struct ServeArgs {
     /// Range: 100ms to 1h.
     #[arg(long, default_value = "1s", value_parser = window::parse_refresh)]
     refresh: std::time::Duration,
+    /// Worker statuses that make GET /health answer 503 (comma-separated:
+    /// healthy, degraded, failing, inactive; `none` never does). The body
+    /// is the same JSON either way.
+    #[arg(long, default_value = "failing", value_parser = parse_unhealthy_on)]
+    unhealthy_on: UnhealthyOn,
+}
+
+/// The statuses of `--unhealthy-on`.
+#[derive(Debug, Clone)]
+struct UnhealthyOn(Vec<HealthStatus>);
+
+fn parse_unhealthy_on(text: &str) -> Result<UnhealthyOn, String> {
+    if text.trim() == "none" {
+        return Ok(UnhealthyOn(Vec::new()));
+    }
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        let status = [
+            HealthStatus::Healthy,
+            HealthStatus::Degraded,
+            HealthStatus::Failing,
+            HealthStatus::Inactive,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == part)
+        .ok_or_else(|| {
+            format!("unknown status {part:?}: use healthy, degraded, failing, inactive, or none")
+        })?;
+        if !out.contains(&status) {
+            out.push(status);
+        }
+    }
+    Ok(UnhealthyOn(out))
 }
 
 /// Runs `multiagents serve` until Ctrl-C or SIGTERM.
@@ -54,11 +88,13 @@ pub async fn run(globals: &Globals, args: ServeArgs) -> anyhow::Result<Outcome> 
     let bound = listener.local_addr()?;
     eprintln!("multiagents serve: listening on http://{bound} (GET /metrics, GET /health)");
     let options = ServeOptions {
-        store,
         window: args.window,
         run: args.run,
         thresholds: multiagents::monitor::HealthThresholds::from_config(&globals.config),
         refresh: args.refresh,
+        custom_buckets: multiagents::export::prometheus::custom_buckets(&globals.config),
+        unhealthy_on: args.unhealthy_on.0,
+        ..ServeOptions::new(store)
     };
     http::serve(listener, options, shutdown_signal())
         .await

@@ -1,6 +1,11 @@
-//! The HTTP endpoint of `multiagents serve`: `GET /metrics` (the Prometheus
-//! exposition of [`super::prometheus`]) and `GET /health` (every worker's
-//! health as JSON, the seed's `get_all_workers_health`), on axum.
+//! `GET /metrics` (the Prometheus text exposition, [`super::prometheus`])
+//! and `GET /health` (one overall status and every worker's health as JSON,
+//! the seed's `get_all_workers_health`), on axum.
+//!
+//! `/health` answers `200` when no worker is in a status of
+//! [`ServeOptions::unhealthy_on`] (by default `failing`) and `503` when one
+//! is, with the same JSON body, so it serves as a container health check
+//! (`curl -f`) as well as for people.
 //!
 //! Each endpoint's answer is computed at most once per `refresh` interval
 //! and shared by every request that arrives meanwhile
@@ -23,10 +28,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::ExportError;
-use super::prometheus::{self, ExportOptions};
+use super::prometheus::{self, ExportOptions, Live};
 use super::shared_answer::{Cancel, Failure, SharedAnswer, SharedAnswerStats};
 use crate::clock;
-use crate::monitor::health::evaluate_health_all;
+use crate::monitor::health::{HealthStatus, WorkerHealth, evaluate_health_all};
 use crate::monitor::worker::tracked_workers;
 use crate::monitor::{ALL_TIME, HealthThresholds, MonitorError, RunScope};
 use crate::runs::RunSelector;
@@ -47,6 +52,89 @@ pub struct ServeOptions {
     /// `Duration::ZERO` computes for each request on its own (the old
     /// behaviour, the benchmark's reference).
     pub refresh: Duration,
+    /// Bucket bounds of custom histograms in `/metrics`, by name
+    /// ([`prometheus::custom_buckets`]).
+    pub custom_buckets: std::collections::BTreeMap<String, Vec<f64>>,
+    /// The recording process, when the server runs inside it: `/metrics`
+    /// then adds its writer's and orchestrator's in-memory figures.
+    pub live: Option<Live>,
+    /// Worker statuses that make `/health` answer `503`
+    /// ([`DEFAULT_UNHEALTHY_ON`] by default).
+    pub unhealthy_on: Vec<HealthStatus>,
+}
+
+/// The statuses that make `/health` unhealthy unless configured otherwise:
+/// a worker erring above its threshold. Not `inactive`: every worker of a
+/// run that has ended is inactive, which is no fault of the server.
+pub const DEFAULT_UNHEALTHY_ON: &[HealthStatus] = &[HealthStatus::Failing];
+
+impl ServeOptions {
+    /// Serves `store`: every run, a five-minute window, default thresholds
+    /// and buckets, answers shared for one second, `503` on a failing
+    /// worker, no recording process.
+    pub fn new(store: Store) -> Self {
+        ServeOptions {
+            store,
+            window: prometheus::DEFAULT_WINDOW,
+            run: None,
+            thresholds: HealthThresholds::default(),
+            refresh: Duration::from_secs(1),
+            custom_buckets: std::collections::BTreeMap::new(),
+            live: None,
+            unhealthy_on: DEFAULT_UNHEALTHY_ON.to_vec(),
+        }
+    }
+}
+
+/// The body of `/health`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HealthReport {
+    /// `healthy`, or `unhealthy` when a worker is in one of `unhealthy_on`.
+    pub status: &'static str,
+    /// The statuses that count as unhealthy.
+    pub unhealthy_on: Vec<HealthStatus>,
+    /// The workers in one of them, by name.
+    pub unhealthy_workers: Vec<String>,
+    /// Every tracked worker's health, by name.
+    pub workers: std::collections::BTreeMap<String, WorkerHealth>,
+}
+
+impl HealthReport {
+    /// Judges `workers` against `unhealthy_on`.
+    pub fn new(
+        workers: std::collections::BTreeMap<String, WorkerHealth>,
+        unhealthy_on: &[HealthStatus],
+    ) -> Self {
+        let unhealthy_workers: Vec<String> = workers
+            .iter()
+            .filter(|(_, h)| unhealthy_on.contains(&h.status))
+            .map(|(name, _)| name.clone())
+            .collect();
+        HealthReport {
+            status: if unhealthy_workers.is_empty() {
+                "healthy"
+            } else {
+                "unhealthy"
+            },
+            unhealthy_on: unhealthy_on.to_vec(),
+            unhealthy_workers,
+            workers,
+        }
+    }
+
+    /// Whether no worker is in an unhealthy status.
+    pub fn is_healthy(&self) -> bool {
+        self.unhealthy_workers.is_empty()
+    }
+}
+
+/// A computed `/health` answer: its status code and JSON.
+#[derive(Debug, Clone)]
+pub struct HealthAnswer {
+    /// `false` answers `503`.
+    pub healthy: bool,
+    /// The [`HealthReport`] as JSON.
+    pub json: String,
 }
 
 /// The shared answers of a router, for counters.
@@ -55,7 +143,7 @@ pub struct Answers {
     /// `/metrics`.
     pub metrics: Arc<SharedAnswer<String>>,
     /// `/health`.
-    pub health: Arc<SharedAnswer<String>>,
+    pub health: Arc<SharedAnswer<HealthAnswer>>,
 }
 
 impl Answers {
@@ -150,6 +238,8 @@ fn metrics_text(options: &ServeOptions, cancel: &Cancel) -> Result<String, Expor
         run: options.run,
         thresholds: options.thresholds,
         now_us: clock::now_us(),
+        custom_buckets: options.custom_buckets.clone(),
+        live: options.live.clone(),
     };
     let conn = options.store.reader()?;
     cancel.interrupting(&conn, |conn| {
@@ -157,7 +247,7 @@ fn metrics_text(options: &ServeOptions, cancel: &Cancel) -> Result<String, Expor
     })
 }
 
-fn health_json(options: &ServeOptions, cancel: &Cancel) -> Result<String, ExportError> {
+fn health_json(options: &ServeOptions, cancel: &Cancel) -> Result<HealthAnswer, ExportError> {
     let conn = options.store.reader()?;
     cancel.interrupting(&conn, |conn| {
         let (scope, at_us) = match options.run {
@@ -182,7 +272,11 @@ fn health_json(options: &ServeOptions, cancel: &Cancel) -> Result<String, Export
                 scope,
             )?)
             .collect();
-        serde_json::to_string(&all).map_err(|e| ExportError::Render(e.to_string()))
+        let report = HealthReport::new(all, &options.unhealthy_on);
+        Ok(HealthAnswer {
+            healthy: report.is_healthy(),
+            json: serde_json::to_string(&report).map_err(|e| ExportError::Render(e.to_string()))?,
+        })
     })
 }
 
@@ -207,7 +301,19 @@ async fn health(State(served): State<Served>) -> Response {
         .get(move |cancel| health_json(&options, cancel).map_err(failure))
         .await;
     match answer {
-        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Ok(answer) => {
+            let status = if answer.healthy {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            (
+                status,
+                [(header::CONTENT_TYPE, "application/json")],
+                answer.json,
+            )
+                .into_response()
+        }
         Err(f) => failure_response(f),
     }
 }

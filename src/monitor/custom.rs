@@ -487,6 +487,75 @@ pub fn histogram_summaries(
     )
 }
 
+/// One custom histogram with one label set, in cumulative buckets for the
+/// Prometheus exposition.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HistogramBuckets {
+    /// Its labels.
+    pub labels: Labels,
+    /// `(upper bound, observations at most that bound)` for each bound
+    /// asked for, in order; +Inf is `count`.
+    pub buckets: Vec<(f64, u64)>,
+    /// Number of observations.
+    pub count: u64,
+    /// Sum of the observations.
+    pub sum: f64,
+}
+
+/// The observations of histogram `name` over `window` for the runs in
+/// `scope` in cumulative buckets with upper bounds `bounds` (increasing),
+/// per label set sorted by labels
+/// (`queries/custom_metric_histogram_buckets.sql`). A label set without
+/// observations is absent.
+pub fn histogram_buckets(
+    conn: &Connection,
+    name: &str,
+    bounds: &[f64],
+    window: TimeWindow,
+    scope: RunScope,
+) -> Result<Vec<HistogramBuckets>, MonitorError> {
+    let bounds_json = serde_json::to_string(bounds)?;
+    let params = WindowParams::by_run_id(window, scope.run_id())
+        .and(":name", name.to_string())
+        .and(":bounds", bounds_json);
+    let mut stmt = conn.prepare_cached(crate::sql::queries::CUSTOM_METRIC_HISTOGRAM_BUCKETS)?;
+    let rows = stmt.query_map(params.bind(), |row| {
+        Ok((
+            row.get::<_, String>("labels_json")?,
+            row.get::<_, i64>("bound_index")?,
+            row.get::<_, i64>("le_count")?,
+            row.get::<_, i64>("count")?,
+            row.get::<_, f64>("sum")?,
+        ))
+    })?;
+    let mut out: Vec<(String, HistogramBuckets)> = Vec::new();
+    for row in rows {
+        let (labels_json, index, le_count, count, sum) = row?;
+        let bound = usize::try_from(index)
+            .ok()
+            .and_then(|i| bounds.get(i))
+            .copied()
+            .unwrap_or(f64::INFINITY);
+        let le_count = u64::try_from(le_count).unwrap_or(0);
+        match out.last_mut() {
+            Some((last, h)) if *last == labels_json => h.buckets.push((bound, le_count)),
+            _ => {
+                let labels = parse_labels(name, &labels_json)?;
+                out.push((
+                    labels_json,
+                    HistogramBuckets {
+                        labels,
+                        buckets: vec![(bound, le_count)],
+                        count: u64::try_from(count).unwrap_or(0),
+                        sum,
+                    },
+                ));
+            }
+        }
+    }
+    Ok(out.into_iter().map(|(_, h)| h).collect())
+}
+
 /// Rows of a custom-metric query whose first two columns are the metric's
 /// name and its labels as JSON (every query over `custom_metrics` is shaped
 /// so), bound to `window` and `scope`; `rest` reads the other columns and

@@ -234,9 +234,69 @@ pub fn workflow_outcome_counts(
         .collect()
 }
 
+/// One bucket of a workflow name's duration histogram (not cumulative).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkflowDurationBucket {
+    /// The workflow's name.
+    pub workflow_name: String,
+    /// Upper bound, inclusive, ms ([`HISTOGRAM_BOUNDS_MS`](crate::store::histogram::HISTOGRAM_BOUNDS_MS));
+    /// `-1` is +Inf.
+    pub le_ms: i64,
+    /// Workflows in this bucket.
+    pub count: u64,
+    /// Sum of their durations (created to ended), µs.
+    pub duration_sum_us: i64,
+}
+
+/// Duration (created to ended) histogram buckets per workflow name of the
+/// workflows that ended in `window` within the id range `[first, last]`,
+/// from the raw workflows (`queries/workflow_duration_histogram.sql`),
+/// sorted by name then bound (+Inf, `-1`, first).
+pub fn workflow_duration_histogram(
+    conn: &Connection,
+    window: TimeWindow,
+    first: i64,
+    last: i64,
+) -> rusqlite::Result<Vec<WorkflowDurationBucket>> {
+    conn.prepare_cached(sql::queries::WORKFLOW_DURATION_HISTOGRAM)?
+        .query_map(
+            WindowParams::by_id_range(window, (first, last)).bind(),
+            |row| {
+                Ok(WorkflowDurationBucket {
+                    workflow_name: row.get("workflow_name")?,
+                    le_ms: row.get("le_ms")?,
+                    count: count(row, "count")?,
+                    duration_sum_us: row.get::<_, Option<i64>>("duration_sum_us")?.unwrap_or(0),
+                })
+            },
+        )?
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use crate::store::histogram::{HISTOGRAM_BOUNDS_MS, histogram_bucket};
+
+    /// The CASE of workflow_duration_histogram.sql is the writer's bucketing.
+    #[test]
+    fn the_workflow_sql_buckets_match_the_writer() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let sql = crate::sql::queries::WORKFLOW_DURATION_HISTOGRAM;
+        let case_start = sql.find("CASE").unwrap();
+        let case_end = sql.find("END AS le_ms").unwrap() + 3;
+        let case = sql[case_start..case_end].replace("w.ended_at_us - w.created_at_us", ":d");
+        let mut stmt = conn.prepare(&format!("SELECT {case}")).unwrap();
+        let mut probes = vec![0_i64, 1, 999, 20_000_000];
+        for &b in HISTOGRAM_BOUNDS_MS {
+            probes.extend([b * 1000 - 1, b * 1000, b * 1000 + 1]);
+        }
+        for d in probes {
+            let le: i64 = stmt
+                .query_row(rusqlite::named_params! {":d": d}, |r| r.get(0))
+                .unwrap();
+            assert_eq!(le, histogram_bucket(d), "duration {d} µs");
+        }
+    }
 
     /// The CASE of worker_histogram_events.sql is the writer's bucketing.
     #[test]

@@ -34,7 +34,10 @@ pub use file::QUICK_CHECK_ALWAYS_BELOW_BYTES;
 pub use lifecycle::{RunEnd, RunStatus};
 pub use records::*;
 pub use retention::{RetentionCutoffs, RetentionReport};
-pub use writer::{MAX_PAGE_COUNT_ENV, Writer, WriterOptions, WriterStatsSnapshot};
+pub use writer::{
+    COMMIT_BOUNDS_US, COMMIT_BUCKETS, MAX_PAGE_COUNT_ENV, Writer, WriterOptions,
+    WriterStatsSnapshot,
+};
 
 /// How long a connection waits for another one's lock before failing.
 /// Readers rarely wait at all in WAL mode; this covers checkpoints and a

@@ -89,7 +89,21 @@ pub struct WriterStats {
     rows_inserted: AtomicU64,
     rows_updated: AtomicU64,
     commit_us_max: AtomicU64,
+    commit_us_total: AtomicU64,
+    commit_buckets: [AtomicU64; COMMIT_BUCKETS],
 }
+
+/// Upper bounds (inclusive, microseconds) of the commit-time histogram
+/// ([`WriterStatsSnapshot::commit_buckets`]); a last bucket holds the rest
+/// (+Inf). From 0.5 ms (a small batch on a fast disk) to 5 s (a commit
+/// held up behind another process's lock).
+pub const COMMIT_BOUNDS_US: [u64; 12] = [
+    500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+    5_000_000,
+];
+
+/// Buckets of the commit-time histogram: one per bound and +Inf.
+pub const COMMIT_BUCKETS: usize = COMMIT_BOUNDS_US.len() + 1;
 
 /// A copy of [`WriterStats`] at one moment.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
@@ -124,6 +138,13 @@ pub struct WriterStatsSnapshot {
     pub wal_restarts: u64,
     /// Most frames (pages) the WAL held at a checkpoint.
     pub wal_frames_max: u64,
+    /// Time of every successful commit (waiting for the write lock
+    /// included) added up, microseconds; with `batches_committed` the mean.
+    pub commit_us_total: u64,
+    /// Commits by time, not cumulative: `commit_buckets[i]` counts those
+    /// above `COMMIT_BOUNDS_US[i-1]` and at most `COMMIT_BOUNDS_US[i]`
+    /// ([`COMMIT_BOUNDS_US`]); the last, those above every bound.
+    pub commit_buckets: [u64; COMMIT_BUCKETS],
 }
 
 impl WriterStats {
@@ -139,10 +160,23 @@ impl WriterStats {
             rows_inserted: self.rows_inserted.load(Ordering::Relaxed),
             rows_updated: self.rows_updated.load(Ordering::Relaxed),
             commit_us_max: self.commit_us_max.load(Ordering::Relaxed),
+            commit_us_total: self.commit_us_total.load(Ordering::Relaxed),
+            commit_buckets: std::array::from_fn(|i| self.commit_buckets[i].load(Ordering::Relaxed)),
             checkpoints: 0,
             wal_restarts: 0,
             wal_frames_max: 0,
         }
+    }
+
+    /// Counts one successful commit that took `us` microseconds.
+    fn note_commit(&self, us: u64) {
+        self.commit_us_max.fetch_max(us, Ordering::Relaxed);
+        self.commit_us_total.fetch_add(us, Ordering::Relaxed);
+        let bucket = COMMIT_BOUNDS_US
+            .iter()
+            .position(|&bound| us <= bound)
+            .unwrap_or(COMMIT_BOUNDS_US.len());
+        self.commit_buckets[bucket].fetch_add(1, Ordering::Relaxed);
     }
 
     fn note_wait(&self, waited: Duration) {
@@ -259,6 +293,17 @@ impl Writer {
             wal_frames_max: c.wal_frames_max.load(Ordering::Relaxed),
             ..self.stats.snapshot()
         }
+    }
+
+    /// Commands queued for the writer thread and not yet taken: the
+    /// backlog. Producers wait when it reaches [`Writer::queue_capacity`].
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity().saturating_sub(self.tx.capacity())
+    }
+
+    /// How many commands the queue holds before producers wait.
+    pub fn queue_capacity(&self) -> usize {
+        self.tx.max_capacity()
     }
 
     /// The longest single commit since the last call (or the start),

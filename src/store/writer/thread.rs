@@ -373,7 +373,7 @@ impl WriterThread {
                 Ok(()) => {
                     let us =
                         u64::try_from(commit_started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                    self.stats.commit_us_max.fetch_max(us, Ordering::Relaxed);
+                    self.stats.note_commit(us);
                     self.checkpointer.shared().committed();
                     self.add_busy(started);
                     self.stats
