@@ -414,6 +414,8 @@ fn a_question_refuses_the_options_it_would_ignore() {
         (vec!["query", "runs", "--run", "latest"], "--run"),
         (vec!["query", "health", "--exact"], "--exact"),
         (vec!["query", "system", "--exact"], "--exact"),
+        // The live dashboard has no format: only its --once snapshot.
+        (vec!["dashboard", "-f", "json"], "--once"),
     ] {
         let stderr = refused(bare(&[&["-d", path][..], &args].concat()));
         assert!(stderr.contains(option), "{args:?}: {stderr}");

@@ -35,8 +35,9 @@ pub struct DashboardArgs {
     /// Print one snapshot and exit (for scripts and tests).
     #[arg(long)]
     once: bool,
-    /// With --once: text for people, JSON for programs.
-    #[arg(short = 'f', long, default_value = "text", value_parser = format::formats(format::TEXT_JSON))]
+    /// With --once: text for people, JSON for programs (the live screen has
+    /// no format).
+    #[arg(short = 'f', long, default_value = "text", requires = "once", value_parser = format::formats(format::TEXT_JSON))]
     format: Format,
 }
 
