@@ -1,13 +1,26 @@
 //! `multiagents compare`: two recorded runs side by side, regressions
 //! flagged (exit 1 when any).
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use multiagents::compare::{self, Comparison, Delta, Figures, Thresholds};
 use multiagents::runs::{self, RunSelector};
 use multiagents::store::Store;
 
-use super::output::{self, Format};
+use super::output;
 use super::{Globals, Outcome};
+
+/// How the comparison is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+enum CompareFormat {
+    /// Aligned columns.
+    #[default]
+    Table,
+    /// One JSON document on stdout.
+    Json,
+    /// One self-contained HTML page: both runs' series on shared charts and
+    /// the table with regressions highlighted.
+    Html,
+}
 
 /// Arguments of `multiagents compare`.
 #[derive(Debug, Args)]
@@ -27,9 +40,10 @@ pub struct CompareArgs {
     /// that sub-millisecond jitter is not a regression. Range: 0 to 3600000.
     #[arg(long, default_value = "1.0", value_parser = compare::parse_p95_floor_ms)]
     p95_floor_ms: f64,
-    /// Table for people, JSON for programs.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    /// Table for people, JSON for programs, HTML for a page with both runs'
+    /// series on shared charts.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    format: CompareFormat,
 }
 
 /// Runs `multiagents compare`.
@@ -39,16 +53,31 @@ pub async fn run(globals: &Globals, args: CompareArgs) -> anyhow::Result<Outcome
         threshold: args.threshold,
         p95_floor_ms: args.p95_floor_ms.max(0.0),
     };
-    let comparison = tokio::task::spawn_blocking(move || {
+    let format = args.format;
+    let (comparison, series) = tokio::task::spawn_blocking(move || {
         let conn = store.reader()?;
         let base = runs::resolve_run(&conn, args.base)?;
         let head = runs::resolve_run(&conn, args.head)?;
-        Ok::<_, anyhow::Error>(compare::compare_runs(&conn, base, head, &thresholds)?)
+        // Only the page draws the series: the other forms skip the reads.
+        let series = if format == CompareFormat::Html {
+            Some((
+                compare::run_series(&conn, &base)?,
+                compare::run_series(&conn, &head)?,
+            ))
+        } else {
+            None
+        };
+        let comparison = compare::compare_runs(&conn, base, head, &thresholds)?;
+        Ok::<_, anyhow::Error>((comparison, series))
     })
     .await??;
-    match args.format {
-        Format::Json => output::print_json(&comparison)?,
-        Format::Table => output::print(&render(&comparison))?,
+    match (format, series) {
+        (CompareFormat::Html, Some((base, head))) => output::print_exact(
+            multiagents::export::compare_html::render_compare_html(&comparison, &base, &head)
+                .trim_end_matches('\n'),
+        )?,
+        (CompareFormat::Json, _) => output::print_json(&comparison)?,
+        _ => output::print(&render(&comparison))?,
     }
     Ok(if comparison.has_regressions() {
         Outcome::Problem
