@@ -439,12 +439,7 @@ pub fn run_series(conn: &Connection, run: &ResolvedRun) -> Result<Series, Monito
         start_us: run.started_at_us,
         end_us: run.ended_at_us.saturating_add(1),
     };
-    series(
-        conn,
-        window,
-        RunScope::Run(run.run_id),
-        SeriesSource::Auto,
-    )
+    series(conn, window, RunScope::Run(run.run_id), SeriesSource::Auto)
 }
 
 #[cfg(test)]

@@ -433,7 +433,8 @@ fn a_20_second_run_is_drawn_in_20_one_second_buckets_from_its_start() {
     // On the three charts of events (the system chart has no samples here
     // but carries the markers too).
     assert_eq!(
-        html.matches(r#"class="alert-marker" data-at-s="12""#).count(),
+        html.matches(r#"class="alert-marker" data-at-s="12""#)
+            .count(),
         4
     );
     assert!(html.contains("A1: high_error_rate (critical)"));

@@ -135,6 +135,27 @@ pub struct TimeChart {
     /// The highest value the figure can take (100 for a percentage): the
     /// axis never goes past it.
     pub y_cap: Option<f64>,
+    /// A logarithmic y axis (latency: a few 10 s steps beside many 5 ms
+    /// ones would flatten the rest against the axis). Values of 0 or less
+    /// have no place on it and are drawn at its bottom.
+    pub y_log: bool,
+}
+
+/// The decades from `lo` to `hi` (powers of ten), and within them 2 and 5
+/// times each when the range spans at most two decades.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (a, b) = (lo.log10().round() as i32, hi.log10().round() as i32);
+    let mut out = Vec::new();
+    for d in a..=b {
+        let p = 10f64.powi(d);
+        for m in [1.0, 2.0, 5.0] {
+            let v = m * p;
+            if (m == 1.0 || b - a <= 2) && v <= hi * (1.0 + 1e-9) {
+                out.push(v);
+            }
+        }
+    }
+    out
 }
 
 /// One bar of a [`BarChart`].
@@ -249,6 +270,16 @@ impl TimeChart {
         let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });
+        if self.y_log {
+            let (lo, hi) = if hi > 0.0 {
+                (lo.max(hi * 1e-6).max(1e-3), hi)
+            } else {
+                (1.0, 10.0)
+            };
+            let lo = 10f64.powf(lo.log10().floor());
+            let hi = 10f64.powf(hi.log10().ceil()).max(lo * 10.0);
+            return (lo, hi, 0.0);
+        }
         if lo > hi {
             return (0.0, 1.0, 0.25);
         }
@@ -291,15 +322,37 @@ impl TimeChart {
         let x_step = nice_step(span_u, 6.0);
         let x_of = |s: f64| LEFT + (s / span_s).clamp(0.0, 1.0) * (right - LEFT);
         let (y_lo, y_hi, y_step) = self.y_range();
-        let y_of = |v: f64| bottom - ((v - y_lo) / (y_hi - y_lo)).clamp(0.0, 1.0) * PLOT_HEIGHT;
+        let log = self.y_log;
+        let y_of = |v: f64| {
+            let share = if log {
+                (v.max(y_lo).log10() - y_lo.log10()) / (y_hi.log10() - y_lo.log10())
+            } else {
+                (v - y_lo) / (y_hi - y_lo)
+            };
+            bottom - share.clamp(0.0, 1.0) * PLOT_HEIGHT
+        };
+        let y_ticks: Vec<(f64, String)> = if log {
+            log_ticks(y_lo, y_hi)
+                .into_iter()
+                .map(|v| (v, tick_label(v, v)))
+                .collect()
+        } else {
+            ticks(y_lo, y_hi, y_step)
+                .into_iter()
+                .map(|v| (v, tick_label(v, y_step)))
+                .collect()
+        };
+        // Tooltip precision: a hundredth of a step, or of the value itself
+        // on a log axis.
+        let value_label = |v: f64| {
+            if log {
+                tick_label(v, nice_step(v.abs().max(1e-3), 100.0))
+            } else {
+                tick_label(v, y_step / 100.0)
+            }
+        };
         let x_label = format!("{} {}", unit.name(), self.x_label);
-        let dots = self
-            .lines
-            .iter()
-            .map(|l| l.points.len())
-            .max()
-            .unwrap_or(0)
-            <= 60;
+        let dots = self.lines.iter().map(|l| l.points.len()).max().unwrap_or(0) <= 60;
         let has_values = self
             .lines
             .iter()
@@ -323,11 +376,11 @@ impl TimeChart {
                     text x=(n(x + 24.0)) y=(n(y)) dominant-baseline="middle" { (line.name) }
                 }
                 // Grid and y ticks.
-                @for v in ticks(y_lo, y_hi, y_step) {
-                    line x1=(n(LEFT)) x2=(n(right)) y1=(n(y_of(v))) y2=(n(y_of(v)))
+                @for (v, label) in &y_ticks {
+                    line x1=(n(LEFT)) x2=(n(right)) y1=(n(y_of(*v))) y2=(n(y_of(*v)))
                         stroke="#e3e3e3" stroke-width="1" {}
-                    text x=(n(LEFT - 6.0)) y=(n(y_of(v))) text-anchor="end"
-                        dominant-baseline="middle" { (tick_label(v, y_step)) }
+                    text x=(n(LEFT - 6.0)) y=(n(y_of(*v))) text-anchor="end"
+                        dominant-baseline="middle" { (label) }
                 }
                 text x=(n(y_label_x)) y=(n(y_label_y)) text-anchor="middle"
                     dominant-baseline="middle"
@@ -381,7 +434,7 @@ impl TimeChart {
                                 circle cx=(n(x_of(s))) cy=(n(y_of(v))) r="2.5" fill=(line.color) {
                                     title {
                                         (line.name) " at " (tick_label(s / unit.seconds(), x_step / 10.0))
-                                        " " (unit.name()) ": " (tick_label(v, y_step / 100.0))
+                                        " " (unit.name()) ": " (value_label(v))
                                     }
                                 }
                             }
@@ -501,10 +554,24 @@ mod tests {
     }
 
     #[test]
+    fn log_ticks_are_decades_or_1_2_5() {
+        assert_eq!(
+            log_ticks(1.0, 10_000.0),
+            vec![1.0, 10.0, 100.0, 1000.0, 10_000.0]
+        );
+        assert_eq!(log_ticks(10.0, 100.0), vec![10.0, 20.0, 50.0, 100.0]);
+    }
+
+    #[test]
     fn a_missing_value_breaks_the_line() {
         let id = |v: f64| v;
         let d = paths(
-            &[(0.0, Some(1.0)), (1.0, Some(2.0)), (2.0, None), (3.0, Some(4.0))],
+            &[
+                (0.0, Some(1.0)),
+                (1.0, Some(2.0)),
+                (2.0, None),
+                (3.0, Some(4.0)),
+            ],
             &id,
             &id,
         );
@@ -531,6 +598,7 @@ mod tests {
             }],
             y_from_zero: true,
             y_cap: None,
+            y_log: false,
         }
         .render()
         .into_string();

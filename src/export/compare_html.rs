@@ -56,6 +56,8 @@ fn chart(
         markers: Vec::new(),
         y_from_zero: true,
         y_cap: None,
+        // An axis drawn on a log scale says so in its label.
+        y_log: y_label.ends_with("(log scale)"),
     }
     .render()
 }
@@ -124,7 +126,7 @@ pub fn render_compare_html(c: &Comparison, base: &Series, head: &Series) -> Stri
     );
     let p95 = chart(
         "p95 event latency over each run, base and head",
-        "p95 latency, ms",
+        "p95 latency, ms (log scale)",
         c,
         pair,
         |b| b.p95_latency_ms,

@@ -105,6 +105,8 @@ fn time_charts(report: &RunReport) -> [Markup; 4] {
     let markers = alert_markers(report);
     // Percentages stop at 100; CPU and memory are fitted to their values.
     let chart = |aria: &str, y_label: &str, lines: Vec<Line>, y_from_zero: bool, y_cap| {
+        // An axis drawn on a log scale says so in its label: one fact.
+        let y_log = y_label.ends_with("(log scale)");
         TimeChart {
             aria_label: aria.to_string(),
             y_label: y_label.to_string(),
@@ -114,6 +116,7 @@ fn time_charts(report: &RunReport) -> [Markup; 4] {
             markers: markers.clone(),
             y_from_zero,
             y_cap,
+            y_log,
         }
         .render()
     };
@@ -148,7 +151,7 @@ fn time_charts(report: &RunReport) -> [Markup; 4] {
     );
     let latency = chart(
         "p50 and p95 event latency over the run",
-        "latency, ms",
+        "latency, ms (log scale)",
         vec![
             line(
                 "p50",

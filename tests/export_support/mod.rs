@@ -145,7 +145,10 @@ pub fn assert_fits_a_phone(html: &str) {
             .parse()
             .unwrap();
         let on_a_phone = font * 388.0 / view_width;
-        assert!(on_a_phone >= 12.0, "{on_a_phone:.1} px text on a phone: {tag}");
+        assert!(
+            on_a_phone >= 12.0,
+            "{on_a_phone:.1} px text on a phone: {tag}"
+        );
     }
     for (i, _) in html.match_indices("font-size=\"") {
         let rest = &html[i + "font-size=\"".len()..];
