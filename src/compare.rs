@@ -33,6 +33,7 @@ use serde::Serialize;
 
 use crate::monitor::outcomes::{WorkflowOutcome, workflow_outcomes};
 use crate::monitor::performance::worker_performance;
+use crate::monitor::series::{Series, SeriesSource, series};
 use crate::monitor::worker::tracked_workers;
 use crate::monitor::{MonitorError, RunScope};
 use crate::runs::ResolvedRun;
@@ -427,6 +428,18 @@ pub fn compare_runs(
         workflows,
         regressions,
     })
+}
+
+/// `run`'s series over its own window — its start to its end (or its last
+/// record) — for drawing two runs side by side on one time axis that counts
+/// from each run's start (`compare --format html`): the same series as the
+/// report and `query series` ([`crate::monitor::series`]).
+pub fn run_series(conn: &Connection, run: &ResolvedRun) -> Result<Series, MonitorError> {
+    let window = TimeWindow {
+        start_us: run.started_at_us,
+        end_us: run.ended_at_us.saturating_add(1),
+    };
+    series(conn, window, RunScope::Run(run.run_id), SeriesSource::Auto)
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@
 //!   demonstration program and the measuring harness, run by the binary.
 //!
 //! With `default-features = false` the library is everything above without
-//! its features: no clap, ratatui, axum, plotters, maud, indicatif or
+//! its features: no clap, ratatui, axum, maud, indicatif or
 //! comfy-table (see the README's "Embedding").
 
 // No unwrap/expect where user input or I/O can reach (unit tests may:

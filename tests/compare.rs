@@ -1,7 +1,10 @@
 //! `multiagents compare` through the built binary, on runs written through
 //! the real writer: a worker whose p95 doubled is flagged (exit 1, named);
-//! identical runs are not (exit 0); an unknown run is an error (exit 2).
+//! identical runs are not (exit 0); an unknown run is an error (exit 2);
+//! `--format html` draws both runs' series on shared charts and highlights
+//! the regressed rows, on a page that fits a phone.
 
+mod export_support;
 mod support;
 
 use std::process::Command;
@@ -165,6 +168,50 @@ fn a_doubled_worker_p95_is_a_regression_and_identical_runs_are_not() {
         .find(|w| w["name"] == "slowing")
         .unwrap();
     assert_eq!(worker["p95_ratio"].as_f64(), Some(2.0), "{worker:#}");
+
+    // HTML: both runs' series on each chart, from each run's start; the
+    // regressed row highlighted.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_multiagents"));
+    let out = cmd
+        .env_remove("MULTIAGENTS_DB")
+        .env_remove("MULTIAGENTS_CONFIG")
+        .arg("--db")
+        .arg(&db.path)
+        .args(["compare", "--base", &base.to_string(), "--head"])
+        .arg(slower.to_string())
+        .args(["--format", "html"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let html = String::from_utf8(out.stdout).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    export_support::assert_fits_a_phone(&html);
+    for title in multiagents::export::compare_html::COMPARE_CHART_TITLES {
+        assert!(html.contains(title), "{title} missing");
+    }
+    let charts = export_support::tags(&html, "svg");
+    assert_eq!(charts.len(), 3);
+    for chart in &charts {
+        assert_eq!(export_support::attr(chart, "data-x-min"), Some("0"));
+    }
+    for run in [base, slower] {
+        let which = if run == base { "base" } else { "head" };
+        let group = format!(r#"<g class="series" data-name="{which} run {run}"><path d="M"#);
+        assert_eq!(html.matches(&group).count(), 3, "{group} missing");
+    }
+    let highlighted: Vec<&str> = html
+        .split("<tr")
+        .filter(|row| row.starts_with(r#" class="regression""#))
+        .collect();
+    // The worker that slowed, and its workflow; never the steady worker.
+    assert!(
+        highlighted
+            .iter()
+            .any(|r| r.contains(">slowing</td>") && r.contains("REGRESSION: p95")),
+        "{highlighted:?}"
+    );
+    assert!(!highlighted.iter().any(|r| r.contains("steady")));
+    assert!(!html.contains("<script"));
 
     // Identical work at the identical pace: nothing to flag.
     let out = compare(&db.path, base, &same.to_string(), false);

@@ -28,28 +28,50 @@ pub struct CompareArgs {
     /// that sub-millisecond jitter is not a regression. Range: 0 to 3600000.
     #[arg(long, default_value = "1.0", value_parser = compare::parse_p95_floor_ms)]
     p95_floor_ms: f64,
-    /// Text for people, JSON for programs.
-    #[arg(short = 'f', long, default_value = "text", value_parser = format::formats(format::TEXT_JSON))]
+    /// Text for people, JSON for programs, HTML for a page with both runs'
+    /// series on shared charts and the regressed rows highlighted.
+    #[arg(short = 'f', long, default_value = "text", value_parser = format::formats(format::TEXT_JSON_HTML))]
     format: Format,
+    #[command(flatten)]
+    out: output::OutArgs,
 }
 
 /// Runs `multiagents compare`.
 pub async fn run(globals: &Globals, args: CompareArgs) -> anyhow::Result<Outcome> {
+    // Before any work: a refused --out costs nothing and changes nothing.
+    let out = args.out.check(&globals.db)?;
     let store = Store::open_existing(&globals.db)?;
     let thresholds = Thresholds {
         threshold: args.threshold,
         p95_floor_ms: args.p95_floor_ms.max(0.0),
     };
-    let comparison = tokio::task::spawn_blocking(move || {
+    let format = args.format;
+    let (comparison, series) = tokio::task::spawn_blocking(move || {
         let conn = store.reader()?;
         let base = runs::resolve_run(&conn, args.base)?;
         let head = runs::resolve_run(&conn, args.head)?;
-        Ok::<_, anyhow::Error>(compare::compare_runs(&conn, base, head, &thresholds)?)
+        // Only the page draws the series: the other forms skip the reads.
+        let series = if format == Format::Html {
+            Some((
+                compare::run_series(&conn, &base)?,
+                compare::run_series(&conn, &head)?,
+            ))
+        } else {
+            None
+        };
+        let comparison = compare::compare_runs(&conn, base, head, &thresholds)?;
+        Ok::<_, anyhow::Error>((comparison, series))
     })
     .await??;
-    match args.format {
-        Format::Json => output::print_json(&comparison)?,
-        _ => output::print(&render(&comparison))?,
+    let text = match (format, series) {
+        (Format::Html, Some((base, head))) => {
+            multiagents::export::compare_html::render_compare_html(&comparison, &base, &head)
+        }
+        (Format::Json, _) => serde_json::to_string_pretty(&comparison)?,
+        _ => render(&comparison),
+    };
+    output::emit(out, format, text.trim_end_matches('
+'))?;
     }
     Ok(if comparison.has_regressions() {
         Outcome::Problem

@@ -9,6 +9,10 @@
 //! value or a string, and the CLI decides where it goes.
 
 #[cfg(feature = "report")]
+pub mod chart;
+#[cfg(feature = "report")]
+pub mod compare_html;
+#[cfg(feature = "report")]
 pub mod html;
 #[cfg(feature = "serve")]
 pub mod http;

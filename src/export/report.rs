@@ -22,6 +22,8 @@ use crate::clock;
 use crate::monitor::alerts::{Alert, alert_history};
 use crate::monitor::coverage::{Provenance, watermarks};
 use crate::monitor::event::event_metrics_with;
+use crate::monitor::outcomes::{RAW_ONLY_OUTCOME_FIELDS, workflow_outcomes};
+use crate::monitor::series::{Series, SeriesSource, series};
 use crate::monitor::sketch::Precision;
 use crate::monitor::system::{SystemMetrics, system_metrics, system_samples_series};
 use crate::monitor::totals::{self, MinuteThroughput, Source};
@@ -73,7 +75,31 @@ pub struct WorkflowSection {
     pub by_outcome: BTreeMap<String, u64>,
     /// By workflow name, then outcome.
     pub by_workflow: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Latency (created → ended) of the workflows that ended, by workflow
+    /// name, then of all of them together (`all`).
+    pub latency: BTreeMap<String, WorkflowLatency>,
 }
+
+/// How long the workflows of one name took, created → ended (what a
+/// caller of `execute_workflow` waited), over those that ended in the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkflowLatency {
+    /// Workflows that ended.
+    pub ended: u64,
+    /// Mean, milliseconds.
+    pub avg_latency_ms: f64,
+    /// Nearest-rank median, milliseconds.
+    pub p50_latency_ms: f64,
+    /// Nearest-rank 95th percentile, milliseconds.
+    pub p95_latency_ms: f64,
+    /// Nearest-rank 99th percentile, milliseconds.
+    pub p99_latency_ms: f64,
+    /// Longest, milliseconds.
+    pub max_latency_ms: f64,
+}
+
+/// The key of all workflows together in [`WorkflowSection::latency`].
+pub const ALL_WORKFLOWS: &str = "all";
 
 /// One worker's line in the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -141,8 +167,16 @@ pub struct RunReport {
     pub system: SystemMetrics,
     /// The system samples over the run, oldest first.
     pub system_series: Vec<SystemPoint>,
-    /// Events that ended per minute, oldest first.
+    /// Events that ended per calendar minute, oldest first (kept for
+    /// programs reading it; [`RunReport::series`] is what the text and
+    /// HTML forms show).
     pub throughput: Vec<MinuteThroughput>,
+    /// The run over time, in buckets counted from its start and sized to
+    /// its span (one second up to 10 minutes): executions and workflows
+    /// ended, their rates per second, errors, the error rate and the
+    /// p50/p95 event latency of each bucket, with the series' own
+    /// provenance ([`crate::monitor::series`]).
+    pub series: Series,
     /// Each worker's duration histogram, by name.
     pub duration_histograms: BTreeMap<String, Vec<DurationBucket>>,
     /// Where the figures come from: `source` is `raw`, or `rollups` /
@@ -233,6 +267,7 @@ pub fn build_report_with(
         total: 0,
         by_outcome: BTreeMap::new(),
         by_workflow: BTreeMap::new(),
+        latency: BTreeMap::new(),
     };
     // Long runs: whole minutes from the rollups, the edges from raw rows
     // (the same parts as the queries'); unfinished workflows exist only as
@@ -269,6 +304,41 @@ pub fn build_report_with(
             .entry(o.outcome)
             .or_default() += o.count;
     }
+
+    // Latency by workflow from the workflows' own rows (raw where there
+    // are raw rows; a part retention deleted adds to the counts and the
+    // mean, not to the percentiles — the provenance says so).
+    let outcomes = workflow_outcomes(conn, window, scope)?;
+    if marks.split(window).rollups.is_some() {
+        provenance.notes.push(format!(
+            "workflow latency {} cover the raw rows retention kept",
+            RAW_ONLY_OUTCOME_FIELDS.join(", ")
+        ));
+    }
+    for o in outcomes {
+        workflows.latency.insert(
+            o.workflow_name.unwrap_or_else(|| ALL_WORKFLOWS.to_string()),
+            WorkflowLatency {
+                ended: o.total,
+                avg_latency_ms: o.avg_latency_ms,
+                p50_latency_ms: o.p50_latency_ms,
+                p95_latency_ms: o.p95_latency_ms,
+                p99_latency_ms: o.p99_latency_ms,
+                max_latency_ms: o.max_latency_ms,
+            },
+        );
+    }
+    // The one series the dashboard and `query series` draw, over the
+    // report's window; `--exact` asks for the raw rows.
+    let series = series(
+        conn,
+        window,
+        scope,
+        match precision {
+            Precision::Exact => SeriesSource::Raw,
+            Precision::Auto => SeriesSource::Auto,
+        },
+    )?;
 
     let events = event_metrics_with(conn, window, scope, precision)?;
     let summary = worker_performance_summary_with(conn, window, scope, thresholds, precision)?;
@@ -358,6 +428,7 @@ pub fn build_report_with(
         system,
         system_series,
         throughput,
+        series,
         duration_histograms,
         provenance,
         generated_at: clock::format_iso(now_us),
@@ -378,6 +449,57 @@ fn pct(v: f64) -> String {
 
 fn ms(v: f64) -> String {
     format!("{v:.1}")
+}
+
+/// The p50/p95/p99 cells of a workflow's row (`-` when none ended).
+fn latency_cells(latency: Option<&WorkflowLatency>) -> [String; 3] {
+    match latency {
+        Some(l) => [
+            ms(l.p50_latency_ms),
+            ms(l.p95_latency_ms),
+            ms(l.p99_latency_ms),
+        ],
+        None => ["-".to_string(), "-".to_string(), "-".to_string()],
+    }
+}
+
+/// A bucket's start as time since the run's start: `12 s`, `4 min`,
+/// `2 h 30 min`.
+pub fn offset_label(seconds: f64) -> String {
+    let s = seconds.max(0.0);
+    if s < 600.0 {
+        format!("{} s", (s * 10.0).round() / 10.0)
+    } else if s < 3.0 * 3600.0 {
+        let min = s / 60.0;
+        if (min - min.round()).abs() < 1e-9 {
+            format!("{} min", min.round())
+        } else {
+            format!("{min:.1} min")
+        }
+    } else {
+        let whole = (s / 60.0).round() as i64;
+        format!("{} h {:02} min", whole / 60, whole % 60)
+    }
+}
+
+/// A width in seconds for people: `1 s`, `10 s`, `5 min`, `2 h`.
+pub fn width_label(seconds: f64) -> String {
+    if seconds < 60.0 {
+        format!("{seconds} s")
+    } else if seconds < 3600.0 {
+        format!("{} min", seconds / 60.0)
+    } else {
+        format!("{} h", seconds / 3600.0)
+    }
+}
+
+/// The heading of the series section: how many buckets of what width.
+pub fn over_time_heading(series: &Series) -> String {
+    format!(
+        "Over time: {} buckets of {} from the run's start",
+        series.buckets.len(),
+        width_label(series.bucket_s)
+    )
 }
 
 /// The report as aligned text tables, one section after another.
@@ -420,7 +542,7 @@ pub fn render_text(report: &RunReport) -> String {
     };
     let mut header = vec!["workflow"];
     header.extend(outcomes.iter().map(|s| s.as_str()));
-    header.push("total");
+    header.extend(["total", "p50 ms", "p95 ms", "p99 ms"]);
     let mut t = table(&header);
     for (name, by) in &report.workflows.by_workflow {
         let mut row = vec![name.clone()];
@@ -430,6 +552,7 @@ pub fn render_text(report: &RunReport) -> String {
                 .map(|o| by.get(*o).copied().unwrap_or(0).to_string()),
         );
         row.push(by.values().sum::<u64>().to_string());
+        row.extend(latency_cells(report.workflows.latency.get(name)));
         t.add_row(row);
     }
     let _ = writeln!(out, "{t}");
@@ -552,23 +675,32 @@ pub fn render_text(report: &RunReport) -> String {
     ]);
     let _ = writeln!(out, "{t}");
 
-    let _ = writeln!(out, "\nThroughput per minute");
+    let _ = writeln!(out, "\n{}", over_time_heading(&report.series));
+    if let Some(line) = report.series.provenance.describe() {
+        let _ = writeln!(out, "{line}");
+    }
     let mut t = table(&[
-        "minute",
-        "completed",
-        "failed",
-        "timeout",
-        "cancelled",
-        "total",
+        "from",
+        "executions",
+        "per s",
+        "errors",
+        "error %",
+        "p50 ms",
+        "p95 ms",
+        "workflows",
     ]);
-    for m in &report.throughput {
+    let run_start = report.run.window.start_us;
+    for b in &report.series.buckets {
+        let latency = |v: Option<f64>| v.map_or_else(|| "-".to_string(), ms);
         t.add_row(vec![
-            m.minute.clone(),
-            m.completed.to_string(),
-            m.failed.to_string(),
-            m.timeout.to_string(),
-            m.cancelled.to_string(),
-            m.total().to_string(),
+            offset_label((b.start_us - run_start) as f64 / 1e6),
+            b.executions.to_string(),
+            format!("{:.2}", b.executions_per_s),
+            b.errors.to_string(),
+            pct(b.error_rate),
+            latency(b.p50_latency_ms),
+            latency(b.p95_latency_ms),
+            b.workflows_ended.to_string(),
         ]);
     }
     let _ = write!(out, "{t}");
