@@ -70,9 +70,7 @@ pub async fn run(globals: &Globals, args: CompareArgs) -> anyhow::Result<Outcome
         (Format::Json, _) => serde_json::to_string_pretty(&comparison)?,
         _ => render(&comparison),
     };
-    output::emit(out, format, text.trim_end_matches('
-'))?;
-    }
+    output::emit(out, format, text.trim_end_matches('\n'))?;
     Ok(if comparison.has_regressions() {
         Outcome::Problem
     } else {
