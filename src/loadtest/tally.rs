@@ -74,9 +74,11 @@ impl Tally {
 
 /// The class of a workflow's recorded error: `step "flaky" failed:
 /// NetworkError: Connection timeout` → `step "flaky" failed: NetworkError`
-/// (the step, how it ended, and the worker's error type, the text before
-/// its first ':'); other errors by their own type; none → `(no error)`.
-/// What a compensation appended after `; ` is left out.
+/// (the step, how it ended, and the worker's error type as the events
+/// record it: the text before its first ':', else `Error`); a short
+/// message without a type (`interrupted`, `cancelled`) as it is; other
+/// errors by their type; none → `(no error)`. What a compensation appended
+/// after `; ` is left out.
 pub fn error_class(error: Option<&str>) -> String {
     let Some(error) = error else {
         return "(no error)".to_string();
@@ -87,7 +89,22 @@ pub fn error_class(error: Option<&str>) -> String {
     {
         return format!("{head}: {}", crate::worker::error_type(message));
     }
+    if !first.contains(':')
+        && !first.contains('\n')
+        && first.len() <= crate::worker::MAX_ERROR_TYPE_LEN
+    {
+        return first.to_string();
+    }
     crate::worker::error_type(first).to_string()
+}
+
+/// The 1-based nearest rank of the `p`th percentile of `n` values,
+/// ⌈p·n/100⌉ in integers (p to a tenth), as the SQL computes it: floating
+/// point would put 99.9 % of 1000 at rank 1000.
+fn rank(n: usize, p: f64) -> usize {
+    let per_mille = (p * 10.0).round().clamp(0.0, 1000.0) as u128;
+    let rank = (per_mille * n as u128).div_ceil(1000).max(1);
+    (rank as usize).min(n)
 }
 
 /// The nearest-rank `p`th percentile of sorted values (0 when empty).
@@ -95,9 +112,7 @@ pub fn nearest_rank(sorted: &[i64], p: f64) -> i64 {
     if sorted.is_empty() {
         return 0;
     }
-    let n = sorted.len();
-    let rank = ((p / 100.0) * n as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(n) - 1]
+    sorted[rank(sorted.len(), p) - 1]
 }
 
 /// The nearest-rank `p`th percentile of unsorted values, without sorting
@@ -106,9 +121,8 @@ pub fn select_rank(values: &mut [i64], p: f64) -> i64 {
     if values.is_empty() {
         return 0;
     }
-    let n = values.len();
-    let rank = ((p / 100.0) * n as f64).ceil().max(1.0) as usize;
-    *values.select_nth_unstable(rank.min(n) - 1).1
+    let at = rank(values.len(), p) - 1;
+    *values.select_nth_unstable(at).1
 }
 
 fn ms(us: i64) -> f64 {
@@ -309,7 +323,7 @@ mod tests {
             error_class(Some(
                 "step \"b\" timeout: took too long; compensation of step \"a\" failed: x"
             )),
-            "step \"b\" timeout: took too long"
+            "step \"b\" timeout: Error"
         );
         assert_eq!(error_class(Some("interrupted")), "interrupted");
         assert_eq!(error_class(None), "(no error)");
