@@ -43,8 +43,8 @@ pub struct LoadTestArgs {
           conflicts_with_all = ["duration", "rps", "workflows"],
           value_parser = loadtest::parse_stage)]
     stages: Vec<Stage>,
-    /// A pass/fail criterion, repeatable; a broken one makes the exit code
-    /// 1. METRIC OP VALUE, optionally for one workflow (NAME:METRIC OP
+    /// A pass/fail criterion, repeatable; a broken one sets exit code 1:
+    /// METRIC OP VALUE, optionally for one workflow (NAME:METRIC OP
     /// VALUE): p50, p90, p95, p99, p99.9, avg, max against a duration
     /// (p95<500ms, simple:p99<2s; a bare number is ms); success, error_rate
     /// against a ratio or percentage (success>=0.99, error_rate<1%); rate

@@ -943,7 +943,7 @@ fn build_report(
             count: *count,
         })
         .collect();
-    errors.sort_by(|a, b| b.count.cmp(&a.count));
+    errors.sort_by_key(|e| std::cmp::Reverse(e.count));
     let series_length = outcome.load_phase + outcome.drain;
     let series = tally.series(series_length, |t| plan.rate_at(t));
     let target_missed = shortfalls(achieved_rps, target_rps, options.concurrency, &scheduling);
