@@ -175,7 +175,7 @@ fn readers_never_see_busy_errors_and_always_consistent_answers() {
     let report: Value = serde_json::from_str(&report).expect("load test report");
     println!(
         "load test meanwhile: {} requests, {:.0}/s",
-        report["total_requests"],
+        report["started"],
         report["achieved_rps"].as_f64().unwrap_or(0.0)
     );
 }

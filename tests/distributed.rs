@@ -171,7 +171,7 @@ fn two_hosts_run_every_workflow_with_full_traces() {
     let report: serde_json::Value = serde_json::from_str(&support::cli::ok(out)).unwrap();
     let conn = Connection::open(&db.path).unwrap();
     assert_consistent(&conn);
-    let started = report["total_requests"].as_i64().unwrap();
+    let started = report["started"].as_i64().unwrap();
     assert!(started >= 8, "{report}");
     assert_eq!(count(&conn, "SELECT count(*) FROM workflows"), started);
     // Every step ran on a host; both hosts worked; the file names them.

@@ -113,7 +113,7 @@ fn interrupt_load_test(sig: &str, code: i32) {
         report["interrupted"],
         format!("interrupted by SIG{sig}").as_str()
     );
-    assert_eq!(n("finished") + n("unfinished"), n("total_requests"));
+    assert_eq!(n("finished") + n("unfinished"), n("started"));
     assert_eq!(
         n("completed") + n("failed") + n("compensated") + n("cancelled"),
         n("finished")
@@ -148,7 +148,7 @@ fn interrupt_load_test(sig: &str, code: i32) {
     );
     assert_eq!(
         count(&conn, "SELECT count(*) FROM workflows") as u64,
-        n("total_requests")
+        n("started")
     );
     let interrupted = count(
         &conn,
@@ -544,13 +544,13 @@ fn cleanup_during_a_full_speed_load_test_costs_no_writer_error() {
     assert_eq!(deleted, 2_000);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let n = |k: &str| report[k].as_u64().unwrap();
-    assert!(n("total_requests") > 1_000);
-    assert_eq!(n("finished") + n("unfinished"), n("total_requests"));
+    assert!(n("started") > 1_000);
+    assert_eq!(n("finished") + n("unfinished"), n("started"));
     assert_eq!(n("completed"), n("finished"));
     let conn = peek(&db.path);
     assert_eq!(
         count(&conn, "SELECT count(*) FROM workflows WHERE run_id = 2") as u64,
-        n("total_requests")
+        n("started")
     );
     assert_eq!(
         count(&conn, "SELECT count(*) FROM workflows WHERE run_id = 1"),

@@ -1,14 +1,19 @@
-//! `multiagents load-test`: start workflows at a steady rate, record the run,
-//! report what was achieved.
+//! `multiagents load-test`: start workflows at a steady rate, for a count,
+//! or following stages; record the run; report what was achieved and
+//! whether the thresholds held (exit 1 when one broke).
 
 use std::io::IsTerminal as _;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use multiagents::loadtest::{
-    self, LoadProgress, LoadTestOptions, LoadTestReport, Mix, Phase, load_test_workers,
+    self, LoadProgress, LoadTarget, LoadTestOptions, LoadTestReport, Mix, MixEntry, Phase,
+    SeriesFormat, Stage, Threshold, load_test_workers,
 };
+use multiagents::output_path::OutputPath;
 use multiagents::session::Session;
 use multiagents::store::RunInfo;
 use multiagents::window;
@@ -25,6 +30,37 @@ pub struct LoadTestArgs {
     /// are then awaited (see --drain-timeout). Range: 1ms to 30d.
     #[arg(long, default_value = "60s", value_parser = window::parse_run_length)]
     duration: Duration,
+    /// Start exactly COUNT workflows at --rps instead of starting for
+    /// --duration. Range: 1 to 100000000.
+    #[arg(short = 'n', long, value_name = "COUNT", conflicts_with = "duration",
+          value_parser = loadtest::parse_workflow_count)]
+    workflows: Option<u64>,
+    /// A stage of a ramp, DURATION:RATE (k6 style), repeatable: over
+    /// DURATION the rate moves linearly to RATE workflows per second, from
+    /// where the previous stage left it (the first from 0); e.g. --stage
+    /// 10s:100 --stage 30s:500 --stage 10s:0. Replaces --rps and
+    /// --duration.
+    #[arg(long = "stage", visible_alias = "ramp", value_name = "DURATION:RATE",
+          conflicts_with_all = ["duration", "rps", "workflows"],
+          value_parser = loadtest::parse_stage)]
+    stages: Vec<Stage>,
+    /// A pass/fail criterion, repeatable; a broken one sets exit code 1:
+    /// METRIC OP VALUE, optionally for one workflow (NAME:METRIC OP
+    /// VALUE): p50, p90, p95, p99, p99.9, avg, max against a duration
+    /// (p95<500ms, simple:p99<2s; a bare number is ms); success, error_rate
+    /// against a ratio or percentage (success>=0.99, error_rate<1%); rate
+    /// against workflows started per second (rate>=90). OP: < <= > >= == !=.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    thresholds: Vec<String>,
+    /// Write the per-second series (started, completed, failed, p50/p95
+    /// latency, in flight, target rate) to FILE: CSV or JSON by its
+    /// extension (.csv, .json). Never the database or another SQLite file.
+    #[arg(long, value_name = "FILE")]
+    series: Option<PathBuf>,
+    /// Replace the --series file if it already exists (a regular, writable,
+    /// non-SQLite file only).
+    #[arg(long, requires = "series")]
+    force: bool,
     /// Most workflows in flight at once; a start waits for a free slot (and
     /// the report says so). Range: 1 to 1000000.
     #[arg(long, default_value = "100", value_parser = loadtest::parse_concurrency)]
@@ -61,9 +97,10 @@ pub struct LoadTestArgs {
     remote: super::remote::RedisArgs,
 }
 
-/// A progress bar on stderr, hidden when stderr is not a terminal.
-fn progress_bar(duration: Duration) -> ProgressBar {
-    let length = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+/// A progress bar on stderr, hidden when stderr is not a terminal: over
+/// the planned time, or over the count of workflows to start.
+fn progress_bar(duration: Duration, count: Option<u64>) -> ProgressBar {
+    let length = count.unwrap_or_else(|| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
     if !std::io::stderr().is_terminal() {
         return ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::hidden());
     }
@@ -76,21 +113,50 @@ fn progress_bar(duration: Duration) -> ProgressBar {
     bar
 }
 
+/// The progress line. Its figures are the summary's: workflows started,
+/// ended and in flight, completed / ended, and the nearest-rank p95 of
+/// the workflow latency (created → ended) of the workflows ended so far.
 fn progress_message(p: &LoadProgress) -> String {
     let mut text = format!(
-        "{} requests | {:.1}% ok | {} in flight",
-        p.started, p.success_rate, p.in_flight
+        "{} workflows started | {} ended | {:.1}% ok | {} in flight",
+        p.started, p.finished, p.success_rate, p.in_flight
     );
-    if let Some(events) = &p.recent_events {
-        text.push_str(&format!(
-            " | p95 {:.1} ms | {} events in the last minute",
-            events.p95_latency_ms, events.total_events
-        ));
+    if let Some(p95) = p.p95_ms {
+        text.push_str(&format!(" | workflow p95 {p95:.1} ms"));
+    }
+    if p.phase == Phase::Load {
+        text.push_str(&format!(" | target {}/s", rate(p.target_rate)));
     }
     if p.phase == Phase::Drain {
         text.push_str(" | draining");
     }
     text
+}
+
+/// Parses the `--threshold` expressions; a workflow may be named as in
+/// `--mix` (`simple`) or by its registered name (`simple_monitoring`), and
+/// must be one the mix starts.
+fn thresholds(expressions: &[String], mix: &Mix) -> anyhow::Result<Vec<Threshold>> {
+    let mut out = Vec::with_capacity(expressions.len());
+    for text in expressions {
+        let mut threshold = loadtest::parse_threshold(text).map_err(anyhow::Error::msg)?;
+        if let Some(name) = &threshold.workflow
+            && let Ok(entry) = name.parse::<MixEntry>()
+        {
+            threshold.workflow = Some(entry.workflow().to_string());
+        }
+        if let Some(name) = &threshold.workflow
+            && !mix.workflows().contains(&name.as_str())
+        {
+            anyhow::bail!(
+                "invalid threshold {:?}: workflow {name:?} is not in the mix ({})",
+                threshold.expression,
+                mix.workflows().join(", ")
+            );
+        }
+        out.push(threshold);
+    }
+    Ok(out)
 }
 
 /// Runs `multiagents load-test`.
@@ -104,11 +170,28 @@ pub async fn run(globals: &Globals, args: LoadTestArgs) -> anyhow::Result<Outcom
         duration: args.duration,
         concurrency: args.concurrency,
         rps: args.rps,
+        stages: args.stages,
+        workflows: args.workflows,
+        thresholds: thresholds(&args.thresholds, &args.mix)?,
         mix: args.mix,
         settings,
         drain_timeout: args.drain_timeout,
     };
     options.validate()?;
+    options.check_thresholds(&LoadTarget::from_mix(&options.mix))?;
+    // Refused before anything runs (or the database is created): a bad
+    // extension, the database, a SQLite file, an existing file without
+    // --force.
+    let series = match &args.series {
+        Some(path) => {
+            let format = SeriesFormat::of_path(path).map_err(anyhow::Error::msg)?;
+            Some((
+                format,
+                OutputPath::check(path, Some(&globals.db), args.force)?,
+            ))
+        }
+        None => None,
+    };
     // Before the session starts, so that a signal during startup is handled.
     let signals = super::signals::install(args.grace)?;
     let workers = load_test_workers(settings);
@@ -125,10 +208,16 @@ pub async fn run(globals: &Globals, args: LoadTestArgs) -> anyhow::Result<Outcom
     .await?;
     session.set_interrupter(signals.interrupt.clone());
     session.set_grace(args.grace);
-    let bar = progress_bar(options.duration);
+    let bar = progress_bar(
+        options.plan().length().unwrap_or(options.duration),
+        options.workflows,
+    );
     let result = loadtest::run_load_test(&session, &options, |p| {
-        let elapsed = u64::try_from(p.elapsed.as_millis()).unwrap_or(u64::MAX);
-        bar.set_position(elapsed.min(bar.length().unwrap_or(u64::MAX)));
+        let position = match p.workflows {
+            Some(_) => p.started,
+            None => u64::try_from(p.elapsed.as_millis()).unwrap_or(u64::MAX),
+        };
+        bar.set_position(position.min(bar.length().unwrap_or(u64::MAX)));
         bar.set_message(progress_message(p));
         bar.tick();
     })
@@ -141,6 +230,12 @@ pub async fn run(globals: &Globals, args: LoadTestArgs) -> anyhow::Result<Outcom
         Format::Json => output::print_json(&report)?,
         _ => output::print(&render(&report))?,
     }
+    if let Some((format, out)) = series {
+        let bytes = format
+            .render(&report.series)
+            .context("rendering the series")?;
+        out.write(&bytes)?;
+    }
     match signals.exit_code() {
         Some(code) => {
             eprintln!(
@@ -149,6 +244,7 @@ pub async fn run(globals: &Globals, args: LoadTestArgs) -> anyhow::Result<Outcom
             );
             Ok(Outcome::Interrupted(code))
         }
+        None if !report.thresholds_passed => Ok(Outcome::Problem),
         None => Ok(Outcome::Ok),
     }
 }
@@ -163,12 +259,58 @@ fn rate(per_s: f64) -> String {
     }
 }
 
+fn latency_line(l: &loadtest::LatencyPercentiles) -> String {
+    format!(
+        "p50 {:.1} ms, p90 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms, max {:.1} ms",
+        l.p50_ms, l.p90_ms, l.p95_ms, l.p99_ms, l.p99_9_ms, l.max_ms
+    )
+}
+
+/// oha's histogram: one line per bucket, its upper bound, its count and a
+/// bar scaled to the largest.
+fn histogram(r: &LoadTestReport) -> String {
+    const WIDTH: u64 = 40;
+    let largest = r
+        .latency_histogram
+        .iter()
+        .map(|b| b.count)
+        .max()
+        .unwrap_or(0);
+    if largest == 0 {
+        return String::new();
+    }
+    let mut text = String::from("workflow latency histogram (ms):\n");
+    for b in &r.latency_histogram {
+        let bar = (b.count * WIDTH).div_ceil(largest);
+        text.push_str(&format!(
+            "  {:>10.3} [{:>7}] |{}\n",
+            b.le_ms,
+            b.count,
+            "■".repeat(bar as usize)
+        ));
+    }
+    text
+}
+
 fn render(r: &LoadTestReport) -> String {
     let mut summary = output::table(&["figure", "value"]);
+    let planned = if !r.stages.is_empty() {
+        let stages: Vec<String> = r
+            .stages
+            .iter()
+            .map(|s| format!("{:.1}s:{}", s.duration.as_secs_f64(), rate(s.target)))
+            .collect();
+        format!("stages {}", stages.join(" "))
+    } else if let Some(n) = r.workflows_requested {
+        format!("{n} workflows at {}/s", rate(r.target_rps))
+    } else {
+        format!("{:.1} s at {}/s", r.duration_s, rate(r.target_rps))
+    };
     let rows: Vec<(&str, String)> = vec![
         ("run", r.run_id.to_string()),
         ("mix", r.mix.join(", ")),
-        ("total requests", r.total_requests.to_string()),
+        ("plan", planned),
+        ("workflows started", r.started.to_string()),
         (
             "duration",
             format!("{:.1} s (+ {:.1} s drain)", r.load_phase_s, r.drain_s),
@@ -189,13 +331,7 @@ fn render(r: &LoadTestReport) -> String {
                 r.success_rate, r.completed, r.failed, r.compensated, r.cancelled, r.unfinished
             ),
         ),
-        (
-            "workflow latency",
-            format!(
-                "p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-                r.latency.p50_ms, r.latency.p95_ms, r.latency.p99_ms, r.latency.max_ms
-            ),
-        ),
+        ("workflow latency", latency_line(&r.latency)),
         (
             "peak throughput",
             format!("{} events/min", r.peak_throughput_per_minute),
@@ -228,20 +364,34 @@ fn render(r: &LoadTestReport) -> String {
         "ended",
         "success %",
         "p50 ms",
+        "p90 ms",
         "p95 ms",
         "p99 ms",
+        "p99.9 ms",
+        "max ms",
     ]);
     for w in &r.workflows {
-        per_workflow.add_row(vec![
-            w.workflow_name.clone().unwrap_or_default(),
-            w.total.to_string(),
-            format!("{:.1}", w.success_rate),
-            format!("{:.1}", w.p50_latency_ms),
-            format!("{:.1}", w.p95_latency_ms),
-            format!("{:.1}", w.p99_latency_ms),
-        ]);
+        let name = w.workflow_name.clone().unwrap_or_default();
+        let l = r
+            .latency_by_workflow
+            .get(&name)
+            .cloned()
+            .unwrap_or_default();
+        let mut row = vec![name, w.total.to_string(), format!("{:.1}", w.success_rate)];
+        for v in [l.p50_ms, l.p90_ms, l.p95_ms, l.p99_ms, l.p99_9_ms, l.max_ms] {
+            row.push(format!("{v:.1}"));
+        }
+        per_workflow.add_row(row);
     }
     let mut text = format!("{summary}\n{per_workflow}\n");
+    text.push_str(&histogram(r));
+    if !r.errors.is_empty() {
+        let mut errors = output::table(&["ended", "error", "workflows"]);
+        for e in &r.errors {
+            errors.add_row(vec![e.state.clone(), e.error.clone(), e.count.to_string()]);
+        }
+        text.push_str(&format!("workflows that did not complete:\n{errors}\n"));
+    }
     if let Some(reason) = &r.interrupted {
         text.push_str(&format!(
             "stopped early ({reason}) after {:.1} s: figures are those of what ran; {} workflows still running after the grace period were recorded as cancelled\n",
@@ -257,6 +407,23 @@ fn render(r: &LoadTestReport) -> String {
     if let Some(line) = r.provenance.as_ref().and_then(|p| p.describe()) {
         text.push('\n');
         text.push_str(&line);
+    }
+    if !r.thresholds.is_empty() {
+        let mut verdicts = output::table(&["threshold", "measured", "verdict"]);
+        for v in &r.thresholds {
+            verdicts.add_row(vec![
+                v.threshold.expression.clone(),
+                v.measured_text(),
+                if v.passed { "pass" } else { "FAIL" }.to_string(),
+            ]);
+        }
+        let broken = r.thresholds.iter().filter(|v| !v.passed).count();
+        text.push_str(&format!("\nthresholds:\n{verdicts}\n"));
+        text.push_str(&if broken == 0 {
+            format!("all {} thresholds passed", r.thresholds.len())
+        } else {
+            format!("{broken} of {} thresholds broken", r.thresholds.len())
+        });
     }
     text
 }

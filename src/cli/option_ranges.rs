@@ -104,6 +104,7 @@ const NUMERIC: &[Numeric] = &[
         30.0 * DAY,
     ),
     n(&["load-test"], "--grace", Kind::Duration, 0.001, 30.0 * DAY),
+    n(&["load-test"], "--workflows", Kind::Int, 1.0, 100_000_000.0),
     n(&["demo"], "--grace", Kind::Duration, 0.001, 30.0 * DAY),
     n(
         &["compare", "--base", "1", "--head", "2"],
@@ -293,6 +294,10 @@ const NOT_NUMERIC: &[&str] = &[
     "workers",
     "name",
     "unhealthy-on",
+    // load-test: DURATION:RATE pairs, expressions like p95<500ms, a file.
+    "stage",
+    "threshold",
+    "series",
 ];
 
 /// `--run` and the compare selectors also take `latest`; their numeric
@@ -344,9 +349,11 @@ fn every_numeric_option_is_listed_and_documents_its_range() {
             listed(long),
             "`{path} --{long}` is new: add it to NUMERIC (with its range) or NOT_NUMERIC"
         );
+        // By command too: `compare --threshold` is a number, `load-test
+        // --threshold` an expression.
         let numeric = NUMERIC
             .iter()
-            .any(|o| o.flag.trim_start_matches("--") == long);
+            .any(|o| o.flag.trim_start_matches("--") == long && path.starts_with(o.command[0]));
         // Run selectors say "`latest` or a run id" instead.
         let selector = matches!(long.as_str(), "run" | "base" | "head");
         if numeric && !selector {

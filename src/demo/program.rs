@@ -528,9 +528,9 @@ impl Demo<'_> {
             return Err(e.into());
         }
         self.alerts_fired += fired;
-        self.started += report.total_requests as usize;
+        self.started += report.started as usize;
         writeln!(self.out, "\n📊 Load Test Results:")?;
-        writeln!(self.out, "Total Requests: {}", report.total_requests)?;
+        writeln!(self.out, "Total Requests: {}", report.started)?;
         writeln!(self.out, "Duration: {:.0}s", report.load_phase_s)?;
         writeln!(
             self.out,
