@@ -44,7 +44,7 @@ struct Recorded {
 fn record() -> Recorded {
     let db = support::temp_db();
     let (store, writer) = support::open(&db.path);
-    let run = resolve_run(&*store.reader().unwrap(), RunSelector::Latest).unwrap();
+    let run = resolve_run(&store.reader().unwrap(), RunSelector::Latest).unwrap();
     let t0 = run.started_at_us + SECOND;
     let data = support::dataset::generate(&writer, 7, 150, 30, t0, 40 * SECOND);
     support::dataset::write(&writer, &data);

@@ -307,6 +307,7 @@ mod tests {
         assert_eq!(compact(0.5), "0.50");
         assert_eq!(span_label(60.0), "60s");
         assert_eq!(span_label(300.0), "5m");
-        assert_eq!(span_label(5400.0), "1h30m");
+        assert_eq!(span_label(5400.0), "90m");
+        assert_eq!(span_label(9000.0), "2h30m");
     }
 }

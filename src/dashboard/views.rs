@@ -198,8 +198,8 @@ fn render_worker(
     let [patterns, slowest] = if lists.width >= 150 {
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(lists)
     } else {
-        // Stacked: rows by what each list holds; spare rows go to the
-        // error patterns (the list that can be long).
+        // Stacked: rows by what each list holds, error patterns first;
+        // spare rows go to them too (the list that can be long).
         let want = |n: usize| {
             u16::try_from(n.max(1))
                 .unwrap_or(u16::MAX)
@@ -209,7 +209,7 @@ fn render_worker(
             lists.height,
             &[want(d.error_patterns.len()), want(d.slowest.len())],
             &[4, 4],
-            &[1, 0],
+            &[0, 1],
         );
         Layout::vertical([Constraint::Min(0), Constraint::Length(h[1])]).areas(lists)
     };
