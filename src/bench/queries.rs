@@ -151,6 +151,9 @@ impl QueryParams {
             ":bucket_us" if long => Param::Int(series::minute_width_us(self.span.length_us())),
             ":bucket_us" => Param::Int(series::bucket_width_us(self.window.length_us())),
             ":crashed_runs" => Param::Text("[]".to_string()),
+            // The custom histogram's buckets when the configuration gives
+            // none (custom_metric_histogram_buckets.sql).
+            ":bounds" => Param::Text(format!("{:?}", crate::config::DEFAULT_HISTOGRAM_BUCKETS)),
             // The newest run.
             ":run_id" => Param::Null,
             other => bail!("{file}: no value for parameter {other}"),
