@@ -909,3 +909,115 @@ async fn in_the_recording_process_metrics_add_the_writer_and_custom_histograms_u
     server.await.unwrap().unwrap();
     session.shutdown().await.unwrap();
 }
+
+/// `load-test --serve` exposes the recording process's own figures, which
+/// `multiagents serve` on the file cannot: the writer's queue, waits,
+/// commit latency and rows, and the workflows in flight now. The
+/// exposition passes the same naming checks and promtool.
+#[test]
+fn load_test_serve_exposes_the_recording_process_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("served.db");
+    let mut child = binary()
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "load-test",
+            "--serve",
+            "127.0.0.1:0",
+            "--duration",
+            "6s",
+            "--rps",
+            "200",
+            "--mix",
+            "simple",
+            "--time-scale",
+            "0.05",
+            "--format",
+            "json",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    // Scrape until the run has written something (the first scrape may
+    // come before the first commit).
+    let mut text = String::new();
+    for _ in 0..100 {
+        let (status, headers, body) = get(&addr, "/metrics");
+        assert!(status.contains("200"), "{status}");
+        text = dechunk(&headers, &body);
+        let samples: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::to_string)
+            .collect();
+        if value_of(&samples, "multiagents_writer_records_total") > 0.0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let samples: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        value_of(&samples, "multiagents_writer_stats_available"),
+        1.0,
+        "{text}"
+    );
+    assert!(value_of(&samples, "multiagents_writer_records_total") > 0.0);
+    assert!(value_of(&samples, "multiagents_writer_queue_capacity") > 0.0);
+    for family in [
+        "multiagents_in_flight_workflows",
+        "multiagents_writer_queue_depth",
+        "multiagents_writer_producer_wait_seconds_total",
+        "multiagents_writer_commit_seconds_count",
+        "multiagents_writer_rows_written_total",
+    ] {
+        assert!(
+            samples.iter().any(|s| s.starts_with(family)),
+            "{family} missing from\n{text}"
+        );
+    }
+    assert_eq!(naming_problems(&text), Vec::<String>::new());
+    promtool_accepts("load_test_serve", &text);
+    let (status, _, body) = get(&addr, "/health");
+    assert!(
+        status.contains("200") || status.contains("503"),
+        "{status} {body}"
+    );
+    assert!(body.contains("\"status\""), "{body}");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["started"].as_u64().unwrap() > 0, "{report}");
+}
+
+#[test]
+fn load_test_serve_refuses_a_non_loopback_address_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("never.db");
+    let out = binary()
+        .arg("--db")
+        .arg(&db)
+        .args(["load-test", "--serve", "0.0.0.0:0", "--duration", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("loopback"), "{stderr}");
+    assert!(!db.exists(), "the database was created");
+}

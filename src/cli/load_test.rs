@@ -93,6 +93,13 @@ pub struct LoadTestArgs {
     /// Text for people, JSON for programs.
     #[arg(short = 'f', long, default_value = "text", value_parser = format::formats(format::TEXT_JSON))]
     format: Format,
+    /// Serve GET /metrics and GET /health on this loopback address while
+    /// the test runs (port 0 picks a free one; the address is printed on
+    /// stderr). Unlike `multiagents serve` on the file, this exposition
+    /// adds the recording process's own figures: writer queue depth,
+    /// producer waits, commit latency, rows written, workflows in flight.
+    #[arg(long, value_name = "ADDR")]
+    serve: Option<std::net::SocketAddr>,
     #[command(flatten)]
     remote: super::remote::RedisArgs,
 }
@@ -192,6 +199,11 @@ pub async fn run(globals: &Globals, args: LoadTestArgs) -> anyhow::Result<Outcom
         }
         None => None,
     };
+    // Refused (or bound) before anything runs: a taken port costs nothing.
+    let listener = match args.serve {
+        Some(addr) => Some(super::serve::bind_loopback(addr, false).await?),
+        None => None,
+    };
     // Before the session starts, so that a signal during startup is handled.
     let signals = super::signals::install(args.grace)?;
     let workers = load_test_workers(settings);
@@ -208,6 +220,10 @@ pub async fn run(globals: &Globals, args: LoadTestArgs) -> anyhow::Result<Outcom
     .await?;
     session.set_interrupter(signals.interrupt.clone());
     session.set_grace(args.grace);
+    let server = match listener {
+        Some(listener) => Some(super::serve::spawn_live(globals, listener, &session)?),
+        None => None,
+    };
     let bar = progress_bar(
         options.plan().length().unwrap_or(options.duration),
         options.workflows,
@@ -224,6 +240,9 @@ pub async fn run(globals: &Globals, args: LoadTestArgs) -> anyhow::Result<Outcom
     .await;
     bar.finish_and_clear();
     let shutdown = session.shutdown_with(args.grace).await;
+    if let Some(server) = server {
+        server.stop().await;
+    }
     let report = result?;
     let closed = shutdown?;
     match args.format {

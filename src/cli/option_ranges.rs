@@ -294,6 +294,8 @@ const NOT_NUMERIC: &[&str] = &[
     "workers",
     "name",
     "unhealthy-on",
+    // load-test --serve: an address.
+    "serve",
     // load-test: DURATION:RATE pairs, expressions like p95<500ms, a file.
     "stage",
     "threshold",

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use multiagents::export::http::{self, ServeOptions};
+use multiagents::export::prometheus::Live;
 use multiagents::monitor::HealthStatus;
 use multiagents::runs::RunSelector;
 use multiagents::store::Store;
@@ -82,11 +83,7 @@ pub async fn run(globals: &Globals, args: ServeArgs) -> anyhow::Result<Outcome> 
         );
     }
     let store = Store::open_existing(&globals.db)?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let bound = listener.local_addr()?;
-    eprintln!("multiagents serve: listening on http://{bound} (GET /metrics, GET /health)");
+    let listener = bind_loopback(args.listen, true).await?;
     let options = ServeOptions {
         window: args.window,
         run: args.run,
@@ -101,6 +98,67 @@ pub async fn run(globals: &Globals, args: ServeArgs) -> anyhow::Result<Outcome> 
         .context("HTTP server failed")?;
     eprintln!("multiagents serve: stopped");
     Ok(Outcome::Ok)
+}
+
+/// Binds `addr` and prints the bound address on stderr. With
+/// `remote_allowed` false a non-loopback address is refused (the commands
+/// that serve while they record have no `--allow-remote`).
+pub async fn bind_loopback(
+    addr: SocketAddr,
+    remote_allowed: bool,
+) -> anyhow::Result<tokio::net::TcpListener> {
+    if !addr.ip().is_loopback() && !remote_allowed {
+        bail!("refusing to serve on {addr}: only a loopback address (127.0.0.1, ::1) is allowed here");
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener.local_addr()?;
+    eprintln!("multiagents serve: listening on http://{bound} (GET /metrics, GET /health)");
+    Ok(listener)
+}
+
+/// A server running inside the recording process; [`LiveServer::stop`]
+/// ends it.
+pub struct LiveServer {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl LiveServer {
+    /// Stops accepting, lets requests in progress finish, and waits.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(Err(e)) => eprintln!("multiagents serve: {e}"),
+            Err(e) => eprintln!("multiagents serve: {e}"),
+            Ok(Ok(())) => {}
+        }
+    }
+}
+
+/// Serves `/metrics` and `/health` of the run `session` records, with the
+/// recording process's own figures ([`Live::of_session`]): the writer's
+/// queue, waits, commit latency and rows, and workflows in flight now.
+pub fn spawn_live(
+    globals: &Globals,
+    listener: tokio::net::TcpListener,
+    session: &multiagents::session::Session,
+) -> anyhow::Result<LiveServer> {
+    let store = Store::open_existing(&globals.db)?;
+    let options = ServeOptions {
+        // This run, not the newest: another process may start one.
+        run: Some(RunSelector::Id(session.run_id())),
+        thresholds: multiagents::monitor::HealthThresholds::from_config(&globals.config),
+        custom_buckets: multiagents::export::prometheus::custom_buckets(&globals.config),
+        live: Some(Live::of_session(session)),
+        ..ServeOptions::new(store)
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(http::serve(listener, options, async move {
+        let _ = stopped.await;
+    }));
+    Ok(LiveServer { stop, task })
 }
 
 /// Completes on Ctrl-C or, on Unix, SIGTERM.
