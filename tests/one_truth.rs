@@ -519,7 +519,10 @@ fn run_args(run: Option<i64>, until: &str) -> Vec<String> {
 fn query(db: &Path, what: &[&str], run: Option<i64>, until: &str) -> Value {
     // Only the questions that read percentiles take --exact (the others
     // refuse a flag they would ignore).
-    let exact = matches!(what[0], "events" | "errors" | "workers" | "worker" | "series");
+    let exact = matches!(
+        what[0],
+        "events" | "errors" | "workers" | "worker" | "series"
+    );
     query_with(db, what, run, until, exact)
 }
 

@@ -108,7 +108,9 @@ pub async fn bind_loopback(
     remote_allowed: bool,
 ) -> anyhow::Result<tokio::net::TcpListener> {
     if !addr.ip().is_loopback() && !remote_allowed {
-        bail!("refusing to serve on {addr}: only a loopback address (127.0.0.1, ::1) is allowed here");
+        bail!(
+            "refusing to serve on {addr}: only a loopback address (127.0.0.1, ::1) is allowed here"
+        );
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
