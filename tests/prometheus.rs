@@ -606,6 +606,14 @@ fn start_serve(db: &std::path::Path, args: &[&str]) -> (std::process::Child, Str
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let addr = served_address(&mut child);
+    (child, addr)
+}
+
+/// The address a child that serves printed first on stderr ("listening on
+/// http://ADDR"); the rest of its stderr is drained so that its last line
+/// ("stopped") has a reader.
+fn served_address(child: &mut std::process::Child) -> String {
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
@@ -615,9 +623,8 @@ fn start_serve(db: &std::path::Path, args: &[&str]) -> (std::process::Child, Str
         .and_then(|s| s.split_whitespace().next())
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_string();
-    // Read the rest, so that its last line ("stopped") has a reader.
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    (child, addr)
+    addr
 }
 
 /// A run whose one worker failed every execution just now, ended cleanly.
@@ -941,16 +948,7 @@ fn load_test_serve_exposes_the_recording_process_figures() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let addr = served_address(&mut child);
     // Scrape until the run has written something (the first scrape may
     // come before the first commit).
     let mut text = String::new();
