@@ -277,14 +277,14 @@ pub fn workflow_duration_histogram(
 mod tests {
     use crate::store::histogram::{HISTOGRAM_BOUNDS_MS, histogram_bucket};
 
-    /// The CASE of workflow_duration_histogram.sql is the writer's bucketing.
-    #[test]
-    fn the_workflow_sql_buckets_match_the_writer() {
+    /// The `CASE … END AS le_ms` of `sql`, with `duration` (the SQL
+    /// expression it buckets) probed around every bound, gives the writer's
+    /// bucket.
+    fn assert_case_matches_the_writer(sql: &str, duration: &str) {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
-        let sql = crate::sql::queries::WORKFLOW_DURATION_HISTOGRAM;
         let case_start = sql.find("CASE").unwrap();
         let case_end = sql.find("END AS le_ms").unwrap() + 3;
-        let case = sql[case_start..case_end].replace("w.ended_at_us - w.created_at_us", ":d");
+        let case = sql[case_start..case_end].replace(duration, ":d");
         let mut stmt = conn.prepare(&format!("SELECT {case}")).unwrap();
         let mut probes = vec![0_i64, 1, 999, 20_000_000];
         for &b in HISTOGRAM_BOUNDS_MS {
@@ -298,24 +298,21 @@ mod tests {
         }
     }
 
+    /// The CASE of workflow_duration_histogram.sql is the writer's bucketing.
+    #[test]
+    fn the_workflow_sql_buckets_match_the_writer() {
+        assert_case_matches_the_writer(
+            crate::sql::queries::WORKFLOW_DURATION_HISTOGRAM,
+            "w.ended_at_us - w.created_at_us",
+        );
+    }
+
     /// The CASE of worker_histogram_events.sql is the writer's bucketing.
     #[test]
     fn the_sql_buckets_match_the_writer() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        let sql = crate::sql::queries::WORKER_HISTOGRAM_EVENTS;
-        let case_start = sql.find("CASE").unwrap();
-        let case_end = sql.find("END AS le_ms").unwrap() + 3;
-        let case = sql[case_start..case_end].replace("e.duration_us", ":d");
-        let mut stmt = conn.prepare(&format!("SELECT {case}")).unwrap();
-        let mut probes = vec![0_i64, 1, 999, 20_000_000];
-        for &b in HISTOGRAM_BOUNDS_MS {
-            probes.extend([b * 1000 - 1, b * 1000, b * 1000 + 1]);
-        }
-        for d in probes {
-            let le: i64 = stmt
-                .query_row(rusqlite::named_params! {":d": d}, |r| r.get(0))
-                .unwrap();
-            assert_eq!(le, histogram_bucket(d), "duration {d} µs");
-        }
+        assert_case_matches_the_writer(
+            crate::sql::queries::WORKER_HISTOGRAM_EVENTS,
+            "e.duration_us",
+        );
     }
 }
